@@ -1,0 +1,62 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+PIP_FLAGS ?= --disable-pip-version-check -q
+# Postgres run of the suite: on by default when Postgres answers; override the URL or set PG_TEST_URL= to skip.
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres install install-test lint bench clean help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
+	@bash ops/install-test-tools.sh
+	@touch $@
+
+install: $(STAMP) ## Create the virtual environment and install the suite
+
+install-test: $(TEST_STAMP) ## Install what the tests need (Python packages, promtool, amtool)
+
+run: $(STAMP) ## Run the suite on the embedded default (SQLite, in-process workers, tenant mrdj)
+	$(BIN)/crm quickstart
+	$(BIN)/crm run
+
+test: install-test ## Run the whole suite on SQLite, then on PostgreSQL when it answers
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$(PG_TEST_URL)" ] && $(BIN)/python -c "import sys,psycopg; psycopg.connect(sys.argv[1].replace('+psycopg',''), connect_timeout=3).close()" "$(PG_TEST_URL)" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "!! PostgreSQL does not answer at $(PG_TEST_URL): the Postgres run of the suite is SKIPPED"; \
+		if [ -n "$$CI" ]; then echo "!! CI must run both databases"; exit 1; fi; \
+	fi
+
+test-sqlite: install-test ## The suite on SQLite only
+	@echo "== test suite on SQLite =="
+	env -u CRM_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install-test ## The suite on PostgreSQL only (PG_TEST_URL)
+	@echo "== test suite on PostgreSQL =="
+	CRM_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-test ## ruff and mypy
+	$(BIN)/ruff check src tests bench automation
+	$(BIN)/mypy src
+
+bench: install-test ## Benchmarks (see bench/README.md)
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
+	@echo "see bench/README.md for the individual benchmarks"
+
+clean: ## Remove the virtual environment and local data under var/
+	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key

@@ -1,0 +1,68 @@
+"""The ASGI application: routers, middleware and the one place errors become problem JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from rentguy_crm import __version__
+from rentguy_crm.config import Settings, get_settings
+from rentguy_crm.crm.routes import router as crm_router
+from rentguy_crm.db import Database
+from rentguy_crm.errors import install_error_handlers
+from rentguy_crm.health import router as health_router
+from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
+from rentguy_crm.observability.logging import configure_logging
+
+# Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
+NON_JSON_PREFIXES: tuple[str, ...] = ()
+# Stricter body limits for public routes, by path prefix.
+BODY_LIMITS: dict[str, int] = {}
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = db is None
+        app.state.db = db or Database(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="RentGuy CRM & Automation Suite",
+        version=__version__,
+        description="Lead capture, CRM records and automations per tenant. Errors are RFC 9457 problem JSON.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.embedded = embedded
+    if db is not None:
+        app.state.db = db
+    install_error_handlers(app)
+
+    def limit_for(path: str) -> int:
+        for prefix, limit in BODY_LIMITS.items():
+            if path.startswith(prefix):
+                return limit
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for,
+                       json_only=lambda path: not path.startswith(NON_JSON_PREFIXES))
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health_router)
+    app.include_router(crm_router, prefix="/api/v1/crm")
+    return app
+
+
+def create_embedded_app() -> FastAPI:
+    """The API with the automation workers in the same process: what `crm run` and `make run` serve."""
+    return create_app(embedded=True)

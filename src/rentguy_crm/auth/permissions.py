@@ -1,0 +1,52 @@
+"""Roles and what each may do. This table is the single source; the README copies it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    CRM_READ = "crm:read"              # contacts, leads, deals, pipelines, activities
+    CRM_WRITE = "crm:write"            # create and change contacts, leads, deals
+    ACTIVITIES_WRITE = "activities:write"  # notes and tasks
+    LEADS_SUBMIT = "leads:submit"      # server-to-server lead capture
+    AUTOMATION_READ = "automation:read"    # runs, workflows, worker status
+    AUTOMATION_OPERATE = "automation:operate"  # pause/resume workflows, retry/cancel runs
+    AUTOMATION_MANAGE = "automation:manage"    # sync workflow definitions
+    TEMPLATES_READ = "templates:read"
+    TEMPLATES_WRITE = "templates:write"  # edit drafts, publish, archive, clone
+    RATELIMIT_MANAGE = "ratelimit:manage"
+    REPORTS_READ = "reports:read"
+    AUDIT_READ = "audit:read"
+    ADMIN = "admin"                    # API keys and tenant settings
+
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "sales": frozenset({
+        Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
+        Permission.AUTOMATION_READ, Permission.TEMPLATES_READ,
+    }),
+    "operations": frozenset({
+        Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
+        Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE, Permission.TEMPLATES_READ,
+        Permission.TEMPLATES_WRITE, Permission.RATELIMIT_MANAGE, Permission.REPORTS_READ,
+        Permission.AUDIT_READ,
+    }),
+    "engineering": frozenset({
+        Permission.CRM_READ, Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE,
+        Permission.AUTOMATION_MANAGE, Permission.TEMPLATES_READ, Permission.RATELIMIT_MANAGE,
+        Permission.REPORTS_READ, Permission.AUDIT_READ,
+    }),
+    "support": frozenset({
+        Permission.CRM_READ, Permission.ACTIVITIES_WRITE, Permission.AUTOMATION_READ,
+        Permission.TEMPLATES_READ, Permission.REPORTS_READ,
+    }),
+    "admin": frozenset(Permission),
+}
+
+
+def permissions_for(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLES.get(role, frozenset())
+    return frozenset(granted)

@@ -1,0 +1,75 @@
+"""Workflow versions and the run log `crm_automation_runs`, which is also the work queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin
+
+RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "dead", "cancelled")
+ACTIVE_RUN_STATUSES = ("queued", "running", "waiting")
+FINISHED_RUN_STATUSES = ("succeeded", "failed", "dead", "cancelled")
+
+
+class Workflow(IdMixin, TimestampMixin, Base):
+    """One version of a tenant's workflow definition. A run keeps the version it started with."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("tenant_id", "key", "version"),)
+
+    tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    name: Mapped[str] = mapped_column(String(200))
+    triggers: Mapped[list[Any]] = mapped_column(default=list)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    checksum: Mapped[str] = mapped_column(String(64))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+_ACTIVE = "status IN ('queued', 'waiting', 'running')"
+
+
+class AutomationRun(IdMixin, TimestampMixin, Base):
+    __tablename__ = "crm_automation_runs"
+    __table_args__ = (
+        # The claim query only ever looks at active runs; the partial index keeps it fast however much
+        # finished history the table holds.
+        Index("ix_crm_automation_runs_due", "run_after", "id",
+              postgresql_where=text(_ACTIVE), sqlite_where=text(_ACTIVE)),
+        Index("ix_crm_automation_runs_tenant_workflow_created", "tenant_id", "workflow_key", "created_at"),
+        Index("ix_crm_automation_runs_tenant_status", "tenant_id", "status"),
+        Index("ix_crm_automation_runs_lead", "lead_id"),
+        Index("ix_crm_automation_runs_deal", "deal_id"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
+    workflow_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("workflows.id", ondelete="SET NULL"))
+    workflow_key: Mapped[str] = mapped_column(String(64))
+    workflow_version: Mapped[int] = mapped_column(Integer, default=1)
+    trigger_type: Mapped[str] = mapped_column(String(100))
+    trigger_event_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("events.id", ondelete="SET NULL"))
+    subject_type: Mapped[str] = mapped_column(String(16))  # "lead" or "deal" (or "schedule")
+    lead_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("leads.id", ondelete="SET NULL"))
+    deal_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("deals.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    run_after: Mapped[dt.datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    current_step: Mapped[int] = mapped_column(Integer, default=0)
+    step_log: Mapped[list[Any]] = mapped_column(default=list)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error_type: Mapped[str | None] = mapped_column(String(200))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    sla_due_at: Mapped[dt.datetime | None]
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,91 @@
+"""The `crm` command: one entry point for serving, workers, tenants, keys and the database."""
+
+from __future__ import annotations
+
+import typer
+
+from rentguy_crm import __version__, migrate
+from rentguy_crm.auth.cli import app as apikeys_app
+from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.kit.console import console, fail
+from rentguy_crm.quickstart import quickstart_command
+from rentguy_crm.tenants.cli import app as tenants_app
+
+app = typer.Typer(
+    help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(db_app, name="db")
+app.command("quickstart")(quickstart_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"crm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    try:
+        get_settings()
+    except InsecureSettingsError as exc:
+        raise fail(str(exc), code=2) from None
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, "--host", help="Address to bind (default CRM_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default CRM_PORT or 8000)."),
+    workers: int = typer.Option(1, "--workers", help="Number of API processes."),
+) -> None:
+    """Serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_level="warning", proxy_headers=False)
+
+
+@app.command("run")
+def run(
+    host: str = typer.Option(None, "--host", help="Address to bind (default CRM_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default CRM_PORT or 8000)."),
+) -> None:
+    """Serve the API and run the automation workers in this one process (the embedded default)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("rentguy_crm.app:create_embedded_app", factory=True, host=host or settings.host,
+                port=port or settings.port, log_level="warning", proxy_headers=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision (default: head).")) -> None:
+    """Migrate the database up to a revision."""
+    migrate.upgrade(revision)
+    console.print(f"database at {migrate.current() or 'base'}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. 2025_03_01_add_crm_tables.")) -> None:
+    """Migrate the database down to a revision. Agree this with the DBA first (playbook §5)."""
+    migrate.downgrade(revision)
+    console.print(f"database at {migrate.current() or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current revision."""
+    console.print(migrate.current() or "base (no tables)")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,69 @@
+"""One settings object for the whole suite, read from `CRM_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only development mode may run with this; anything else must be given a real secret.
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when a non-development environment is started with a default or empty secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "staging", "prod"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///var/crm.db"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body any route accepts")
+    ratelimit_storage_url: str = "memory://"
+    trusted_proxies: list[str] = Field(default_factory=list)
+    var_dir: Path = PROJECT_ROOT / "var"
+    tenants_dir: Path = PROJECT_ROOT / "configs" / "tenants"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env in ("dev", "test"):
+            return self
+        secret = self.secret_key.get_secret_value()
+        if not secret.strip() or secret == DEV_SECRET:
+            raise InsecureSettingsError(
+                f"CRM_SECRET_KEY is empty or the development default, which is refused when CRM_ENV={self.env}. "
+                "Set CRM_SECRET_KEY to a long random value (for example: python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if len(secret) < 32:
+            raise InsecureSettingsError("CRM_SECRET_KEY must be at least 32 characters outside development mode.")
+        return self
+
+    @property
+    def public_url(self) -> str:
+        return self.base_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

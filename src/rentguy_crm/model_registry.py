@@ -1,0 +1,17 @@
+"""Imports every model so `Base.metadata` is complete (Alembic, tests, the schema check)."""
+
+from rentguy_crm.audit.models import AuditEntry
+from rentguy_crm.auth.models import ApiKey
+from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.db import Base
+from rentguy_crm.events.models import Event
+from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.tenants.models import Tenant
+
+metadata = Base.metadata
+
+__all__ = [
+    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Event",
+    "IdempotencyRecord", "Lead", "Pipeline", "PipelineStage", "Tenant", "Workflow", "metadata",
+]

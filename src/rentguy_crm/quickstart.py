@@ -1,0 +1,71 @@
+"""`crm quickstart`: migrate, provision the default tenant and make a development key (what `make run` does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rentguy_crm import migrate
+from rentguy_crm.auth import service as keys
+from rentguy_crm.config import PROJECT_ROOT, get_settings
+from rentguy_crm.db import one_off_session
+from rentguy_crm.kit.console import console, fail, run_async
+from rentguy_crm.tenants import repository
+from rentguy_crm.tenants import service as tenants
+from rentguy_crm.tenants.config import TenantConfigError, load_config
+
+DEV_KEY_NAME = "development key (make run)"
+
+
+def _dev_key_file() -> Path:
+    return get_settings().var_dir / "dev-api-key"
+
+
+async def ensure_dev_key(slug: str, *, new: bool) -> tuple[str, bool]:
+    """Reuse the development key kept in var/ while it is still active; make one otherwise."""
+    path = _dev_key_file()
+    async with one_off_session() as session:
+        if path.exists() and not new:
+            raw = path.read_text().strip()
+            if await keys.is_active(session, raw):
+                return raw, False
+        tenant = await repository.get(session, slug)
+        _key, raw = await keys.create_key(session, tenant, name=DEV_KEY_NAME, roles=["admin"],
+                                          actor="quickstart")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(raw + "\n")
+    path.chmod(0o600)
+    return raw, True
+
+
+def quickstart_command(
+    config_file: Path = typer.Option(PROJECT_ROOT / "configs" / "tenants" / "mrdj.json", "--config",
+                                     help="Tenant config to provision."),
+    new_key: bool = typer.Option(False, "--new-key", help="Make a fresh development key even if one exists."),
+) -> None:
+    """Prepare the embedded default: migrate, provision the tenant, print the URL and a development key."""
+    settings = get_settings()
+    if settings.env != "dev":
+        raise fail(f"quickstart makes a development key and is only for CRM_ENV=dev (now {settings.env}).")
+    try:
+        config = load_config(config_file)
+    except TenantConfigError as exc:
+        raise fail(str(exc)) from None
+    migrate.upgrade("head")
+
+    async def provision() -> tenants.ProvisionReport:
+        async with one_off_session() as session:
+            return await tenants.provision(session, config, actor="quickstart")
+
+    report = run_async(provision)
+    raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))
+    url = settings.public_url
+    console.print(f"[bold]RentGuy CRM[/bold] — database {settings.database_url}")
+    console.print(f"tenant {config.slug}: {'provisioned' if report.created else 'up to date' if not report.changed else 'updated'}")
+    console.print(f"URL:      {url}   (API docs: {url}/docs)")
+    console.print(f"API key:  {raw}   ({'new' if created else 'reused'}; kept in {_dev_key_file()})",
+                  highlight=False, soft_wrap=True)
+    console.print("Try:", highlight=False)
+    console.print(f"  curl -s -H 'Authorization: Bearer {raw}' {url}/api/v1/crm/pipelines", highlight=False,
+                  soft_wrap=True)

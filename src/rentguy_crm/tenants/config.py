@@ -1,0 +1,164 @@
+"""The tenant provisioning document (`configs/tenants/<slug>.json`) as typed, validated settings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+KEY = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Branding(Strict):
+    primary_color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    secondary_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_url: str
+    website: str | None = None
+
+
+class Contact(Strict):
+    role: str
+    name: str
+    email: EmailStr
+
+
+class Stage(Strict):
+    key: str = Field(pattern=KEY.pattern)
+    name: str
+    automation_flow: str | None = None
+    outcome: Literal["won", "lost"] | None = None
+
+
+class PipelineConfig(Strict):
+    key: str = Field(pattern=KEY.pattern)
+    name: str
+    vertical: str
+    event_types: list[str] = Field(default_factory=list)
+    stages: list[Stage] = Field(min_length=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stage_keys(cls, stages: list[Stage]) -> list[Stage]:
+        keys = [s.key for s in stages]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"stage keys must be unique within a pipeline; repeated: {', '.join(dupes)}")
+        return stages
+
+
+class AssignmentRule(Strict):
+    event_types: list[str] = Field(min_length=1)
+    priority: Literal["low", "normal", "medium", "high"]
+    team: str
+    pipeline: str | None = None
+
+
+class Assignment(Strict):
+    rules: list[AssignmentRule] = Field(default_factory=list)
+    default: AssignmentRule = AssignmentRule(event_types=["*"], priority="normal", team="general")
+
+    def for_event_type(self, event_type: str | None) -> AssignmentRule:
+        for rule in self.rules:
+            if event_type in rule.event_types:
+                return rule
+        return self.default
+
+
+class TenantConfig(Strict):
+    """What `crm tenants provision` applies. Sections owned by later features are kept as given."""
+
+    slug: str = Field(pattern=SLUG.pattern)
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    timezone: str = "Europe/Amsterdam"
+    locale: Literal["nl", "en"] = "nl"
+    languages: list[Literal["nl", "en"]] = Field(default_factory=lambda: ["nl", "en"])
+    branding: Branding
+    contacts: list[Contact] = Field(default_factory=list)
+    pipelines: list[PipelineConfig] = Field(min_length=1)
+    assignment: Assignment = Assignment()
+    rate_limit: dict[str, Any] = Field(default_factory=lambda: {"default_profile": "standard"})
+    intake: dict[str, Any] = Field(default_factory=dict)
+    channels: dict[str, Any] = Field(default_factory=dict)
+    integrations: dict[str, Any] = Field(default_factory=dict)
+    sso: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}' (use an IANA name such as Europe/Amsterdam)") from None
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_format(cls, aliases: list[str]) -> list[str]:
+        bad = [a for a in aliases if not SLUG.match(a)]
+        if bad:
+            raise ValueError(f"aliases must be lower-case slugs; not valid: {', '.join(bad)}")
+        return aliases
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> TenantConfig:
+        keys = [p.key for p in self.pipelines]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"pipeline keys must be unique; repeated: {', '.join(dupes)}")
+        for rule in [*self.assignment.rules, self.assignment.default]:
+            if rule.pipeline and rule.pipeline not in keys:
+                raise ValueError(f"assignment rule names pipeline '{rule.pipeline}', which is not defined")
+        if self.slug in self.aliases:
+            raise ValueError("an alias must differ from the slug")
+        return self
+
+    def contact(self, role: str) -> Contact | None:
+        return next((c for c in self.contacts if c.role == role), None)
+
+    def pipeline_for_event_type(self, event_type: str | None) -> PipelineConfig:
+        for pipeline in self.pipelines:
+            if event_type and event_type in pipeline.event_types:
+                return pipeline
+        general = next((p for p in self.pipelines if "*" in p.event_types), None)
+        return general or self.pipelines[0]
+
+
+class TenantConfigError(ValueError):
+    """A provisioning file with a mistake: names the file, the field and the problem."""
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {field}: {message}" for field, message in problems)
+        super().__init__(f"{path} has {len(problems)} problem(s):\n{lines}")
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>") -> TenantConfig:
+    try:
+        return TenantConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [(".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) for err in exc.errors()]
+        raise TenantConfigError(source, problems) from None
+
+
+def load_config(path: Path | str) -> TenantConfig:
+    path = Path(path)
+    if not path.exists():
+        raise TenantConfigError(str(path), [("(file)", "file not found")])
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TenantConfigError(str(path), [(f"line {exc.lineno} column {exc.colno}", exc.msg)]) from None
+    if not isinstance(raw, dict):
+        raise TenantConfigError(str(path), [("(top level)", "must be a JSON object")])
+    return parse_config(raw, str(path))

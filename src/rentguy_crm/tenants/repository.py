@@ -1,0 +1,33 @@
+"""Tenant look-ups by id, slug or alias."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.errors import NotFound
+from rentguy_crm.tenants.models import Tenant
+
+
+async def find(session: AsyncSession, slug_or_alias: str) -> Tenant | None:
+    wanted = slug_or_alias.strip().lower()
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == wanted))
+    if tenant is not None:
+        return tenant
+    # Aliases are few per tenant and tenants are few: match them here rather than with JSON operators
+    # that differ between Postgres and SQLite.
+    for candidate in (await session.scalars(select(Tenant))).all():
+        if wanted in (candidate.aliases or []):
+            return candidate
+    return None
+
+
+async def get(session: AsyncSession, slug_or_alias: str) -> Tenant:
+    tenant = await find(session, slug_or_alias)
+    if tenant is None:
+        raise NotFound(f"No tenant '{slug_or_alias}'. Provision it with: crm tenants provision configs/tenants/<slug>.json")
+    return tenant
+
+
+async def list_all(session: AsyncSession) -> list[Tenant]:
+    return list((await session.scalars(select(Tenant).order_by(Tenant.slug))).all())
