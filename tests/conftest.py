@@ -28,7 +28,6 @@ from rentguy_crm.app import create_app  # noqa: E402
 from rentguy_crm.config import get_settings, reset_settings_cache  # noqa: E402
 from rentguy_crm.db import Database  # noqa: E402
 from rentguy_crm.model_registry import metadata  # noqa: E402
-
 from tests.factories import Factory  # noqa: E402
 
 

@@ -62,7 +62,8 @@ def quickstart_command(
     raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))
     url = settings.public_url
     console.print(f"[bold]RentGuy CRM[/bold] — database {settings.database_url}")
-    console.print(f"tenant {config.slug}: {'provisioned' if report.created else 'up to date' if not report.changed else 'updated'}")
+    state = "provisioned" if report.created else "updated" if report.changed else "up to date"
+    console.print(f"tenant {config.slug}: {state}")
     console.print(f"URL:      {url}   (API docs: {url}/docs)")
     console.print(f"API key:  {raw}   ({'new' if created else 'reused'}; kept in {_dev_key_file()})",
                   highlight=False, soft_wrap=True)

@@ -59,7 +59,10 @@ def list_keys(
 
 
 @app.command("revoke")
-def revoke(key_id: int = typer.Argument(..., help="Key id from 'crm apikeys list'"), as_json: bool = JsonOption) -> None:
+def revoke(
+    key_id: int = typer.Argument(..., help="Key id from 'crm apikeys list'"),
+    as_json: bool = JsonOption,
+) -> None:
     """Revoke a key; requests with it get 401 from then on."""
 
     async def go() -> dict[str, Any]:

@@ -1,1 +1,1 @@
-
+"""Capabilities the suite talks to (mail, chat, messaging, pager, ...), one module per vendor below this."""

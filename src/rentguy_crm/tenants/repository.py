@@ -25,7 +25,9 @@ async def find(session: AsyncSession, slug_or_alias: str) -> Tenant | None:
 async def get(session: AsyncSession, slug_or_alias: str) -> Tenant:
     tenant = await find(session, slug_or_alias)
     if tenant is None:
-        raise NotFound(f"No tenant '{slug_or_alias}'. Provision it with: crm tenants provision configs/tenants/<slug>.json")
+        raise NotFound(
+            f"No tenant '{slug_or_alias}'. Provision it with: crm tenants provision configs/tenants/<slug>.json"
+        )
     return tenant
 
 
