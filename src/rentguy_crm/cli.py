@@ -6,6 +6,7 @@ import typer
 
 from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
+from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.kit.console import console, fail
 from rentguy_crm.quickstart import quickstart_command
@@ -21,6 +22,9 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(db_app, name="db")
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(workers_app, name="workers")
+app.add_typer(runs_app, name="runs")
 app.command("quickstart")(quickstart_command)
 
 
