@@ -10,7 +10,7 @@ import typer
 from rentguy_crm.automation import library, workflows_service
 from rentguy_crm.automation.cli import workflows_app
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, err_console, print_json, run_async
+from rentguy_crm.kit.console import JsonOption, console, emit, print_json, run_async
 
 TenantOption = typer.Option(..., "--tenant", help="Tenant slug or alias, e.g. mrdj.")
 
@@ -36,14 +36,14 @@ def validate(
                     "errors": len(errors), "warnings": len(warnings),
                     "problems": [p.as_dict() for p in loaded.problems]})
     else:
+        # Plain lines, never wrapped: editors and CI jump to `file:line:`.
         for problem in loaded.problems:
-            (err_console if problem.severity == "error" else console).print(str(problem), markup=False,
-                                                                           highlight=False)
+            typer.echo(str(problem), err=problem.severity == "error")
         if not errors:
-            console.print(f"{len(loaded.workflows)} workflow(s) valid in {len(loaded.files)} file(s)"
-                          + (f", {len(warnings)} warning(s)" if warnings else ""), markup=False)
+            typer.echo(f"{len(loaded.workflows)} workflow(s) valid in {len(loaded.files)} file(s)"
+                       + (f", {len(warnings)} warning(s)" if warnings else ""))
         else:
-            err_console.print(f"{len(errors)} error(s), {len(warnings)} warning(s)", markup=False)
+            typer.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)", err=True)
     if errors:
         raise typer.Exit(1)
 
