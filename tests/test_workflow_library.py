@@ -205,6 +205,40 @@ def test_every_mistake_of_a_file_is_reported(tmp_path: Path) -> None:
     assert sorted(p.line for p in loaded.errors) == [5, 7, 9]
 
 
+def test_a_step_without_a_type(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, VALID.replace("  - type: send_email\n    template", "  - template"))
+    assert problem.line == 7
+    assert "a step needs a 'type'" in problem.message
+
+
+def test_a_python_tag_is_refused(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, VALID.replace("name: Sample", "name: !!python/object/apply:os.system [id]"))
+    assert problem.line == 2
+
+
+def test_a_recursive_alias_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, VALID + "extra: &loop [1, *loop]\n")
+    assert "refers to itself" in problem.message
+
+
+def test_alias_expansion_is_bounded(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(6))
+    problem = only_problem(tmp_path, bomb)
+    assert "too large" in problem.message
+
+
+def test_a_condition_reading_an_unknown_variable_is_a_warning(tmp_path: Path) -> None:
+    text = VALID.replace("  - event: lead.created\n", "  - event: lead.created\n    condition: leed.priority == 1\n")
+    loaded = library.load_library([write(tmp_path, "sample.yaml", text)])
+    assert loaded.errors == []
+    assert [(w.line, w.severity) for w in loaded.warnings] == [(5, "warning")]
+    assert "'leed' is not a run variable" in loaded.warnings[0].message
+    assert "did you mean 'lead'" in loaded.warnings[0].message
+
+
 def test_key_differing_from_file_name_is_a_warning(tmp_path: Path) -> None:
     loaded = library.load_library([write(tmp_path, "other.yaml", VALID)])
     assert loaded.errors == []

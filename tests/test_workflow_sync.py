@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -75,6 +76,15 @@ async def test_comment_only_changes_do_not_make_a_version(db, factory, tmp_path)
     path.write_text("# reviewed by operations\n" + path.read_text())
     report = await sync(db, folder)
     assert report.updated == []
+
+
+async def test_concurrent_syncs_of_one_tenant_make_one_version(db, factory) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("row locks are a Postgres matter; SQLite serialises writers")
+    await factory.tenant()
+    reports = await asyncio.gather(sync(db), sync(db))
+    assert sorted(len(r.created) for r in reports) == [0, 3]
+    assert [r.version for r in await stored(db, "lead_intake")] == [1]
 
 
 async def test_sync_is_audited(db, factory, tmp_path) -> None:
@@ -194,6 +204,22 @@ def test_list_and_show_commands(mrdj) -> None:
     missing = runner.invoke(app, ["workflows", "show", "proposal_followup", "--tenant", "mrdj", "--version", "9"])
     assert missing.exit_code == 1
     assert "No version 9 of workflow 'proposal_followup'" in missing.output
+
+
+def test_validate_against_a_tenant_finds_the_library_stages(mrdj) -> None:
+    result = CliRunner().invoke(app, ["workflows", "validate", "--tenant", "mrdj"])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+def test_validate_against_a_tenant_warns_about_an_unknown_stage(mrdj, tmp_path) -> None:
+    folder = library_copy(tmp_path)
+    path = folder / "proposal_followup.yaml"
+    path.write_text(path.read_text().replace("deal.stage.negotiation", "deal.stage.negotiating"))
+    result = CliRunner().invoke(app, ["workflows", "validate", str(folder), "--tenant", "mrdj"])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:8: warning: trigger 'deal.stage.negotiating': no pipeline of tenant mrdj has a stage " \
+           "'negotiating' — did you mean 'negotiation'?" in result.output
 
 
 def test_show_without_tenant_shows_the_library_file() -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.config import PROJECT_ROOT
 
@@ -27,6 +28,9 @@ FIXED_EVENTS = ("lead.created", "lead.status_changed", "deal.stage.changed", "pa
 STAGE_EVENT_PREFIX = "deal.stage."
 STEP_TYPES = ("send_email", "send_whatsapp", "notify", "create_task", "update_record", "http_webhook", "wait",
               "branch", "stop")
+
+RUN_VARIABLES = ("lead", "contact", "deal", "event", "payment", "tenant", "brand", "run", "trigger", "steps")
+"""What conditions may read; the engine fills them per run. Anything else is always null: a typo."""
 
 Path_ = tuple[str | int, ...]
 
@@ -97,6 +101,9 @@ class _DocumentError(Exception):
         self.message = message
 
 
+MAX_NODES = 20_000  # a workflow has a few hundred; aliases must not blow a file up ("billion laughs")
+
+
 class _Builder:
     """Turns composed YAML nodes into plain data, remembering the line of every mapping key and item."""
 
@@ -104,9 +111,26 @@ class _Builder:
         self.lines: dict[Path_, int] = {}
         self.problems: list[tuple[int, str]] = []
         self._constructor = yaml.SafeLoader("")
+        self._open: set[int] = set()
+        self._count = 0
 
     def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
+        line = node.start_mark.line + 1
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _DocumentError(line, f"the document is too large (more than {MAX_NODES} values after aliases)")
+        if id(node) in self._open:
+            raise _DocumentError(line, "an alias refers to itself (recursive YAML structure)")
+        self.lines.setdefault(path, line)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._open.add(id(node))
+            try:
+                return self._build_collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        return self._constructor.construct_object(node, deep=True)
+
+    def _build_collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             seen: dict[Any, int] = {}
@@ -124,9 +148,7 @@ class _Builder:
                 result[key] = self.build(value_node, (*path, key))
                 self.lines[(*path, key)] = line  # the key's own line wins over its value's
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -202,11 +224,40 @@ def validate_document(data: Any, lines: dict[Path_, int], file: str) -> tuple[Wo
             problems.append(Problem(file, lines.get(("triggers", index, "event"), 1),
                                     f"triggers[{index}].event: unknown event '{event}'{hint} (known: "
                                     f"{', '.join(FIXED_EVENTS)}, deal.stage.<stage>)"))
+    for path, expression in _expressions(definition):
+        unknown = sorted(expressions.referenced_names(expression) - set(RUN_VARIABLES))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], RUN_VARIABLES, n=1)
+            hint = f" — did you mean '{close[0]}'?" if close else ""
+            problems.append(Problem(file, lines.get(path, 1),
+                                    f"{_display(path)}: '{unknown[0]}' is not a run variable and is always "
+                                    f"null{hint} (variables: {', '.join(RUN_VARIABLES)})", "warning"))
     stem = Path(file).stem
-    if stem != definition.key and problems == []:
+    if stem != definition.key:
         problems.append(Problem(file, lines.get(("key",), 1),
                                 f"key '{definition.key}' differs from the file name '{stem}'", "warning"))
     return (definition if not [p for p in problems if p.severity == "error"] else None), problems
+
+
+def _expressions(definition: WorkflowDefinition) -> list[tuple[Path_, str]]:
+    """Every condition and `until` of a definition with its document path."""
+    found: list[tuple[Path_, str]] = []
+    for index, trigger in enumerate(definition.triggers):
+        if trigger.condition:
+            found.append((("triggers", index, "condition"), trigger.condition))
+
+    def walk(steps: list[Any], path: Path_) -> None:
+        for index, step in enumerate(steps):
+            here = (*path, index)
+            if step.type == "branch":
+                found.append(((*here, "condition"), step.condition))
+                walk(step.then, (*here, "then"))
+                walk(step.otherwise, (*here, "else"))
+            elif step.type == "wait" and step.until:
+                found.append(((*here, "until"), step.until))
+
+    walk(definition.steps, ("steps",))
+    return found
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -234,6 +285,8 @@ def load_file(path: Path, display: str | None = None) -> tuple[LoadedWorkflow | 
     builder = _Builder()
     try:
         data = builder.build(node)
+    except _DocumentError as exc:
+        return None, [Problem(file, exc.line, exc.message)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [Problem(file, mark.line + 1 if mark else 1, f"YAML error: {exc}")]

@@ -23,6 +23,7 @@ from rentguy_crm.crm.models import Pipeline, PipelineStage
 from rentguy_crm.errors import BadRequest, NotFound
 from rentguy_crm.kit.durations import format_duration
 from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.models import Tenant
 
 
 @dataclass
@@ -56,6 +57,9 @@ async def sync(session: AsyncSession, tenant_slug: str, *, source: library.Libra
         listing = "\n".join(str(p) for p in loaded.errors)
         raise BadRequest(f"the workflow library has {len(loaded.errors)} error(s); nothing was synced:\n{listing}",
                          errors=[p.as_dict() for p in loaded.errors])
+    # Two syncs of one tenant at once would both pick the same next version number; serialise them on the
+    # tenant row (Postgres; SQLite serialises writers anyway).
+    await session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
     report = SyncReport(tenant=tenant.slug)
     for item in loaded.workflows:
         definition, digest = item.definition, item.checksum
