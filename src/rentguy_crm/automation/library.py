@@ -183,7 +183,7 @@ def _locate(loc: Sequence[str | int], data: Any, lines: dict[Path_, int]) -> tup
     return path, lines.get(path, 1)
 
 
-def _message(error: Any, loc: Sequence[str | int], path: Path_, data: Any) -> str:
+def _message(error: Any, loc: Sequence[str | int], path: Path_) -> str:
     kind = error["type"]
     where = _display(path)
     text = str(error["msg"]).removeprefix("Value error, ")
@@ -213,7 +213,7 @@ def validate_document(data: Any, lines: dict[Path_, int], file: str) -> tuple[Wo
         for error in exc.errors():
             loc = list(error["loc"])
             path, line = _locate(loc, data, lines)
-            found.append(Problem(file, line, _message(error, loc, path, data)))
+            found.append(Problem(file, line, _message(error, loc, path)))
         return None, _unique(found)
     problems: list[Problem] = []
     for index, trigger in enumerate(definition.triggers):
