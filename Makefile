@@ -60,3 +60,7 @@ bench: install-test ## Benchmarks (see bench/README.md)
 
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key
+
+.PHONY: validate-workflows
+validate-workflows: $(STAMP) ## Check automation/workflows/*.yaml: every mistake as file:line: message
+	$(BIN)/crm workflows validate

@@ -7,15 +7,18 @@ these models; the run engine executes them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rentguy_crm.automation import expressions
 from rentguy_crm.kit.durations import parse_duration
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Durations are stored as seconds so a stored definition validates again unchanged (`workflows.definition`).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_timedelta="float")
 
 
 Duration = Annotated[dt.timedelta, Field(description="e.g. 90s, 15m, 2h, 2 days")]
@@ -25,13 +28,46 @@ def _duration(value: Any) -> dt.timedelta:
     return parse_duration(value)
 
 
+def _positive_duration(value: Any) -> dt.timedelta:
+    parsed = parse_duration(value)
+    if parsed <= dt.timedelta(0):
+        raise ValueError(f"'{value}' must be longer than zero")
+    return parsed
+
+
+def _expression(value: Any) -> Any:
+    """Conditions and `until` must parse; the message names the column of the mistake."""
+    if isinstance(value, str):
+        try:
+            expressions.check(value)
+        except expressions.ExpressionError as exc:
+            raise ValueError(f"invalid expression '{value}': {exc}") from None
+    return value
+
+
+TEMPLATE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
+
+
+def _template_key(value: Any) -> Any:
+    if isinstance(value, str) and not TEMPLATE_KEY.match(value):
+        raise ValueError(f"'{value}' is not a template key: use lowercase letters, digits and dashes, "
+                         "e.g. 'lead-welcome'")
+    return value
+
+
 class RetryPolicy(Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     initial_interval: Duration = dt.timedelta(seconds=10)
     backoff_factor: float = Field(default=2.0, ge=1.0, le=10.0)
     max_interval: Duration = dt.timedelta(minutes=10)
 
-    _parse = field_validator("initial_interval", "max_interval", mode="before")(_duration)
+    _parse = field_validator("initial_interval", "max_interval", mode="before")(_positive_duration)
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> RetryPolicy:
+        if self.max_interval < self.initial_interval:
+            raise ValueError("max_interval must not be shorter than initial_interval")
+        return self
 
 
 class Trigger(Strict):
@@ -39,6 +75,15 @@ class Trigger(Strict):
     condition: str | None = Field(
         default=None, description="Expression that must be true, e.g. lead.event_type == 'bruiloft'"
     )
+
+    _check = field_validator("condition", mode="after")(_expression)
+
+    @field_validator("event", mode="after")
+    @classmethod
+    def _event_format(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", value):
+            raise ValueError(f"'{value}' is not an event type: use dotted lowercase names like 'lead.created'")
+        return value
 
 
 class SendEmail(Strict):
@@ -49,12 +94,16 @@ class SendEmail(Strict):
     to: str = "contact"
     marketing: bool = False
 
+    _template = field_validator("template", mode="after")(_template_key)
+
 
 class SendWhatsapp(Strict):
     type: Literal["send_whatsapp"]
     name: str | None = None
     template: str
     version: int | None = None
+
+    _template = field_validator("template", mode="after")(_template_key)
 
 
 class Notify(Strict):
@@ -63,6 +112,8 @@ class Notify(Strict):
     channel: Literal["slack", "teams"] = "slack"
     target: str | None = Field(default=None, description="e.g. #mrdj-ops; default: the tenant's ops channel")
     template: str
+
+    _template = field_validator("template", mode="after")(_template_key)
 
 
 class CreateTask(Strict):
@@ -73,7 +124,7 @@ class CreateTask(Strict):
     owner: str | None = None
     due_in: Duration = dt.timedelta(hours=1)
 
-    _parse = field_validator("due_in", mode="before")(_duration)
+    _parse = field_validator("due_in", mode="before")(_positive_duration)
 
 
 class UpdateRecord(Strict):
@@ -98,7 +149,15 @@ class Wait(Strict):
     duration: Duration | None = None
     until: str | None = Field(default=None, description="A date field plus an offset, e.g. 'deal.event_date + 1 day'")
 
-    _parse = field_validator("duration", mode="before")(lambda v: None if v is None else parse_duration(v))
+    _parse = field_validator("duration", mode="before")(lambda v: None if v is None else _positive_duration(v))
+    _check = field_validator("until", mode="after")(_expression)
+
+    @model_validator(mode="after")
+    def _one_of_duration_or_until(self) -> Wait:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("a wait needs exactly one of 'duration' (e.g. 2 days) or 'until' "
+                             "(e.g. deal.event_date + 1 day)")
+        return self
 
 
 class Stop(Strict):
@@ -113,6 +172,8 @@ class Branch(Strict):
     condition: str
     then: list[Step] = Field(default_factory=list)
     otherwise: list[Step] = Field(default_factory=list, alias="else")
+
+    _check = field_validator("condition", mode="after")(_expression)
 
 
 Step = Annotated[
@@ -134,7 +195,7 @@ class WorkflowDefinition(Strict):
     sla: Duration = dt.timedelta(minutes=15)
     steps: list[Step] = Field(min_length=1)
 
-    _parse = field_validator("sla", mode="before")(_duration)
+    _parse = field_validator("sla", mode="before")(_positive_duration)
 
     def trigger_events(self) -> list[str]:
         return [t.event for t in self.triggers]
