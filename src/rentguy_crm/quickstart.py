@@ -8,6 +8,7 @@ import typer
 
 from rentguy_crm import migrate
 from rentguy_crm.auth import service as keys
+from rentguy_crm.automation import workflows_service as workflows
 from rentguy_crm.config import PROJECT_ROOT, get_settings
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import console, fail, run_async
@@ -44,7 +45,7 @@ def quickstart_command(
                                      help="Tenant config to provision."),
     new_key: bool = typer.Option(False, "--new-key", help="Make a fresh development key even if one exists."),
 ) -> None:
-    """Prepare the embedded default: migrate, provision the tenant, print the URL and a development key."""
+    """Prepare the embedded default: migrate, provision the tenant and its workflows, print the URL and a key."""
     settings = get_settings()
     if settings.env != "dev":
         raise fail(f"quickstart makes a development key and is only for CRM_ENV=dev (now {settings.env}).")
@@ -56,7 +57,9 @@ def quickstart_command(
 
     async def provision() -> tenants.ProvisionReport:
         async with one_off_session() as session:
-            return await tenants.provision(session, config, actor="quickstart")
+            report = await tenants.provision(session, config, actor="quickstart")
+            await workflows.sync(session, config.slug, actor="quickstart")
+            return report
 
     report = run_async(provision)
     raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))
