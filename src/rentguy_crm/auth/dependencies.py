@@ -15,7 +15,7 @@ from rentguy_crm.errors import Forbidden, Unauthorized
 
 
 def get_database(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    return request.app.state.db
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

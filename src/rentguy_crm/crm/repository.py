@@ -13,6 +13,7 @@ from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 
 M = TypeVar("M")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 CONTACT_SORT = SortOrder({"created_at": Contact.created_at, "updated_at": Contact.updated_at,
                           "last_name": Contact.last_name}, Contact.id)
@@ -24,13 +25,13 @@ ACTIVITY_SORT = SortOrder({"created_at": Activity.created_at, "updated_at": Acti
                            "due_at": Activity.due_at}, Activity.id)
 
 
-def scoped(model: type[M], tenant_id: int) -> Select[tuple[M]]:
+def scoped(model: type[M], tenant_id: int) -> Select[M]:
     return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
 
 
 async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, label: str) -> M:
     """One record of the tenant; another tenant's record is simply not found (404, not 403)."""
-    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined]
+    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
     if obj is None:
         raise NotFound(f"No {label} with id {record_id}.")
     return obj
@@ -38,7 +39,7 @@ async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, reco
 
 async def get_referenced(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, field: str) -> M:
     """A record named in a request body. Missing or another tenant's: a 422 naming the field, never a leak."""
-    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined]
+    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
     if obj is None:
         label = field.removesuffix("_id")
         raise ValidationFailed(f"{field}: no {label} with id {record_id}.",
@@ -79,7 +80,7 @@ async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id
     return await session.scalar(scoped(Lead, tenant_id).where(Lead.external_id == external_id))
 
 
-def _created_range(stmt: Select[Any], column: Any, filters: Any) -> Select[Any]:
+def _created_range(stmt: S, column: Any, filters: Any) -> S:
     if filters.created_after is not None:
         stmt = stmt.where(column >= filters.created_after)
     if filters.created_before is not None:
@@ -111,7 +112,7 @@ async def list_leads(session: AsyncSession, tenant_id: int, filters: schemas.Lea
     return [row[0] for row in rows], total
 
 
-def deals_with_keys(tenant_id: int) -> Select[tuple[Deal, str, str]]:
+def deals_with_keys(tenant_id: int) -> Select[Deal, str, str]:
     """Deals with their pipeline and stage keys, which is how clients and automations name them."""
     return (select(Deal, Pipeline.key, PipelineStage.key)
             .join(Pipeline, Pipeline.id == Deal.pipeline_id)

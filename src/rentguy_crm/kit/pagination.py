@@ -12,10 +12,13 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from rentguy_crm.errors import ValidationFailed
 
 T = TypeVar("T")
+# A mapped attribute (`Deal.value`) or any column expression.
+Sortable = ColumnElement[Any] | QueryableAttribute[Any]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -59,7 +62,7 @@ class SortOrder:
     The record id is always the last sort key, so pages never overlap or skip rows when values tie.
     """
 
-    def __init__(self, columns: Mapping[str, ColumnElement[Any]], id_column: ColumnElement[Any],
+    def __init__(self, columns: Mapping[str, Sortable], id_column: Sortable,
                  default: str = "-created_at") -> None:
         self.columns = dict(columns)
         self.id_column = id_column
@@ -85,7 +88,7 @@ class SortOrder:
 
 
 async def fetch_page(
-    session: AsyncSession, stmt: Select[Any], order_by: Sequence[ColumnElement[Any]], page: PageParams
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], order_by: Sequence[ColumnElement[Any]], page: PageParams
 ) -> tuple[list[Any], int]:
     """The rows of one page and the total count of the unpaged statement."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
