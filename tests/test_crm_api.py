@@ -250,3 +250,24 @@ async def test_reopening_a_done_task_clears_its_completion_time(client, factory)
     reopened = await client.patch(f"{CRM}/activities/{task.id}", headers=headers, json={"status": "open"})
     assert reopened.json()["status"] == "open"
     assert reopened.json()["completed_at"] is None
+
+
+async def test_deal_from_a_lead_takes_the_leads_contact(client, factory) -> None:
+    tenant, headers = await _setup(factory)
+    lead = await factory.lead(tenant)
+    response = await client.post(f"{CRM}/deals", headers=headers,
+                                 json={"lead_id": lead.id, "pipeline": "wedding", "title": "Bruiloft"})
+    assert response.status_code == 201, response.text
+    assert (response.json()["contact_id"], response.json()["lead_id"]) == (lead.contact_id, lead.id)
+
+
+async def test_deal_for_a_lead_of_another_contact_is_refused(client, factory, db) -> None:
+    tenant, headers = await _setup(factory)
+    lead = await factory.lead(tenant, await factory.contact(tenant, email="one@example.nl"))
+    other = await factory.contact(tenant, email="two@example.nl")
+    before = await row_counts(db)
+    response = await client.post(f"{CRM}/deals", headers=headers, json={
+        "contact_id": other.id, "lead_id": lead.id, "pipeline": "wedding", "title": "Bruiloft"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "lead_id"
+    assert await row_counts(db) == before

@@ -216,7 +216,7 @@ class DealCreate(WriteModel):
         "value": "2450.00", "owner": "lisa@mr-dj.nl", "event_date": "2026-06-20",
     }]})
 
-    contact_id: int
+    contact_id: int | None = Field(default=None, description="Default: the contact of `lead_id`")
     lead_id: int | None = None
     pipeline: Key = Field(description="Pipeline key, e.g. wedding")
     stage: Key | None = Field(default=None, description="Stage key; default: the pipeline's first stage")
@@ -225,6 +225,12 @@ class DealCreate(WriteModel):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     owner: str | None = Field(default=None, max_length=200)
     event_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _has_contact(self) -> DealCreate:
+        if self.contact_id is None and self.lead_id is None:
+            raise ValueError("give a contact_id or a lead_id")
+        return self
 
 
 class DealUpdate(UpdateModel):

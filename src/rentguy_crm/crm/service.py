@@ -181,9 +181,15 @@ def _status_for(stage: PipelineStage, current: str) -> str:
 
 async def create_deal(session: AsyncSession, principal: Principal, body: schemas.DealCreate) -> Deal:
     tenant_id = principal.tenant_id
-    await repository.get_referenced(session, Contact, tenant_id, body.contact_id, "contact_id")
+    contact_id = body.contact_id
+    if contact_id is not None:
+        await repository.get_referenced(session, Contact, tenant_id, contact_id, "contact_id")
     if body.lead_id is not None:
-        await repository.get_referenced(session, Lead, tenant_id, body.lead_id, "lead_id")
+        lead = await repository.get_referenced(session, Lead, tenant_id, body.lead_id, "lead_id")
+        if contact_id is None:
+            contact_id = lead.contact_id
+        elif lead.contact_id != contact_id:
+            raise _field_error("lead_id", f"lead {lead.id} belongs to contact {lead.contact_id}, not {contact_id}")
     pipeline = await repository.pipeline_by_key(session, tenant_id, body.pipeline)
     if pipeline is None:
         raise _field_error("pipeline", f"no pipeline '{body.pipeline}'")
@@ -194,7 +200,7 @@ async def create_deal(session: AsyncSession, principal: Principal, body: schemas
     if stage is None:
         raise _field_error("stage", f"pipeline '{pipeline.key}' has no stage '{body.stage}'; "
                                     f"its stages are {', '.join(s.key for s in stages)}")
-    values = body.model_dump(exclude={"pipeline", "stage"})
+    values = {**body.model_dump(exclude={"pipeline", "stage"}), "contact_id": contact_id}
     deal = Deal(tenant_id=tenant_id, pipeline_id=pipeline.id, stage_id=stage.id, status=_status_for(stage, "open"),
                 stage_changed_at=utcnow(), **values)
     session.add(deal)
