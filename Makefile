@@ -60,3 +60,7 @@ bench: install-test ## Benchmarks (see bench/README.md)
 
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key
+
+.PHONY: smoke
+smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api]
+	$(BIN)/pytest -m tenant_smoke --tenant=$(or $(TENANT),mrdj) $(if $(CASE),--case=$(CASE))

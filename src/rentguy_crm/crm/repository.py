@@ -62,9 +62,9 @@ async def pipeline_by_key(session: AsyncSession, tenant_id: int, key: str) -> Pi
     return await session.scalar(scoped(Pipeline, tenant_id).where(Pipeline.key == key))
 
 
-async def stages_of(session: AsyncSession, pipeline_id: int) -> list[PipelineStage]:
+async def stages_of(session: AsyncSession, tenant_id: int, pipeline_id: int) -> list[PipelineStage]:
     return list((await session.scalars(
-        select(PipelineStage).where(PipelineStage.pipeline_id == pipeline_id)
+        scoped(PipelineStage, tenant_id).where(PipelineStage.pipeline_id == pipeline_id)
         .order_by(PipelineStage.position, PipelineStage.id))).all())
 
 
@@ -117,7 +117,7 @@ def deals_with_keys(tenant_id: int) -> Select[Deal, str, str]:
     return (select(Deal, Pipeline.key, PipelineStage.key)
             .join(Pipeline, Pipeline.id == Deal.pipeline_id)
             .join(PipelineStage, PipelineStage.id == Deal.stage_id)
-            .where(Deal.tenant_id == tenant_id))
+            .where(Deal.tenant_id == tenant_id, Pipeline.tenant_id == tenant_id))
 
 
 async def deal_keys(session: AsyncSession, deal: Deal) -> tuple[str, str]:

@@ -193,7 +193,7 @@ async def create_deal(session: AsyncSession, principal: Principal, body: schemas
     pipeline = await repository.pipeline_by_key(session, tenant_id, body.pipeline)
     if pipeline is None:
         raise _field_error("pipeline", f"no pipeline '{body.pipeline}'")
-    stages = await repository.stages_of(session, pipeline.id)
+    stages = await repository.stages_of(session, tenant_id, pipeline.id)
     if not stages:
         raise _field_error("pipeline", f"pipeline '{body.pipeline}' has no stages")
     stage = stages[0] if body.stage is None else next((s for s in stages if s.key == body.stage), None)
@@ -226,7 +226,7 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
     Moving to the stage the deal is already in changes nothing and emits nothing, so a retried call is harmless.
     """
     deal = await get_deal(session, principal, deal_id)
-    stages = await repository.stages_of(session, deal.pipeline_id)
+    stages = await repository.stages_of(session, principal.tenant_id, deal.pipeline_id)
     target = next((s for s in stages if s.key == body.stage), None)
     if target is None:
         raise _field_error("stage", f"the deal's pipeline has no stage '{body.stage}'; "
