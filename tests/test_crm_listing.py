@@ -149,3 +149,25 @@ async def test_audit_log_lists_the_tenants_entries_newest_first(client, factory)
     page = (await client.get("/api/v1/audit", headers=headers, params={"entity_type": "contact"})).json()
     assert [e["entity_id"] for e in page["items"]] == [str(second["id"]), str(first["id"])]
     assert page["total"] == 2
+
+
+async def test_leads_filter_by_team_and_priority(client, factory) -> None:
+    tenant = await factory.tenant("mrdj")
+    headers = await factory.headers(tenant, "support")
+    contact = await factory.contact(tenant)
+    wanted = await factory.lead(tenant, contact, team="wedding_specialists", priority="high")
+    await factory.lead(tenant, contact, team="wedding_specialists", priority="normal")
+    await factory.lead(tenant, contact, team="corporate", priority="high")
+    page = (await client.get(f"{CRM}/leads", headers=headers,
+                             params={"team": "wedding_specialists", "priority": "high"})).json()
+    assert [lead["id"] for lead in page["items"]] == [wanted.id]
+
+
+async def test_activities_filter_by_team(client, factory) -> None:
+    tenant = await factory.tenant("mrdj")
+    headers = await factory.headers(tenant, "support")
+    contact = await factory.contact(tenant)
+    wanted = await factory.activity(tenant, kind="task", team="corporate", contact_id=contact.id)
+    await factory.activity(tenant, kind="task", team="general", contact_id=contact.id)
+    page = (await client.get(f"{CRM}/activities", headers=headers, params={"team": "corporate"})).json()
+    assert [a["id"] for a in page["items"]] == [wanted.id]

@@ -103,8 +103,9 @@ async def list_contacts(session: AsyncSession, tenant_id: int, filters: schemas.
 async def list_leads(session: AsyncSession, tenant_id: int, filters: schemas.LeadFilters, sort: str | None,
                      page: PageParams) -> tuple[list[Lead], int]:
     stmt = scoped(Lead, tenant_id)
-    for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner),
-                          (Lead.event_type, filters.event_type), (Lead.contact_id, filters.contact_id)):
+    for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
+                          (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
+                          (Lead.contact_id, filters.contact_id)):
         if value is not None:
             stmt = stmt.where(column == value)
     stmt = _created_range(stmt, Lead.created_at, filters)
@@ -144,7 +145,8 @@ async def list_activities(session: AsyncSession, tenant_id: int, filters: schema
                           page: PageParams) -> tuple[list[Activity], int]:
     stmt = scoped(Activity, tenant_id)
     for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
-                          (Activity.owner, filters.owner), (Activity.contact_id, filters.contact_id),
+                          (Activity.owner, filters.owner), (Activity.team, filters.team),
+                          (Activity.contact_id, filters.contact_id),
                           (Activity.lead_id, filters.lead_id), (Activity.deal_id, filters.deal_id)):
         if value is not None:
             stmt = stmt.where(column == value)

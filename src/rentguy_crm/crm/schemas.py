@@ -353,6 +353,8 @@ def contact_filters(owner: Owner = None,
 class LeadFilters:
     status: str | None = None
     owner: str | None = None
+    team: str | None = None
+    priority: str | None = None
     event_type: str | None = None
     contact_id: int | None = None
     created_after: dt.datetime | None = None
@@ -360,10 +362,13 @@ class LeadFilters:
 
 
 def lead_filters(status: Annotated[LeadStatus | None, Query()] = None, owner: Owner = None,
+                 team: Annotated[str | None, Query(description="e.g. wedding_specialists")] = None,
+                 priority: Annotated[Priority | None, Query()] = None,
                  event_type: Annotated[str | None, Query()] = None, contact_id: Annotated[int | None, Query()] = None,
                  created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> LeadFilters:
-    return LeadFilters(status=status, owner=owner, event_type=event_type, contact_id=contact_id,
-                       created_after=as_utc(created_after), created_before=as_utc(created_before))
+    return LeadFilters(status=status, owner=owner, team=team, priority=priority, event_type=event_type,
+                       contact_id=contact_id, created_after=as_utc(created_after),
+                       created_before=as_utc(created_before))
 
 
 @dataclass(frozen=True)
@@ -391,6 +396,7 @@ class ActivityFilters:
     status: str | None = None
     kind: str | None = None
     owner: str | None = None
+    team: str | None = None
     due_before: dt.datetime | None = None
     contact_id: int | None = None
     lead_id: int | None = None
@@ -401,10 +407,11 @@ class ActivityFilters:
 
 def activity_filters(status: Annotated[ActivityStatus | None, Query()] = None,
                      kind: Annotated[ActivityKind | None, Query()] = None, owner: Owner = None,
+                     team: Annotated[str | None, Query()] = None,
                      due_before: Annotated[dt.datetime | None, Query(description="ISO datetime; due before")] = None,
                      contact_id: Annotated[int | None, Query()] = None, lead_id: Annotated[int | None, Query()] = None,
                      deal_id: Annotated[int | None, Query()] = None,
                      created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ActivityFilters:
-    return ActivityFilters(status=status, kind=kind, owner=owner, due_before=as_utc(due_before),
+    return ActivityFilters(status=status, kind=kind, owner=owner, team=team, due_before=as_utc(due_before),
                            contact_id=contact_id, lead_id=lead_id, deal_id=deal_id,
                            created_after=as_utc(created_after), created_before=as_utc(created_before))
