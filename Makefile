@@ -64,3 +64,6 @@ clean: ## Remove the virtual environment and local data under var/
 .PHONY: validate-workflows
 validate-workflows: $(STAMP) ## Check automation/workflows/*.yaml: every mistake as file:line: message
 	$(BIN)/crm workflows validate
+.PHONY: smoke
+smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api]
+	$(BIN)/pytest -m tenant_smoke --tenant=$(or $(TENANT),mrdj) $(if $(CASE),--case=$(CASE))

@@ -120,3 +120,16 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def scratch_database_url(database_url: str, tmp_path: Path) -> str:
+    """An empty database of the same kind as the test database, apart from it, for tests that migrate or
+    drop everything: a fresh SQLite file, or on Postgres a sibling database `<test db>_scratch` emptied first."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() != "postgresql":
+        return f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+    url = parsed.set(database=f"{parsed.database}_scratch").render_as_string(hide_password=False)
+    _ensure_postgres_database(url)
+    _reset_schema(url)
+    return url

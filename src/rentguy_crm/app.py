@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from rentguy_crm import __version__
 from rentguy_crm.automation.workflow_routes import router as workflow_router
+from rentguy_crm.audit.routes import router as audit_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(health_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
+    app.include_router(audit_router, prefix="/api/v1/audit")
     return app
 
 

@@ -15,8 +15,12 @@ DEV_SECRET = "dev-insecure-secret-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class InsecureSettingsError(ValueError):
-    """Raised when a non-development environment is started with a default or empty secret."""
+class InsecureSettingsError(RuntimeError):
+    """Raised when a non-development environment is started with a default or empty secret.
+
+    Not a ValueError on purpose: pydantic would fold that into a ValidationError and the clear message
+    (and the CLI's exit code 2) would be lost in a traceback.
+    """
 
 
 class Settings(BaseSettings):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from contextlib import redirect_stdout
+import sys
+from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -12,8 +13,8 @@ from rentguy_crm.config import PROJECT_ROOT, get_settings
 from rentguy_crm.db import resolve_database_url
 
 
-def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+def alembic_config(url: str | None = None, stdout: TextIO | None = None) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"), stdout=stdout or sys.stdout)
     cfg.attributes["database_url"] = resolve_database_url(url or get_settings().database_url)
     cfg.attributes["configure_logging"] = False
     return cfg
@@ -28,7 +29,7 @@ def downgrade(revision: str, url: str | None = None) -> None:
 
 
 def current(url: str | None = None) -> str:
+    # Alembic prints through the config's own stream (bound when the config is made), so hand it a buffer.
     out = io.StringIO()
-    with redirect_stdout(out):
-        command.current(alembic_config(url))
+    command.current(alembic_config(url, stdout=out))
     return out.getvalue().strip()

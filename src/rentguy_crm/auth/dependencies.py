@@ -15,7 +15,7 @@ from rentguy_crm.errors import Forbidden, Unauthorized
 
 
 def get_database(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    return request.app.state.db
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -25,7 +25,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs before the response is sent, so a failed commit is never answered with a 2xx.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_principal(request: Request, session: Session) -> Principal:

@@ -7,21 +7,44 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.crm.models import Pipeline, PipelineStage
-from rentguy_crm.errors import NotFound
+from rentguy_crm.crm import schemas
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.errors import NotFound, ValidationFailed
+from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 
 M = TypeVar("M")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+CONTACT_SORT = SortOrder({"created_at": Contact.created_at, "updated_at": Contact.updated_at,
+                          "last_name": Contact.last_name}, Contact.id)
+LEAD_SORT = SortOrder({"created_at": Lead.created_at, "updated_at": Lead.updated_at,
+                       "event_date": Lead.event_date, "budget": Lead.budget}, Lead.id)
+DEAL_SORT = SortOrder({"created_at": Deal.created_at, "updated_at": Deal.updated_at, "value": Deal.value,
+                       "event_date": Deal.event_date, "stage_changed_at": Deal.stage_changed_at}, Deal.id)
+ACTIVITY_SORT = SortOrder({"created_at": Activity.created_at, "updated_at": Activity.updated_at,
+                           "due_at": Activity.due_at}, Activity.id)
 
 
-def scoped(model: type[M], tenant_id: int) -> Select[tuple[M]]:
+def scoped(model: type[M], tenant_id: int) -> Select[M]:
     return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
 
 
 async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, label: str) -> M:
     """One record of the tenant; another tenant's record is simply not found (404, not 403)."""
-    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined]
+    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
     if obj is None:
         raise NotFound(f"No {label} with id {record_id}.")
+    return obj
+
+
+async def get_referenced(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, field: str) -> M:
+    """A record named in a request body. Missing or another tenant's: a 422 naming the field, never a leak."""
+    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
+    if obj is None:
+        label = field.removesuffix("_id")
+        raise ValidationFailed(f"{field}: no {label} with id {record_id}.",
+                               errors=[{"field": field, "message": f"no {label} with id {record_id}",
+                                        "type": "not_found"}])
     return obj
 
 
@@ -33,6 +56,105 @@ async def pipelines_with_stages(session: AsyncSession, tenant_id: int) -> list[t
     for stage in stages:
         by_pipeline.setdefault(stage.pipeline_id, []).append(stage)
     return [(p, by_pipeline.get(p.id, [])) for p in pipelines]
+
+
+async def pipeline_by_key(session: AsyncSession, tenant_id: int, key: str) -> Pipeline | None:
+    return await session.scalar(scoped(Pipeline, tenant_id).where(Pipeline.key == key))
+
+
+async def stages_of(session: AsyncSession, tenant_id: int, pipeline_id: int) -> list[PipelineStage]:
+    return list((await session.scalars(
+        scoped(PipelineStage, tenant_id).where(PipelineStage.pipeline_id == pipeline_id)
+        .order_by(PipelineStage.position, PipelineStage.id))).all())
+
+
+async def contact_by_email(session: AsyncSession, tenant_id: int, email: str) -> Contact | None:
+    return await session.scalar(scoped(Contact, tenant_id).where(Contact.email == email))
+
+
+async def contact_by_phone_without_email(session: AsyncSession, tenant_id: int, phone: str) -> Contact | None:
+    return await session.scalar(scoped(Contact, tenant_id).where(Contact.phone == phone, Contact.email.is_(None)))
+
+
+async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:
+    return await session.scalar(scoped(Lead, tenant_id).where(Lead.external_id == external_id))
+
+
+def _created_range(stmt: S, column: Any, filters: Any) -> S:
+    if filters.created_after is not None:
+        stmt = stmt.where(column >= filters.created_after)
+    if filters.created_before is not None:
+        stmt = stmt.where(column < filters.created_before)
+    return stmt
+
+
+async def list_contacts(session: AsyncSession, tenant_id: int, filters: schemas.ContactFilters, sort: str | None,
+                        page: PageParams) -> tuple[list[Contact], int]:
+    stmt = scoped(Contact, tenant_id)
+    if filters.owner is not None:
+        stmt = stmt.where(Contact.owner == filters.owner)
+    if filters.email is not None:
+        stmt = stmt.where(Contact.email == filters.email)
+    stmt = _created_range(stmt, Contact.created_at, filters)
+    rows, total = await fetch_page(session, stmt, CONTACT_SORT.order_by(sort), page)
+    return [row[0] for row in rows], total
+
+
+async def list_leads(session: AsyncSession, tenant_id: int, filters: schemas.LeadFilters, sort: str | None,
+                     page: PageParams) -> tuple[list[Lead], int]:
+    stmt = scoped(Lead, tenant_id)
+    for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
+                          (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
+                          (Lead.contact_id, filters.contact_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    stmt = _created_range(stmt, Lead.created_at, filters)
+    rows, total = await fetch_page(session, stmt, LEAD_SORT.order_by(sort), page)
+    return [row[0] for row in rows], total
+
+
+def deals_with_keys(tenant_id: int) -> Select[Deal, str, str]:
+    """Deals with their pipeline and stage keys, which is how clients and automations name them."""
+    return (select(Deal, Pipeline.key, PipelineStage.key)
+            .join(Pipeline, Pipeline.id == Deal.pipeline_id)
+            .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+            .where(Deal.tenant_id == tenant_id, Pipeline.tenant_id == tenant_id))
+
+
+async def deal_keys(session: AsyncSession, deal: Deal) -> tuple[str, str]:
+    row = (await session.execute(
+        select(Pipeline.key, PipelineStage.key).join(PipelineStage, PipelineStage.pipeline_id == Pipeline.id)
+        .where(Pipeline.id == deal.pipeline_id, PipelineStage.id == deal.stage_id))).one()
+    return row[0], row[1]
+
+
+async def list_deals(session: AsyncSession, tenant_id: int, filters: schemas.DealFilters, sort: str | None,
+                     page: PageParams) -> tuple[list[tuple[Deal, str, str]], int]:
+    stmt = deals_with_keys(tenant_id)
+    for column, value in ((Deal.status, filters.status), (Pipeline.key, filters.pipeline),
+                          (PipelineStage.key, filters.stage), (Deal.owner, filters.owner),
+                          (Deal.contact_id, filters.contact_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    stmt = _created_range(stmt, Deal.created_at, filters)
+    rows, total = await fetch_page(session, stmt, DEAL_SORT.order_by(sort), page)
+    return [(row[0], row[1], row[2]) for row in rows], total
+
+
+async def list_activities(session: AsyncSession, tenant_id: int, filters: schemas.ActivityFilters, sort: str | None,
+                          page: PageParams) -> tuple[list[Activity], int]:
+    stmt = scoped(Activity, tenant_id)
+    for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
+                          (Activity.owner, filters.owner), (Activity.team, filters.team),
+                          (Activity.contact_id, filters.contact_id),
+                          (Activity.lead_id, filters.lead_id), (Activity.deal_id, filters.deal_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.due_before is not None:
+        stmt = stmt.where(Activity.due_at < filters.due_before)
+    stmt = _created_range(stmt, Activity.created_at, filters)
+    rows, total = await fetch_page(session, stmt, ACTIVITY_SORT.order_by(sort), page)
+    return [row[0] for row in rows], total
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

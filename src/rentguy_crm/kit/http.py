@@ -104,6 +104,14 @@ class BodyLimitMiddleware:
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if too_large:
+                # The framework turns the aborted read into its own error (a 400 "error parsing the body"):
+                # answer 413 instead and drop what the app sends.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await send_problem(send, 413, "payload-too-large", "Request body too large",
+                                       f"The body is larger than the {limit} bytes this route accepts.", path)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)

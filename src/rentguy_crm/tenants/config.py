@@ -81,7 +81,7 @@ class TenantConfig(Strict):
     aliases: list[str] = Field(default_factory=list)
     timezone: str = "Europe/Amsterdam"
     locale: Literal["nl", "en"] = "nl"
-    languages: list[Literal["nl", "en"]] = Field(default_factory=lambda: ["nl", "en"])
+    languages: list[Literal["nl", "en"]] = Field(default_factory=lambda: ["nl", "en"])  # type: ignore[arg-type]
     branding: Branding
     contacts: list[Contact] = Field(default_factory=list)
     pipelines: list[PipelineConfig] = Field(min_length=1)
