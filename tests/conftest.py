@@ -120,3 +120,27 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def fresh_intake_caches() -> Iterator[None]:
+    """Lead capture caches tenants and rate-limit profiles per process; tables are emptied between tests."""
+    from rentguy_crm.intake import flow
+    from rentguy_crm.intake.repository import forget_tenants
+    from rentguy_crm.intake.tally import tally
+    from rentguy_crm.kit import clock
+    from rentguy_crm.ratelimit.service import invalidate
+
+    forget_tenants()
+    invalidate()
+    flow._origins_cache = (0.0, frozenset())
+    tally.pending.clear()
+    yield
+    clock.set_clock(None)
+    forget_tenants()
+    invalidate()
+
+
+@pytest.fixture
+async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
+    return await factory.tenant("mrdj")

@@ -13,13 +13,15 @@ from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
+from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.web.status import router as status_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 NON_JSON_PREFIXES: tuple[str, ...] = ()
 # Stricter body limits for public routes, by path prefix.
-BODY_LIMITS: dict[str, int] = {}
+BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     app.include_router(health_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
+    app.include_router(intake_router, prefix="/api/v1")
+    app.include_router(status_router)
     return app
 
 
