@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -155,3 +156,10 @@ async def test_simultaneous_double_clicks_make_one_lead(db: Database, mrdj) -> N
         responses = await asyncio.gather(*(c.post(PUBLIC, json=form(message="klik")) for _ in range(5)))
     assert {r.json()["lead_id"] for r in responses} == {responses[0].json()["lead_id"]}
     assert await count(db, Lead) == 1
+
+
+@pytest.mark.parametrize("tenant", ["mr\x00dj", "\ud800", "🎉" * 100, "MRDJ; DROP TABLE tenants"])
+async def test_impossible_tenant_names_are_404_not_5xx(client: httpx.AsyncClient, mrdj, tenant: str) -> None:
+    raw = json.dumps(form(tenant=tenant)).encode()
+    response = await client.post(PUBLIC, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 404

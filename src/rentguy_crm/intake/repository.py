@@ -14,7 +14,7 @@ from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.tenants import repository as tenants
-from rentguy_crm.tenants.config import TenantConfig
+from rentguy_crm.tenants.config import SLUG, TenantConfig
 from rentguy_crm.tenants.models import Tenant
 
 TENANT_CACHE_SECONDS = 5.0
@@ -40,6 +40,9 @@ _tenants: dict[str, tuple[float, IntakeTenant | None]] = {}
 async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTenant:
     """Slug or alias to tenant with its parsed config; unknown → 404. Cached briefly per process."""
     name = slug_or_alias.strip().lower()
+    if not SLUG.match(name):
+        # Not a possible slug (NUL bytes, surrogates, 2 KB of emoji...): unknown, without asking the database.
+        name = ""
     hit = _tenants.get(name)
     if hit is None or time.monotonic() - hit[0] > TENANT_CACHE_SECONDS:
         tenant = await tenants.find(session, name) if name else None
@@ -52,7 +55,8 @@ async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTen
             _tenants.clear()
         _tenants[name] = hit
     if hit[1] is None:
-        raise NotFound(f"No tenant '{slug_or_alias[:64]}' accepts leads here. Check the 'tenant' field "
+        shown = slug_or_alias[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+        raise NotFound(f"No tenant '{shown}' accepts leads here. Check the 'tenant' field "
                        "(a tenant slug such as 'mrdj' or one of its aliases).")
     return hit[1]
 
