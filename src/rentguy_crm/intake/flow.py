@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from limits import RateLimitItem
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +51,8 @@ MAX_TRANSACTION_ATTEMPTS = 8
 
 
 def _db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    db: Database = request.app.state.db
+    return db
 
 
 def limiter_for(request: Request) -> Limiter:
@@ -173,7 +175,8 @@ async def enforce_rate_limit(request: Request, session: AsyncSession, tenant: In
     """Count the request against the tenant's effective profile: per client IP (browser route) and per tenant."""
     profile = await ratelimits.cached_profile(session, tenant.tenant, tenant.config.rate_limit.default_profile)
     limits = limits_for(profile.profile, tenant.config.rate_limit)
-    checks = [(item, ("lead", tenant.slug, "ip", ip)) for item in limits.per_ip] if ip else []
+    checks: list[tuple[RateLimitItem, tuple[str, ...]]] = (
+        [(item, ("lead", tenant.slug, "ip", ip)) for item in limits.per_ip] if ip else [])
     checks += [(item, ("lead", tenant.slug, "tenant")) for item in limits.per_tenant]
     decision: RateDecision | None = await limiter_for(request).hit(checks)
     if decision is None:

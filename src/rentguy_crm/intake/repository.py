@@ -75,7 +75,7 @@ def forget_tenants() -> None:
 async def take_write_lock(session: AsyncSession) -> None:
     """On SQLite, start the transaction as a writer so it waits for others instead of failing on a stale
     snapshot later. Postgres needs nothing: its row locks and unique indexes do the ordering."""
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         await session.execute(text("UPDATE lead_capture_tallies SET count = count WHERE 1 = 0"))
 
 

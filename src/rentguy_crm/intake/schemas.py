@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -24,8 +24,14 @@ def _storable(value: str) -> str:
     return value
 
 
-def Text(max_length: int) -> Any:
-    return Annotated[str, Field(max_length=max_length), AfterValidator(_storable)]
+Storable = AfterValidator(_storable)
+Text64 = Annotated[str, Field(max_length=64), Storable]
+Text200 = Annotated[str, Field(max_length=200), Storable]
+Text300 = Annotated[str, Field(max_length=300), Storable]
+Text320 = Annotated[str, Field(max_length=320), Storable]
+Text2000 = Annotated[str, Field(max_length=2000), Storable]
+Text4096 = Annotated[str, Field(max_length=4096), Storable]
+Text10000 = Annotated[str, Field(max_length=10_000), Storable]
 
 
 class LeadSubmission(BaseModel):
@@ -33,35 +39,35 @@ class LeadSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    tenant: Text(64) | None = None
-    first_name: Text(200) | None = None
-    last_name: Text(200) | None = None
-    email: Text(320) | None = None
-    phone: Text(64) | None = None
+    tenant: Text64 | None = None
+    first_name: Text200 | None = None
+    last_name: Text200 | None = None
+    email: Text320 | None = None
+    phone: Text64 | None = None
     event_type: EventType | None = None
     event_date: dt.date | None = None
     guests: int | None = Field(default=None, ge=0, le=100_000)
-    venue: Text(300) | None = None
-    city: Text(200) | None = None
+    venue: Text300 | None = None
+    city: Text200 | None = None
     budget: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    message: Text(10_000) | None = None
+    message: Text10000 | None = None
     source: str = Field(default="website_form", pattern=r"^[a-z0-9_]{1,64}$")
     marketing_opt_in: bool = False
-    consent_text_version: Text(64) | None = None
-    captcha_token: Text(4096) | None = None
-    utm_source: Text(200) | None = None
-    utm_medium: Text(200) | None = None
-    utm_campaign: Text(200) | None = None
-    utm_term: Text(200) | None = None
-    utm_content: Text(200) | None = None
-    website: Text(2000) | None = None  # honeypot: people never see it, bots fill it in
-    external_id: Text(200) | None = None
+    consent_text_version: Text64 | None = None
+    captcha_token: Text4096 | None = None
+    utm_source: Text200 | None = None
+    utm_medium: Text200 | None = None
+    utm_campaign: Text200 | None = None
+    utm_term: Text200 | None = None
+    utm_content: Text200 | None = None
+    website: Text2000 | None = None  # honeypot: people never see it, bots fill it in
+    external_id: Text200 | None = None
 
 
 class PublicLeadSubmission(LeadSubmission):
     """The browser form: the tenant is named in the body; `external_id` belongs to the server route."""
 
-    tenant: Text(64)  # type: ignore[valid-type]
+    tenant: Text64
     external_id: None = Field(default=None, exclude=True)
 
 

@@ -62,7 +62,7 @@ class OutcomeTally:
 
 
 async def add_counts(session: AsyncSession, batch: Counter[Key]) -> None:
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for (tenant, route, outcome, minute), count in sorted(batch.items(), key=lambda kv: kv[0]):
         stmt = insert(LeadCaptureTally).values(tenant=tenant, route=route, outcome=outcome, minute=minute,

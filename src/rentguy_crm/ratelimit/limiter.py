@@ -44,7 +44,7 @@ class Limiter:
         url, options = async_storage_url(storage_url)
         self.storage_url = storage_url
         self.storage = storage_from_string(url, **options)
-        self.strategy = FixedWindowRateLimiter(self.storage)  # type: ignore[arg-type]
+        self.strategy = FixedWindowRateLimiter(self.storage)
 
     async def hit(self, checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> RateDecision | None:
         """Count one request against every limit; the first exhausted one refuses it.

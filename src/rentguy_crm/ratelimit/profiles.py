@@ -32,12 +32,13 @@ class ProfileLimits:
 
 
 def limits_for(profile: str, settings: RateLimitSettings) -> ProfileLimits:
-    override = settings.profiles.get(profile)  # type: ignore[call-overload]
+    override = settings.profiles.get(check_profile_name(profile))
     per_ip, per_tenant = (override.per_ip, override.per_tenant) if override else DEFAULT_LIMITS[profile]
     return ProfileLimits(profile, tuple(parse_many(per_ip)), tuple(parse_many(per_tenant)))
 
 
 def check_profile_name(name: str) -> ProfileName:
-    if name not in PROFILES:
-        raise ValueError(f"unknown rate-limit profile '{name}'; choose one of {', '.join(PROFILES)}")
-    return name  # type: ignore[return-value]
+    for known in PROFILES:
+        if name == known:
+            return known
+    raise ValueError(f"unknown rate-limit profile '{name}'; choose one of {', '.join(PROFILES)}")
