@@ -8,6 +8,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -231,16 +232,50 @@ async def in_transaction(db: Database, work: Callable[[AsyncSession], Awaitable[
 
 # --- the three entry points -------------------------------------------------------------------------------------
 
-async def _capture(request: Request, req: IntakeRequest, lead: NormalisedLead, submission: LeadSubmission | None,
-                   ip: str) -> CaptureResult:
+@dataclass
+class Prepared:
+    """A submission checked up to the point of storing it (or an answer that needs no storing)."""
+
+    req: IntakeRequest | None = None
+    lead: NormalisedLead | None = None
+    submission: LeadSubmission | None = None  # set when a captcha may apply
+    answer: CaptureResult | None = None
+
+
+Prepare = Callable[[AsyncSession, Outcome, dict[str, str]], Awaitable[Prepared]]
+
+
+def _needs_captcha(p: Prepared) -> bool:
+    return (p.submission is not None and p.req is not None and not p.req.spam
+            and p.req.tenant.config.intake.captcha is not None)
+
+
+async def _run(request: Request, outcome: Outcome, headers: dict[str, str], prepare: Prepare) -> CaptureResult:
+    """Prepare and store in one transaction (the common case: one connection, one commit). With a captcha,
+    the network call happens between two transactions; after a lost race the store is retried alone."""
     db = _db(request)
-    if submission is not None and not req.spam and req.tenant.config.intake.captcha is not None:
+    p: Prepared | None = None
+    try:
+        async with db.session() as session:
+            await repository.take_write_lock(session)
+            p = await prepare(session, outcome, headers)
+            if p.answer is not None:
+                return p.answer
+            assert p.req is not None and p.lead is not None
+            if not _needs_captcha(p):
+                return await service.capture(session, p.req, p.lead)
+    except DBAPIError as exc:
+        if p is None or p.req is None or not _retryable(exc):
+            raise
+    assert p is not None and p.req is not None and p.lead is not None
+    req, lead = p.req, p.lead
+    if _needs_captcha(p) and p.submission is not None:
         # The captcha token is single-use: answer a retry from what is stored before spending it again.
         async with db.session() as session:
             replay = await service.find_replay(session, req, lead)
         if replay is not None:
             return replay
-        await check_captcha(req.tenant, submission, ip, req)
+        await check_captcha(req.tenant, p.submission, req.client_ip, req)
     return await in_transaction(db, lambda session: service.capture(session, req, lead))
 
 
@@ -250,12 +285,11 @@ def _respond(result: CaptureResult, headers: dict[str, str]) -> JSONResponse:
     return JSONResponse(result.body, status_code=result.status_code, headers=headers)
 
 
-async def handle(request: Request, route: str, steps: Callable[[Outcome, dict[str, str]], Awaitable[CaptureResult]]
-                 ) -> JSONResponse:
+async def handle(request: Request, route: str, prepare: Prepare) -> JSONResponse:
     outcome = Outcome(request, route)
     headers: dict[str, str] = {}
     try:
-        result = await steps(outcome, headers)
+        result = await _run(request, outcome, headers, prepare)
     except AppError as exc:
         outcome.finish(outcome_of(exc))
         exc.headers = {**headers, **exc.headers}
@@ -268,69 +302,65 @@ async def handle(request: Request, route: str, steps: Callable[[Outcome, dict[st
 
 
 async def public_lead(request: Request) -> JSONResponse:
-    async def steps(outcome: Outcome, headers: dict[str, str]) -> CaptureResult:
+    async def prepare(session: AsyncSession, outcome: Outcome, headers: dict[str, str]) -> Prepared:
         data = await parse_json(request)
         name = data.get("tenant")
         if not isinstance(name, str) or not name.strip():
             raise ValidationFailed("tenant: give the tenant slug (for example 'mrdj')",
                                    errors=[{"field": "tenant", "message": "required", "type": "missing"}])
         ip = request_client_ip(request)
-        async with _db(request).session() as session:
-            tenant = await repository.resolve_tenant(session, name)
-            outcome.tenant = tenant.slug
-            check_origin(request, tenant, headers)
-            await enforce_rate_limit(request, session, tenant, "public", ip, headers)
+        tenant = await repository.resolve_tenant(session, name)
+        outcome.tenant = tenant.slug
+        check_origin(request, tenant, headers)
+        await enforce_rate_limit(request, session, tenant, "public", ip, headers)
         submission = validate(PublicLeadSubmission, data)
         lead = normalise(submission)
         req = IntakeRequest(tenant=tenant, route="public", client_ip=ip,
                             user_agent=request.headers.get("user-agent"),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
-        return await _capture(request, req, lead, submission, ip)
+        return Prepared(req, lead, submission)
 
-    return await handle(request, "public", steps)
+    return await handle(request, "public", prepare)
 
 
 async def server_lead(request: Request) -> JSONResponse:
-    async def steps(outcome: Outcome, headers: dict[str, str]) -> CaptureResult:
-        ip = request_client_ip(request)
-        async with _db(request).session() as session:
-            principal = await get_principal(request, session)
-            if not principal.can(Permission.LEADS_SUBMIT):
-                raise Forbidden(f"This key's role(s) {', '.join(principal.roles)} lack the permission "
-                                f"'{Permission.LEADS_SUBMIT.value}'.")
-            tenant = await repository.resolve_tenant_id(session, principal.tenant_id)
-            outcome.tenant = tenant.slug
-            # The website backend posts from one address for everyone: only the per-tenant limit applies.
-            await enforce_rate_limit(request, session, tenant, "server", None, headers)
+    async def prepare(session: AsyncSession, outcome: Outcome, headers: dict[str, str]) -> Prepared:
+        principal = await get_principal(request, session)
+        if not principal.can(Permission.LEADS_SUBMIT):
+            raise Forbidden(f"This key's role(s) {', '.join(principal.roles)} lack the permission "
+                            f"'{Permission.LEADS_SUBMIT.value}'.")
+        tenant = await repository.resolve_tenant_id(session, principal.tenant_id)
+        outcome.tenant = tenant.slug
+        # The website backend posts from one address for everyone: only the per-tenant limit applies.
+        await enforce_rate_limit(request, session, tenant, "server", None, headers)
         data = await parse_json(request)
         submission = validate(LeadSubmission, data)
         if submission.tenant and submission.tenant.lower() not in (tenant.slug, *tenant.config.aliases):
             raise ValidationFailed("tenant: does not match the API key's tenant",
                                    errors=[{"field": "tenant", "message": "does not match the API key's tenant"}])
         lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="server", client_ip=ip,
+        req = IntakeRequest(tenant=tenant, route="server", client_ip=request_client_ip(request),
                             user_agent=request.headers.get("user-agent"),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
-        return await _capture(request, req, lead, submission, ip)
+        return Prepared(req, lead, submission)
 
-    return await handle(request, "server", steps)
+    return await handle(request, "server", prepare)
 
 
 async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
-    async def steps(outcome: Outcome, headers: dict[str, str]) -> CaptureResult:
-        async with _db(request).session() as session:
-            tenant = await repository.resolve_tenant(session, tenant_name)
-            outcome.tenant = tenant.slug
-            settings = tenant.config.intake.typeform
-            secret = settings.resolve() if settings is not None else None
-            if settings is None or secret is None:
-                where = settings.describe() if settings else "intake.typeform in the tenant config"
-                raise NotFound(f"The Typeform fallback is not configured for this tenant (set {where}).")
-            raw = await request.body()
-            typeform.check_signature(secret.get_secret_value(), raw, request.headers.get("typeform-signature"))
-            await enforce_rate_limit(request, session, tenant, "typeform", None, headers)
+    async def prepare(session: AsyncSession, outcome: Outcome, headers: dict[str, str]) -> Prepared:
+        tenant = await repository.resolve_tenant(session, tenant_name)
+        outcome.tenant = tenant.slug
+        settings = tenant.config.intake.typeform
+        secret = settings.resolve() if settings is not None else None
+        if settings is None or secret is None:
+            where = settings.describe() if settings else "intake.typeform in the tenant config"
+            raise NotFound(f"The Typeform fallback is not configured for this tenant (set {where}).")
+        raw = await request.body()
+        typeform.check_signature(secret.get_secret_value(), raw, request.headers.get("typeform-signature"))
+        await enforce_rate_limit(request, session, tenant, "typeform", None, headers)
         data = await parse_json(request)
         event_id = data.get("event_id")
         if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
@@ -338,12 +368,13 @@ async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
                                    errors=[{"field": "event_id", "message": "missing or not a string"}])
         if data.get("event_type") != "form_response":
             # Partial responses and future event types are acknowledged so Typeform stops redelivering them.
-            return CaptureResult(200, {"ignored": True, "event_type": str(data.get("event_type"))[:100]}, "rejected")
+            ignored = {"ignored": True, "event_type": str(data.get("event_type"))[:100]}
+            return Prepared(answer=CaptureResult(200, ignored, "rejected"))
         submission = validate(LeadSubmission, typeform.to_submission(data, settings))
         lead = normalise(submission)
         req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_client_ip(request),
                             user_agent=request.headers.get("user-agent"),
                             request_hash=service.request_hash(data), idempotency_key=event_id)
-        return await _capture(request, req, lead, None, req.client_ip)
+        return Prepared(req, lead)
 
-    return await handle(request, "typeform", steps)
+    return await handle(request, "typeform", prepare)

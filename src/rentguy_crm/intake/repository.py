@@ -6,7 +6,9 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import and_, exists, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun
@@ -100,6 +102,23 @@ async def contact_for(session: AsyncSession, tenant_id: int, email: str | None, 
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def insert_contact_if_new(session: AsyncSession, values: dict[str, object]) -> Contact | None:
+    """INSERT the contact unless the tenant already has one for this e-mail (or phone without e-mail).
+
+    One statement for the common case of a new person; a concurrent insert of the same person waits for the
+    other transaction and then does nothing, so the caller reads the winner's row. None: it existed.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Contact).values(**values)
+    if values.get("email"):
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "email"],
+                                           index_where=Contact.email.is_not(None))
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
+                                           index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
+    return (await session.scalars(stmt.returning(Contact))).first()
 
 
 async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,

@@ -89,25 +89,19 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
 async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> tuple[Contact, bool]:
     """The tenant's one contact for this e-mail (or phone without e-mail), created if new.
 
-    Concurrent first submissions of one person race on the partial unique indexes; the loser's insert is
-    undone by its savepoint and it reads the winner's row instead.
+    Concurrent first submissions of one person meet on the partial unique indexes: the insert of all but one
+    does nothing, and they read (and lock) the winner's row instead.
     """
     tenant_id = req.tenant.id
+    created = await repository.insert_contact_if_new(session, {
+        "tenant_id": tenant_id, "first_name": lead.first_name, "last_name": lead.last_name,
+        "email": lead.email, "phone": lead.phone})
+    if created is not None:
+        return created, True
     existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
-    if existing is not None:
-        return existing, False
-    contact = Contact(tenant_id=tenant_id, first_name=lead.first_name, last_name=lead.last_name,
-                      email=lead.email, phone=lead.phone)
-    try:
-        async with session.begin_nested():
-            session.add(contact)
-            await session.flush()
-    except IntegrityError:
-        existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
-        if existing is None:
-            raise
-        return existing, False
-    return contact, True
+    if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
+        raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
+    return existing, False
 
 
 def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> None:
