@@ -64,10 +64,15 @@ async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTen
 
 
 async def resolve_tenant_id(session: AsyncSession, tenant_id: int) -> IntakeTenant:
+    hit = _tenants.get(f"#{tenant_id}")
+    if hit is not None and hit[1] is not None and time.monotonic() - hit[0] <= TENANT_CACHE_SECONDS:
+        return hit[1]
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("The API key's tenant no longer exists.")
-    return await resolve_tenant(session, tenant.slug)
+    found = await resolve_tenant(session, tenant.slug)
+    _tenants[f"#{tenant_id}"] = (time.monotonic(), found)
+    return found
 
 
 def forget_tenants() -> None:
