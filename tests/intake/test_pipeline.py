@@ -155,3 +155,40 @@ async def test_server_route_refuses_another_tenant_in_body(client: httpx.AsyncCl
     response = await client.post("/api/v1/leads", json=form(tenant="other"), headers=headers)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "tenant"
     assert await count(db, Lead) == 0
+
+
+async def test_automation_triggered_reflects_runs_created_with_the_event(
+        client: httpx.AsyncClient, db: Database, mrdj, monkeypatch) -> None:
+    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.db import utcnow
+    from rentguy_crm.events import service as events
+
+    real_emit = events.emit
+
+    async def emit_with_runs(session, tenant_id, type, **kwargs):  # type: ignore[no-untyped-def]
+        # What the automation engine does inside emit: create the runs in the caller's transaction.
+        event = await real_emit(session, tenant_id, type, **kwargs)
+        session.add(AutomationRun(tenant_id=tenant_id, workflow_key="lead_intake", trigger_type=type,
+                                  trigger_event_id=event.id, subject_type="lead", lead_id=kwargs["subject_id"],
+                                  run_after=utcnow()))
+        await session.flush()
+        return event
+
+    monkeypatch.setattr(events, "emit", emit_with_runs)
+    body = (await client.post(PUBLIC, json=form())).json()
+    assert body["automation_triggered"] is True
+
+
+async def test_outcomes_are_counted_in_prometheus(client: httpx.AsyncClient, mrdj) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(outcome: str) -> float:
+        labels = {"tenant": "mrdj", "route": "public", "outcome": outcome}
+        return REGISTRY.get_sample_value("crm_lead_capture_requests_total", labels) or 0.0
+
+    before = {o: value(o) for o in ("created", "duplicate", "rejected", "spam")}
+    await client.post(PUBLIC, json=form())
+    await client.post(PUBLIC, json=form(message="again"))
+    await client.post(PUBLIC, json=form(email="nope"))
+    await client.post(PUBLIC, json=form(email="bot@example.nl", website="x"))
+    assert {o: value(o) - before[o] for o in before} == {"created": 1, "duplicate": 1, "rejected": 1, "spam": 1}
