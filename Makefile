@@ -60,3 +60,7 @@ bench: install-test ## Benchmarks (see bench/README.md)
 
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key
+
+.PHONY: bench-lead-capture
+bench-lead-capture: install-test ## Lead capture vs. a bare one-INSERT endpoint on Postgres (bench/README.md)
+	$(BIN)/python bench/lead_capture.py $(BENCH_ARGS)

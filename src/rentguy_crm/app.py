@@ -14,6 +14,7 @@ from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
 from rentguy_crm.intake.routes import router as intake_router
+from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.web.status import router as status_router
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         try:
             yield
         finally:
+            await flush_lead_tally(app.state.db)
             if owned:
                 await app.state.db.dispose()
 

@@ -89,3 +89,8 @@ async def recent_outcomes(session: AsyncSession, minutes: int = 15) -> dict[str,
 
 
 tally = OutcomeTally()
+
+
+async def flush_on_shutdown(db: Database) -> None:
+    """Add this process's last counts before it exits (app lifespan)."""
+    await tally._flush_quietly(db)
