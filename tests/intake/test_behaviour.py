@@ -163,3 +163,13 @@ async def test_impossible_tenant_names_are_404_not_5xx(client: httpx.AsyncClient
     raw = json.dumps(form(tenant=tenant)).encode()
     response = await client.post(PUBLIC, content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 404
+
+
+async def test_simultaneous_requests_with_one_idempotency_key_store_once(db: Database, mrdj) -> None:
+    transport = httpx.ASGITransport(app=create_app(get_settings(), db=db), client=("203.0.113.10", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as c:
+        responses = await asyncio.gather(*(c.post(PUBLIC, json=form(email="known@example.nl"),
+                                                  headers={"Idempotency-Key": "same"}) for _ in range(5)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["lead_id"] for r in responses}) == 1
+    assert await count(db, Lead) == 1

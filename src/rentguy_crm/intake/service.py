@@ -147,16 +147,21 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
             result = await _update_external(session, req, lead, previous, now)
             await _remember(session, req, result, now)
             return result
-    replay = await find_replay(session, req, lead)
-    if replay is not None:
-        return replay
-    contact, new_contact = await _contact(session, req, lead)
-    if not new_contact:
-        _fill_contact(contact, lead)
-        # The contact row is locked now; look again so two identical clicks in flight make one lead.
+    if req.idempotency_key:
+        # A concurrent request with the same key gets past this too, but only one can store the key's
+        # record: the other's transaction fails on the unique index and is retried into a replay.
         replay = await find_replay(session, req, lead)
         if replay is not None:
             return replay
+    contact, new_contact = await _contact(session, req, lead)
+    if not new_contact:
+        _fill_contact(contact, lead)
+        if not req.idempotency_key:
+            # Double click: only a known contact can have an identical earlier lead. The contact row is
+            # locked now, so two identical clicks in flight make one lead.
+            replay = await find_replay(session, req, lead)
+            if replay is not None:
+                return replay
     _record_consent(contact, req, lead, now)
     values = _lead_values(req, lead)
     flags = sorted(set(req.flags) | ({"spam"} if req.spam else set()))
