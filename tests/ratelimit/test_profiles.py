@@ -143,3 +143,20 @@ def test_cli_refuses_unknown_profile(mrdj) -> None:
 def test_m365_sync_says_not_configured_and_exits_0() -> None:
     result = CliRunner().invoke(cli, ["integrations", "m365", "sync", "--tenant", "mrdj", "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["status"] == "not_configured"
+
+
+async def test_unreachable_counter_store_lets_leads_through(db: Database, mrdj) -> None:
+    import socket
+
+    from rentguy_crm.app import create_app
+    from rentguy_crm.config import get_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    settings = get_settings().model_copy(update={"ratelimit_storage_url": f"redis://127.0.0.1:{port}/3"})
+    transport = httpx.ASGITransport(app=create_app(settings, db=db), client=("203.0.113.10", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        response = await c.post(PUBLIC, json=form())
+    assert response.status_code == 201
+    assert "RateLimit-Limit" not in response.headers
