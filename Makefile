@@ -67,3 +67,6 @@ validate-workflows: $(STAMP) ## Check automation/workflows/*.yaml: every mistake
 .PHONY: smoke
 smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api]
 	$(BIN)/pytest -m tenant_smoke --tenant=$(or $(TENANT),mrdj) $(if $(CASE),--case=$(CASE))
+.PHONY: bench-lead-capture
+bench-lead-capture: install-test ## Lead capture vs. a bare one-INSERT endpoint on Postgres (bench/README.md)
+	$(BIN)/python bench/lead_capture.py $(BENCH_ARGS)

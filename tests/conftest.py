@@ -133,3 +133,25 @@ def scratch_database_url(database_url: str, tmp_path: Path) -> str:
     _ensure_postgres_database(url)
     _reset_schema(url)
     return url
+@pytest.fixture(autouse=True)
+def fresh_intake_caches() -> Iterator[None]:
+    """Lead capture caches tenants and rate-limit profiles per process; tables are emptied between tests."""
+    from rentguy_crm.intake import flow
+    from rentguy_crm.intake.repository import forget_tenants
+    from rentguy_crm.intake.tally import tally
+    from rentguy_crm.kit import clock
+    from rentguy_crm.ratelimit.service import invalidate
+
+    forget_tenants()
+    invalidate()
+    flow._origins_cache = (0.0, frozenset())
+    tally.pending.clear()
+    yield
+    clock.set_clock(None)
+    forget_tenants()
+    invalidate()
+
+
+@pytest.fixture
+async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
+    return await factory.tenant("mrdj")

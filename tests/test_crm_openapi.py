@@ -22,7 +22,8 @@ def test_every_crm_operation_has_a_summary(app) -> None:
 def test_every_request_body_in_the_document_has_an_example(app) -> None:
     document = app.openapi()
     refs = [op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-            for ops in document["paths"].values() for op in ops.values() if "requestBody" in op]
+            for path, ops in document["paths"].items() if path.startswith("/api/v1/crm/")
+            for op in ops.values() if "requestBody" in op]
     assert refs
     assert [name for name in refs if not document["components"]["schemas"][name].get("examples")] == []
     assert set(refs) == {model.__name__ for model in BODIES}

@@ -8,20 +8,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rentguy_crm import __version__
-from rentguy_crm.automation.workflow_routes import router as workflow_router
 from rentguy_crm.audit.routes import router as audit_router
+from rentguy_crm.automation.workflow_routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
+from rentguy_crm.intake.routes import router as intake_router
+from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.web.status import router as status_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 NON_JSON_PREFIXES: tuple[str, ...] = ()
 # Stricter body limits for public routes, by path prefix.
-BODY_LIMITS: dict[str, int] = {}
+BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         try:
             yield
         finally:
+            await flush_lead_tally(app.state.db)
             if owned:
                 await app.state.db.dispose()
 
@@ -64,6 +68,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
     app.include_router(audit_router, prefix="/api/v1/audit")
+    app.include_router(intake_router, prefix="/api/v1")
+    app.include_router(status_router)
     return app
 
 

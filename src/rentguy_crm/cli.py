@@ -8,8 +8,10 @@ from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import console, fail
 from rentguy_crm.quickstart import quickstart_command
+from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.tenants.cli import app as tenants_app
 
 app = typer.Typer(
@@ -25,6 +27,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
+app.add_typer(ratelimit_app, name="ratelimit")
+app.add_typer(integrations_app, name="integrations")
 app.command("quickstart")(quickstart_command)
 
 

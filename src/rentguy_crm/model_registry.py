@@ -6,12 +6,14 @@ from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
-from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
+from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.tenants.models import Tenant
 
 metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Event",
-    "IdempotencyRecord", "Lead", "Pipeline", "PipelineStage", "Tenant", "Workflow", "metadata",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "Tenant",
+    "Workflow", "metadata",
 ]

@@ -23,3 +23,20 @@ class IdempotencyRecord(IdMixin, Base):
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+
+
+class LeadCaptureTally(IdMixin, Base):
+    """Lead-capture outcomes per tenant, route and minute, summed over all API processes.
+
+    Each process counts in memory and adds its counts here every few seconds, so the request path never
+    writes a shared hot row; the status page reads the last 15 minutes from this table.
+    """
+
+    __tablename__ = "lead_capture_tallies"
+    __table_args__ = (UniqueConstraint("tenant", "route", "outcome", "minute"),)
+
+    tenant: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    minute: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
+from rentguy_crm.kit.secrets import SecretRef
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -73,6 +75,53 @@ class Assignment(Strict):
         return self.default
 
 
+CAPTCHA_VERIFY_URLS = {
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "recaptcha": "https://www.google.com/recaptcha/api/siteverify",
+}
+
+
+class CaptchaSettings(SecretRef):
+    """Which siteverify service checks `captcha_token`, and what to do when it cannot be reached."""
+
+    provider: Literal["hcaptcha", "turnstile", "recaptcha"]
+    policy: Literal["fail_open", "fail_closed"] = "fail_open"
+    verify_url: str | None = None  # only to point at a local fake or a proxy
+    timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    @property
+    def url(self) -> str:
+        return self.verify_url or CAPTCHA_VERIFY_URLS[self.provider]
+
+
+class TypeformSettings(SecretRef):
+    """The fallback form: webhook secret reference and the mapping of Typeform field `ref`s to lead fields."""
+
+    fields: dict[str, str] = Field(default_factory=dict)
+    source: str = "typeform"
+
+
+class IntakeSettings(Strict):
+    allowed_origins: list[str] = Field(default_factory=list)
+    double_click_window_seconds: int = Field(default=600, ge=0, le=86400)
+    consent_text_version: str | None = None
+    captcha: CaptchaSettings | None = None
+    typeform: TypeformSettings | None = None
+
+
+class RateLimitProfileLimits(Strict):
+    """Limits in the `limits` notation, e.g. "10/5 minutes"; several separated by ';'."""
+
+    per_ip: str
+    per_tenant: str
+
+
+class RateLimitSettings(Strict):
+    default_profile: Literal["strict", "standard", "relaxed"] = "standard"
+    profiles: dict[Literal["strict", "standard", "relaxed"], RateLimitProfileLimits] = Field(default_factory=dict)
+
+
 class TenantConfig(Strict):
     """What `crm tenants provision` applies. Sections owned by later features are kept as given."""
 
@@ -86,8 +135,8 @@ class TenantConfig(Strict):
     contacts: list[Contact] = Field(default_factory=list)
     pipelines: list[PipelineConfig] = Field(min_length=1)
     assignment: Assignment = Assignment()
-    rate_limit: dict[str, Any] = Field(default_factory=lambda: {"default_profile": "standard"})
-    intake: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    intake: IntakeSettings = IntakeSettings()
     channels: dict[str, Any] = Field(default_factory=dict)
     integrations: dict[str, Any] = Field(default_factory=dict)
     sso: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,109 @@
+"""Turn a submission into the canonical lead: trimmed text, lower-case e-mail, E.164 phone, required fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from rentguy_crm.errors import ValidationFailed
+from rentguy_crm.intake.schemas import LeadSubmission
+
+DEFAULT_PHONE_REGION = "NL"
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass
+class NormalisedLead:
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    event_type: str | None
+    event_date: dt.date | None
+    guests: int | None
+    venue: str | None
+    city: str | None
+    budget: Decimal | None
+    message: str | None
+    source: str
+    marketing_opt_in: bool
+    consent_text_version: str | None
+    external_id: str | None
+    utm: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, tenant_id: int) -> str:
+        """Hash of what the person submitted; equal bodies within the double-click window are one lead."""
+        data = asdict(self)
+        data["tenant_id"] = tenant_id
+        raw = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return result.normalized.lower()
+
+
+def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("is not a phone number (examples: 06 12345678, +31 20 123 4567)") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number (examples: 06 12345678, +31 20 123 4567)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value if value else None
+
+
+def normalise(submission: LeadSubmission) -> NormalisedLead:
+    """Validate across fields and canonicalise. Raises ValidationFailed naming every bad field."""
+    errors: list[dict[str, Any]] = []
+    email = phone = None
+    if submission.email:
+        try:
+            email = normalise_email(submission.email)
+        except ValueError as exc:
+            errors.append({"field": "email", "message": str(exc), "type": "value_error"})
+    if submission.phone:
+        try:
+            phone = normalise_phone(submission.phone)
+        except ValueError as exc:
+            errors.append({"field": "phone", "message": f"'{submission.phone[:40]}' {exc}", "type": "value_error"})
+    if not submission.email and not submission.phone:
+        errors.append({"field": "email", "message": "give an e-mail address or a phone number", "type": "missing"})
+    if not submission.first_name and not submission.last_name:
+        errors.append({"field": "first_name", "message": "give a first or last name", "type": "missing"})
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    utm = {name.removeprefix("utm_"): value for name in UTM_FIELDS if (value := getattr(submission, name))}
+    return NormalisedLead(
+        first_name=submission.first_name or "",
+        last_name=submission.last_name or "",
+        email=email,
+        phone=phone,
+        event_type=submission.event_type,
+        event_date=submission.event_date,
+        guests=submission.guests,
+        venue=_blank_to_none(submission.venue),
+        city=_blank_to_none(submission.city),
+        budget=submission.budget,
+        message=_blank_to_none(submission.message),
+        source=submission.source,
+        marketing_opt_in=submission.marketing_opt_in,
+        consent_text_version=submission.consent_text_version,
+        external_id=_blank_to_none(submission.external_id),
+        utm=utm,
+    )

@@ -1,0 +1,141 @@
+"""Tenant-scoped queries of lead capture, and the short per-process cache of tenant look-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.crm.models import Contact, Lead
+from rentguy_crm.errors import NotFound
+from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.config import SLUG, TenantConfig
+from rentguy_crm.tenants.models import Tenant
+
+TENANT_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class IntakeTenant:
+    tenant: Tenant  # detached copy: read its columns, never lazy-load
+    config: TenantConfig
+
+    @property
+    def id(self) -> int:
+        return self.tenant.id
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+
+_tenants: dict[str, tuple[float, IntakeTenant | None]] = {}
+
+
+async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTenant:
+    """Slug or alias to tenant with its parsed config; unknown → 404. Cached briefly per process."""
+    name = slug_or_alias.strip().lower()
+    if not SLUG.match(name):
+        # Not a possible slug (NUL bytes, surrogates, 2 KB of emoji...): unknown, without asking the database.
+        name = ""
+    hit = _tenants.get(name)
+    if hit is None or time.monotonic() - hit[0] > TENANT_CACHE_SECONDS:
+        tenant = await tenants.find(session, name) if name else None
+        found = None
+        if tenant is not None:
+            session.expunge(tenant)
+            found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config))
+        hit = (time.monotonic(), found)
+        if len(_tenants) > 1000:  # names come from the public; keep the cache bounded
+            _tenants.clear()
+        _tenants[name] = hit
+    if hit[1] is None:
+        shown = slug_or_alias[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+        raise NotFound(f"No tenant '{shown}' accepts leads here. Check the 'tenant' field "
+                       "(a tenant slug such as 'mrdj' or one of its aliases).")
+    return hit[1]
+
+
+async def resolve_tenant_id(session: AsyncSession, tenant_id: int) -> IntakeTenant:
+    hit = _tenants.get(f"#{tenant_id}")
+    if hit is not None and hit[1] is not None and time.monotonic() - hit[0] <= TENANT_CACHE_SECONDS:
+        return hit[1]
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("The API key's tenant no longer exists.")
+    found = await resolve_tenant(session, tenant.slug)
+    _tenants[f"#{tenant_id}"] = (time.monotonic(), found)
+    return found
+
+
+def forget_tenants() -> None:
+    _tenants.clear()
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """On SQLite, start the transaction as a writer so it waits for others instead of failing on a stale
+    snapshot later. Postgres needs nothing: its row locks and unique indexes do the ordering."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE lead_capture_tallies SET count = count WHERE 1 = 0"))
+
+
+async def idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str,
+                             now: dt.datetime) -> IdempotencyRecord | None:
+    record = await session.scalar(select(IdempotencyRecord).where(
+        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+    if record is not None and record.expires_at <= now:
+        await session.delete(record)
+        await session.flush()
+        return None
+    return record
+
+
+async def contact_for(session: AsyncSession, tenant_id: int, email: str | None, phone: str | None,
+                      *, lock: bool = False) -> Contact | None:
+    stmt = select(Contact).where(Contact.tenant_id == tenant_id)
+    if email:
+        stmt = stmt.where(Contact.email == email)
+    else:
+        stmt = stmt.where(Contact.email.is_(None), Contact.phone == phone)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def insert_contact_if_new(session: AsyncSession, values: dict[str, object]) -> Contact | None:
+    """INSERT the contact unless the tenant already has one for this e-mail (or phone without e-mail).
+
+    One statement for the common case of a new person; a concurrent insert of the same person waits for the
+    other transaction and then does nothing, so the caller reads the winner's row. None: it existed.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Contact).values(**values)
+    if values.get("email"):
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "email"],
+                                           index_where=Contact.email.is_not(None))
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
+                                           index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
+    return (await session.scalars(stmt.returning(Contact))).first()
+
+
+async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,
+                            since: dt.datetime) -> Lead | None:
+    return await session.scalar(
+        select(Lead).where(Lead.tenant_id == tenant_id, Lead.submission_hash == submission_hash,
+                           Lead.created_at >= since).order_by(Lead.id).limit(1))
+
+
+async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:
+    return await session.scalar(select(Lead).where(Lead.tenant_id == tenant_id, Lead.external_id == external_id))
+
+
+async def has_automation_runs(session: AsyncSession, lead_id: int) -> bool:
+    return bool(await session.scalar(select(exists().where(AutomationRun.lead_id == lead_id))))

@@ -1,0 +1,214 @@
+"""The one intake pipeline behind every lead route: replay checks, dedupe, store, assign, emit `lead.created`.
+
+Normalisation and captcha happen before the transaction (the captcha is a network call); everything that
+writes happens in one transaction, so a lead that got a 2xx is stored once with its event (and the runs the
+event creates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.crm.models import Contact, Lead
+from rentguy_crm.errors import Conflict
+from rentguy_crm.events import service as events
+from rentguy_crm.intake import repository
+from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.intake.normalise import NormalisedLead
+from rentguy_crm.intake.repository import IntakeTenant
+from rentguy_crm.intake.schemas import LeadCaptured
+from rentguy_crm.kit import clock
+
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+
+
+@dataclass
+class IntakeRequest:
+    """Everything about one submission besides its fields: who, from where, and how to recognise a retry."""
+
+    tenant: IntakeTenant
+    route: str  # public, server or typeform: also the idempotency scope
+    client_ip: str
+    user_agent: str | None
+    request_hash: str
+    idempotency_key: str | None = None
+    flags: list[str] = field(default_factory=list)
+    spam: bool = False
+
+
+@dataclass
+class CaptureResult:
+    status_code: int
+    body: dict[str, Any]
+    outcome: str  # created, duplicate, spam (metrics label)
+    replayed: bool = False
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def _answer(lead: Lead, *, duplicate: bool, automation: bool, spam: bool = False) -> dict[str, Any]:
+    # A spam lead is answered exactly like a real one so a bot learns nothing.
+    status = "new" if spam else lead.status
+    return LeadCaptured(lead_id=lead.id, contact_id=lead.contact_id, status=status, duplicate=duplicate,
+                        automation_triggered=automation).model_dump()
+
+
+async def find_replay(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> CaptureResult | None:
+    """A response owed to an earlier identical request (idempotency key, or the double-click window)."""
+    now = clock.now()
+    if req.idempotency_key:
+        record = await repository.idempotency_record(session, req.tenant.id, req.route, req.idempotency_key, now)
+        if record is not None:
+            if record.request_hash != req.request_hash:
+                raise Conflict(
+                    "This Idempotency-Key was already used with a different body. Use a new key for a new "
+                    "submission.")
+            return CaptureResult(record.status_code, record.response, "duplicate", replayed=True)
+        return None
+    window = req.tenant.config.intake.double_click_window_seconds
+    if window and not lead.external_id:
+        first = await repository.recent_submission(session, req.tenant.id, lead.fingerprint(req.tenant.id),
+                                                   now - dt.timedelta(seconds=window))
+        if first is not None:
+            automation = await repository.has_automation_runs(session, first.id)
+            spam = first.status == "spam"
+            return CaptureResult(200, _answer(first, duplicate=True, automation=automation, spam=spam),
+                                 "duplicate", replayed=True)
+    return None
+
+
+async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> tuple[Contact, bool]:
+    """The tenant's one contact for this e-mail (or phone without e-mail), created if new.
+
+    Concurrent first submissions of one person meet on the partial unique indexes: the insert of all but one
+    does nothing, and they read (and lock) the winner's row instead.
+    """
+    tenant_id = req.tenant.id
+    created = await repository.insert_contact_if_new(session, {
+        "tenant_id": tenant_id, "first_name": lead.first_name, "last_name": lead.last_name,
+        "email": lead.email, "phone": lead.phone})
+    if created is not None:
+        return created, True
+    existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
+    if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
+        raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
+    return existing, False
+
+
+def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> None:
+    if not lead.marketing_opt_in:
+        return
+    contact.marketing_opt_in = True
+    contact.consent = {
+        "marketing_opt_in": True,
+        "text_version": lead.consent_text_version or req.tenant.config.intake.consent_text_version,
+        "at": now.isoformat(),
+        "ip": req.client_ip,
+        "user_agent": (req.user_agent or "")[:500] or None,
+        "source": lead.source,
+    }
+
+
+def _fill_contact(contact: Contact, lead: NormalisedLead) -> None:
+    """A known contact keeps what it has; empty fields are filled from the new submission."""
+    if not contact.first_name and lead.first_name:
+        contact.first_name = lead.first_name
+    if not contact.last_name and lead.last_name:
+        contact.last_name = lead.last_name
+    if not contact.phone and lead.phone:
+        contact.phone = lead.phone
+
+
+def _lead_values(req: IntakeRequest, lead: NormalisedLead) -> dict[str, Any]:
+    rule = req.tenant.config.assignment.for_event_type(lead.event_type)
+    return {
+        "source": lead.source, "event_type": lead.event_type, "event_date": lead.event_date,
+        "guests": lead.guests, "venue": lead.venue, "city": lead.city, "budget": lead.budget,
+        "message": lead.message, "priority": rule.priority, "team": rule.team, "utm": lead.utm,
+    }
+
+
+async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> CaptureResult:
+    """Store one submission (or answer a replay). Flushes, never commits: the caller owns the transaction."""
+    await repository.take_write_lock(session)
+    now = clock.now()
+    if lead.external_id:
+        previous = await repository.lead_by_external_id(session, req.tenant.id, lead.external_id)
+        if previous is not None:
+            result = await _update_external(session, req, lead, previous, now)
+            await _remember(session, req, result, now)
+            return result
+    if req.idempotency_key:
+        # A concurrent request with the same key gets past this too, but only one can store the key's
+        # record: the other's transaction fails on the unique index and is retried into a replay.
+        replay = await find_replay(session, req, lead)
+        if replay is not None:
+            return replay
+    contact, new_contact = await _contact(session, req, lead)
+    if not new_contact:
+        _fill_contact(contact, lead)
+        if not req.idempotency_key:
+            # Double click: only a known contact can have an identical earlier lead. The contact row is
+            # locked now, so two identical clicks in flight make one lead.
+            replay = await find_replay(session, req, lead)
+            if replay is not None:
+                return replay
+    _record_consent(contact, req, lead, now)
+    values = _lead_values(req, lead)
+    flags = sorted(set(req.flags) | ({"spam"} if req.spam else set()))
+    new = Lead(tenant_id=req.tenant.id, contact_id=contact.id, external_id=lead.external_id,
+               status="spam" if req.spam else "new", flags=flags,
+               submission_hash=lead.fingerprint(req.tenant.id), **values)
+    session.add(new)
+    await session.flush()
+    automation = False
+    if not req.spam:
+        rule_pipeline = req.tenant.config.assignment.for_event_type(lead.event_type).pipeline
+        pipeline = rule_pipeline or req.tenant.config.pipeline_for_event_type(lead.event_type).key
+        await events.emit(session, req.tenant.id, "lead.created", subject_type="lead", subject_id=new.id, payload={
+            "lead_id": new.id, "contact_id": contact.id, "event_type": lead.event_type,
+            "priority": new.priority, "team": new.team, "pipeline": pipeline, "source": lead.source,
+            "flags": flags, "new_contact": new_contact,
+        })
+        # Runs exist once the automation engine consumes `lead.created` inside emit; ask, don't assume.
+        automation = await repository.has_automation_runs(session, new.id)
+    outcome = "spam" if req.spam else ("created" if new_contact else "duplicate")
+    result = CaptureResult(201, _answer(new, duplicate=not new_contact, automation=automation, spam=req.spam),
+                           outcome)
+    await _remember(session, req, result, now)
+    return result
+
+
+async def _update_external(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead, previous: Lead,
+                           now: dt.datetime) -> CaptureResult:
+    """The website backend re-posted a lead it already sent (`external_id`): update it in place."""
+    contact, _new = await _contact(session, req, lead)
+    _fill_contact(contact, lead)
+    _record_consent(contact, req, lead, now)
+    for name, value in _lead_values(req, lead).items():
+        setattr(previous, name, value)
+    previous.contact_id = contact.id
+    previous.submission_hash = lead.fingerprint(req.tenant.id)
+    await session.flush()
+    await events.emit(session, req.tenant.id, "lead.updated", subject_type="lead", subject_id=previous.id,
+                      payload={"lead_id": previous.id, "contact_id": contact.id, "source": lead.source})
+    automation = await repository.has_automation_runs(session, previous.id)
+    return CaptureResult(200, _answer(previous, duplicate=True, automation=automation), "duplicate")
+
+
+async def _remember(session: AsyncSession, req: IntakeRequest, result: CaptureResult, now: dt.datetime) -> None:
+    if not req.idempotency_key:
+        return
+    session.add(IdempotencyRecord(tenant_id=req.tenant.id, scope=req.route, key=req.idempotency_key,
+                                  request_hash=req.request_hash, status_code=result.status_code,
+                                  response=result.body, created_at=now, expires_at=now + IDEMPOTENCY_TTL))
+    await session.flush()

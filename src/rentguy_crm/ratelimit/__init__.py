@@ -1,0 +1,1 @@
+"""Rate-limit profiles per tenant (strict, standard, relaxed), switchable for a while, enforced with `limits`."""

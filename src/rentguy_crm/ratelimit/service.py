@@ -1,0 +1,156 @@
+"""Which profile is in force for a tenant, switching it (audited, optionally for a while), and reverting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.audit import service as audit
+from rentguy_crm.kit import clock
+from rentguy_crm.observability.metrics import rate_limit_profile
+from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.ratelimit.profiles import PROFILES, check_profile_name
+from rentguy_crm.tenants.config import TenantConfig
+from rentguy_crm.tenants.models import Tenant
+
+# How long an API process trusts its copy of a tenant's profile: a switch reaches every process within this.
+CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class EffectiveProfile:
+    tenant: str
+    profile: str
+    default_profile: str
+    until: dt.datetime | None
+    set_by: str | None
+    set_at: dt.datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "profile": self.profile, "default_profile": self.default_profile,
+                "until": self.until, "set_by": self.set_by, "set_at": self.set_at}
+
+
+def default_profile(tenant: Tenant) -> str:
+    return TenantConfig.model_validate(tenant.config).rate_limit.default_profile if tenant.config else "standard"
+
+
+def effective(tenant: Tenant, switch: RateLimitSwitch | None, now: dt.datetime,
+              default: str | None = None) -> EffectiveProfile:
+    """The profile in force at `now`: a switch holds until its `until`, then its `revert_to` applies."""
+    default = default or default_profile(tenant)
+    if switch is None:
+        return EffectiveProfile(tenant.slug, default, default, None, None, None)
+    if switch.until is not None and switch.until <= now:
+        return EffectiveProfile(tenant.slug, switch.revert_to or default, default, None, switch.set_by, switch.until)
+    return EffectiveProfile(tenant.slug, switch.profile, default, switch.until, switch.set_by, switch.set_at)
+
+
+async def _switch_row(session: AsyncSession, tenant_id: int) -> RateLimitSwitch | None:
+    return await session.scalar(select(RateLimitSwitch).where(RateLimitSwitch.tenant_id == tenant_id))
+
+
+async def current(session: AsyncSession, tenant: Tenant, now: dt.datetime | None = None) -> EffectiveProfile:
+    result = effective(tenant, await _switch_row(session, tenant.id), now or clock.now())
+    _publish(result)
+    return result
+
+
+async def set_profile(
+    session: AsyncSession, tenant: Tenant, profile: str, *, actor: str, duration: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> EffectiveProfile:
+    """Switch now; with `duration` the previous profile returns by itself afterwards. Audited."""
+    check_profile_name(profile)
+    now = now or clock.now()
+    if duration is not None and duration.total_seconds() <= 0:
+        raise ValueError("--for must be a positive duration such as 30m or 2h")
+    switch = await _switch_row(session, tenant.id)
+    before = effective(tenant, switch, now)
+    until = now + duration if duration is not None else None
+    # A temporary switch returns to what was in force before it; a permanent one has nothing to return to.
+    revert_to = before.profile if until is not None else None
+    if switch is None:
+        switch = RateLimitSwitch(tenant_id=tenant.id, profile=profile, revert_to=revert_to, until=until,
+                                 set_by=actor, set_at=now)
+        session.add(switch)
+    else:
+        switch.profile, switch.revert_to, switch.until, switch.set_by, switch.set_at = (
+            profile, revert_to, until, actor, now)
+    await session.flush()
+    await audit.record(session, actor=actor, action="ratelimit.profile_switched", entity_type="rate_limit_profile",
+                       entity_id=tenant.slug, tenant_id=tenant.id,
+                       before={"profile": before.profile, "until": _iso(before.until)},
+                       after={"profile": profile, "until": _iso(until), "at": now.isoformat()})
+    invalidate(tenant.id)
+    result = effective(tenant, switch, now)
+    _publish(result)
+    return result
+
+
+async def revert_expired(session: AsyncSession, now: dt.datetime | None = None) -> list[EffectiveProfile]:
+    """Make expired temporary switches permanent at their `revert_to` profile and audit the revert.
+
+    The effective profile already follows the clock without this; it records the revert in the audit log
+    and tidies the row. Safe to run any number of times, from a scheduled run or lazily from commands.
+    """
+    now = now or clock.now()
+    rows = (await session.execute(
+        select(RateLimitSwitch, Tenant).join(Tenant, Tenant.id == RateLimitSwitch.tenant_id)
+        .where(RateLimitSwitch.until.is_not(None), RateLimitSwitch.until <= now)
+        .with_for_update(of=RateLimitSwitch, skip_locked=True)
+    )).all()
+    reverted = []
+    for switch, tenant in rows:
+        to = switch.revert_to or default_profile(tenant)
+        await audit.record(session, actor="system:ratelimit-revert", action="ratelimit.profile_reverted",
+                           entity_type="rate_limit_profile", entity_id=tenant.slug, tenant_id=tenant.id,
+                           before={"profile": switch.profile, "until": _iso(switch.until), "set_by": switch.set_by},
+                           after={"profile": to, "until": None, "at": now.isoformat()})
+        switch.set_at, switch.set_by = switch.until or now, "system:ratelimit-revert"
+        switch.profile, switch.revert_to, switch.until = to, None, None
+        invalidate(tenant.id)
+        reverted.append(effective(tenant, switch, now))
+    await session.flush()
+    return reverted
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _publish(result: EffectiveProfile) -> None:
+    for name in PROFILES:
+        rate_limit_profile.labels(tenant=result.tenant, profile=name).set(1 if name == result.profile else 0)
+
+
+# --- the per-process cache the request path reads -------------------------------------------------------------
+
+_cache: dict[int, tuple[float, RateLimitSwitch | None]] = {}
+
+
+def invalidate(tenant_id: int | None = None) -> None:
+    if tenant_id is None:
+        _cache.clear()
+    else:
+        _cache.pop(tenant_id, None)
+
+
+async def cached_profile(session: AsyncSession, tenant: Tenant, default: str) -> EffectiveProfile:
+    """The effective profile, reading the switch row at most every CACHE_SECONDS per process."""
+    hit = _cache.get(tenant.id)
+    mono = time.monotonic()
+    if hit is None or mono - hit[0] > CACHE_SECONDS:
+        switch = await _switch_row(session, tenant.id)
+        if switch is not None:
+            session.expunge(switch)
+        hit = (mono, switch)
+        _cache[tenant.id] = hit
+    result = effective(tenant, hit[1], clock.now(), default)
+    _publish(result)
+    return result

@@ -1,0 +1,198 @@
+"""`GET /status`: the page runbook 2.1 step 1 checks first. A small registry of component checks; JSON by
+default, HTML (everything escaped) when the client asks for text/html."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import func, inspect, select, text
+
+from rentguy_crm import __version__
+from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.db import Database
+from rentguy_crm.intake.tally import recent_outcomes, tally
+from rentguy_crm.kit import clock
+from rentguy_crm.ratelimit import service as ratelimits
+from rentguy_crm.tenants import repository as tenants
+
+router = APIRouter(tags=["status"])
+
+ERROR_RATE_WINDOW_MINUTES = 15
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class ComponentStatus:
+    status: str  # ok, degraded, down, unknown
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Check = Callable[[Database], Awaitable[ComponentStatus]]
+_components: dict[str, Check] = {}
+
+
+def register_component(name: str, check: Check) -> None:
+    """Add (or replace) a component on the status page. Checks report; they should not raise."""
+    _components[name] = check
+
+
+async def _run(name: str, check: Check, db: Database) -> tuple[str, ComponentStatus]:
+    try:
+        return name, await asyncio.wait_for(check(db), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return name, ComponentStatus("down", f"no answer within {CHECK_TIMEOUT_SECONDS:g} s")
+    except Exception as exc:  # the page must render whatever one component does
+        return name, ComponentStatus("down", f"check failed: {type(exc).__name__}")
+
+
+async def collect(db: Database) -> dict[str, Any]:
+    results = await asyncio.gather(*(_run(n, c, db) for n, c in _components.items()))
+    components = {name: {"status": r.status, "summary": r.summary, **({"details": r.details} if r.details else {})}
+                  for name, r in results}
+    worst = "ok"
+    for r in components.values():
+        if r["status"] == "down":
+            worst = "down"
+        elif r["status"] == "degraded" and worst == "ok":
+            worst = "degraded"
+    return {"status": worst, "version": __version__, "checked_at": clock.now().isoformat(), "components": components}
+
+
+# --- the built-in components -------------------------------------------------------------------------------------
+
+async def api_check(_db: Database) -> ComponentStatus:
+    return ComponentStatus("ok", "answering", {"version": __version__})
+
+
+async def database_check(db: Database) -> ComponentStatus:
+    started = time.perf_counter()
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    return ComponentStatus("ok", f"{db.dialect}, answered in {ms} ms", {"dialect": db.dialect, "latency_ms": ms})
+
+
+async def workers_check(db: Database) -> ComponentStatus:
+    async with db.engine.connect() as conn:
+        present = await conn.run_sync(lambda sync: inspect(sync).has_table("crm_workers"))
+        if not present:
+            return ComponentStatus("unknown", "no worker heartbeat table yet")
+        rows = (await conn.execute(text("SELECT name, heartbeat_at FROM crm_workers"))).all()
+    now = clock.now()
+    ages: dict[str, float] = {}
+    for name, beat in rows:
+        if isinstance(beat, str):
+            beat = dt.datetime.fromisoformat(beat)
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=dt.UTC)
+        ages[str(name)] = round((now - beat).total_seconds(), 1) if beat else float("inf")
+    if not ages:
+        return ComponentStatus("down", "no workers have reported", {"workers": {}})
+    fresh = [a for a in ages.values() if a <= 60]
+    status = "ok" if len(fresh) == len(ages) else ("degraded" if fresh else "down")
+    return ComponentStatus(status, f"{len(fresh)} of {len(ages)} workers beat within 60 s",
+                           {"heartbeat_age_seconds": ages})
+
+
+async def queue_check(db: Database) -> ComponentStatus:
+    now = clock.now()
+    async with db.session() as session:
+        rows = (await session.execute(
+            select(AutomationRun.workflow_key, func.count(), func.min(AutomationRun.run_after))
+            .where(AutomationRun.status == "queued", AutomationRun.run_after <= now)
+            .group_by(AutomationRun.workflow_key)
+        )).all()
+    per: dict[str, dict[str, Any]] = {}
+    for workflow, depth, oldest in rows:
+        oldest = oldest if not isinstance(oldest, str) else dt.datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        lag = round((now - oldest).total_seconds(), 1) if oldest else 0.0
+        per[workflow] = {"depth": int(depth), "oldest_due_age_seconds": lag}
+    worst = max((v["oldest_due_age_seconds"] for v in per.values()), default=0.0)
+    status = "ok" if worst < 60 else ("degraded" if worst < 900 else "down")
+    depth = sum(v["depth"] for v in per.values())
+    return ComponentStatus(status, f"{depth} due runs waiting, oldest {worst:g} s", {"workflows": per})
+
+
+async def lead_capture_check(db: Database) -> ComponentStatus:
+    # Counts come from every API process via the per-minute tally table (see intake/tally.py).
+    await tally.flush(db)
+    async with db.session() as session:
+        counts = await recent_outcomes(session, ERROR_RATE_WINDOW_MINUTES)
+    per: dict[str, Any] = {}
+    total = errors = 0
+    for tenant, outcomes in counts.items():
+        t_total = sum(outcomes.values())
+        t_errors = outcomes.get("error", 0)
+        total, errors = total + t_total, errors + t_errors
+        per[tenant] = {"requests": t_total, "errors": t_errors,
+                       "error_rate": round(t_errors / t_total, 4) if t_total else 0.0, "outcomes": outcomes}
+    rate = errors / total if total else 0.0
+    status = "ok" if rate <= 0.02 else ("degraded" if rate <= 0.2 else "down")
+    return ComponentStatus(status, f"error rate {rate:.1%} over {total} requests in the last "
+                                   f"{ERROR_RATE_WINDOW_MINUTES} minutes",
+                           {"window_minutes": ERROR_RATE_WINDOW_MINUTES, "error_rate": round(rate, 4),
+                            "tenants": per})
+
+
+async def rate_limits_check(db: Database) -> ComponentStatus:
+    async with db.session() as session:
+        await ratelimits.revert_expired(session)
+        profiles = {}
+        for tenant in await tenants.list_all(session):
+            current = await ratelimits.current(session, tenant)
+            profiles[tenant.slug] = {"profile": current.profile, "default": current.default_profile,
+                                     "until": current.until.isoformat() if current.until else None}
+    switched = [s for s, p in profiles.items() if p["profile"] != p["default"]]
+    summary = "all tenants on their default profile" if not switched else f"switched: {', '.join(switched)}"
+    return ComponentStatus("ok", summary, {"tenants": profiles})
+
+
+for _name, _check in (("api", api_check), ("database", database_check), ("workers", workers_check),
+                      ("queue", queue_check), ("lead_capture", lead_capture_check),
+                      ("rate_limits", rate_limits_check)):
+    register_component(_name, _check)
+
+
+# --- rendering ---------------------------------------------------------------------------------------------------
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
+
+
+def render_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    rows = []
+    for name, comp in report["components"].items():
+        details = e(str(comp.get("details", "")))
+        rows.append(f"<tr class=\"{e(comp['status'])}\"><td>{e(name)}</td><td>{e(comp['status'])}</td>"
+                    f"<td>{e(comp['summary'])}</td><td><code>{details}</code></td></tr>")
+    return (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>RentGuy CRM status</title>"
+        "<meta http-equiv=\"refresh\" content=\"30\"><style>body{font-family:sans-serif;margin:2em}"
+        "td,th{padding:.3em .8em;text-align:left;vertical-align:top}.ok td:nth-child(2){color:#176f2c}"
+        ".degraded td:nth-child(2){color:#a66b00}.down td:nth-child(2){color:#b00020}</style></head><body>"
+        f"<h1>RentGuy CRM status: {e(report['status'])}</h1><p>checked {e(report['checked_at'])}, "
+        f"version {e(report['version'])}</p><table><tr><th>component</th><th>status</th><th>summary</th>"
+        f"<th>details</th></tr>{''.join(rows)}</table></body></html>"
+    )
+
+
+@router.get("/status", summary="Health of each component the playbook checks first (JSON or HTML)")
+async def status_page(request: Request) -> Response:
+    report = await collect(request.app.state.db)
+    code = 503 if report["status"] == "down" else 200
+    if wants_html(request):
+        return HTMLResponse(render_html(report), status_code=code)
+    return JSONResponse(report, status_code=code)
