@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rentguy_crm import __version__
+from rentguy_crm.automation.routes import router as automation_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     app.include_router(health_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
+    app.include_router(automation_router, prefix="/api/v1/automation")
     return app
 
 

@@ -10,3 +10,5 @@ runs_app = typer.Typer(help="Automation runs (crm_automation_runs): list, show, 
                        no_args_is_help=True)
 
 # Command modules register themselves on the groups above when imported.
+
+from rentguy_crm.automation import operations_cli  # noqa: E402,F401

@@ -1,0 +1,258 @@
+"""The run engine in-process: steps, step log, retries, dead runs, pause, waits, fencing, leases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from rentguy_crm.automation import queue, service, steps_api
+from rentguy_crm.automation.definitions import RetryPolicy
+from rentguy_crm.automation.engine import RunExecutor, retry_delay
+from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.crm.models import Activity
+from tests import engine_plugin
+from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
+
+
+@pytest.fixture
+async def qdb(db) -> AsyncIterator[queue.QueueDatabase]:  # type: ignore[no-untyped-def]
+    database = queue.QueueDatabase(db.url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def recording(db, monkeypatch) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """The test `notify` handler that counts executions in test_step_effects."""
+    monkeypatch.setitem(steps_api._HANDLERS, "notify", engine_plugin.recording_notify)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(engine_plugin.EFFECTS_DDL))
+        await conn.execute(text("DELETE FROM test_step_effects"))
+    yield
+
+
+async def _effects(db) -> int:  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        return int(await session.scalar(text("SELECT count(*) FROM test_step_effects")) or 0)
+
+
+RECORD = {"type": "notify", "template": "record"}
+
+
+async def test_run_executes_its_steps_in_order_and_logs_each_outcome(db, qdb, factory) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    lead = await factory.lead(tenant, team="wedding_specialists")
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[
+        {"type": "create_task", "name": "call", "title": "Bel de lead", "due_in": "1h"},
+        {"type": "update_record", "record": "lead", "field": "status", "value": "contacted"},
+    ]))
+    run = await queued_run(db, wf, lead_id=lead.id)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    assert await run_due(qdb, clock) == ["succeeded"]
+    done = await get_run(db, run.id)
+    assert (done.status, done.current_step, done.attempt, done.lease_owner) == ("succeeded", 2, 1, None)
+    assert [(e["step"], e["type"], e["status"]) for e in done.step_log] == [
+        (0, "create_task", "done"), (1, "update_record", "done")]
+    async with db.session() as session:
+        task = await session.scalar(select(Activity))
+        assert task is not None
+        assert (task.kind, task.lead_id, task.team, task.idempotency_key) == (
+            "task", lead.id, "wedding_specialists", f"run:{run.id}:step:0")
+        assert await session.scalar(text("SELECT status FROM leads")) == "contacted"
+
+
+async def test_step_without_a_registered_handler_fails_the_run_with_a_clear_message(db, qdb, factory,  # type: ignore[no-untyped-def]
+                                                                                     monkeypatch) -> None:
+    monkeypatch.delitem(steps_api._HANDLERS, "send_email", raising=False)
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "send_email", "template": "lead-welcome"}]))
+    run = await queued_run(db, wf)
+    assert await run_due(qdb, Clock(dt.datetime.now(dt.UTC))) == ["failed"]
+    failed = await get_run(db, run.id)
+    assert failed.attempt == 1
+    assert failed.last_error_type == "PermanentStepError"
+    assert "no implementation is registered for step type 'send_email'" in (failed.last_error_message or "")
+
+
+def test_retry_delay_grows_exponentially_with_jitter_and_is_capped() -> None:
+    policy = RetryPolicy(initial_interval="10s", backoff_factor=2, max_interval="60s")
+    rng = random.Random(7)
+    for attempt, full in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)]:
+        delays = [retry_delay(policy, attempt, rng).total_seconds() for _ in range(50)]
+        assert all(full / 2 <= d <= full for d in delays), (attempt, delays)
+        assert max(delays) - min(delays) > 0  # jittered
+
+
+async def test_retried_run_follows_the_retry_policy_and_goes_dead_after_the_last_attempt(  # type: ignore[no-untyped-def]
+        db, qdb, factory, recording) -> None:
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(
+        steps=[{"type": "notify", "template": "retryable"}],
+        retry={"max_attempts": 3, "initial_interval": "10s", "backoff_factor": 3, "max_interval": "1h"}))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock(), max_attempts=3)
+    executor = RunExecutor(qdb, "worker-a", clock=clock, rng=random.Random(1))
+    outcomes, delays = [], []
+    for _ in range(3):
+        outcomes += await run_due(qdb, clock, executor=executor)
+        current = await get_run(db, run.id)
+        if current.status == "queued":
+            delays.append((current.run_after - clock()).total_seconds())
+            assert await run_due(qdb, clock, executor=executor) == []  # not due before run_after
+            clock.now = current.run_after
+    assert outcomes == ["retry", "retry", "dead"]
+    assert 5 <= delays[0] <= 10 and 15 <= delays[1] <= 30
+    dead = await get_run(db, run.id)
+    assert (dead.status, dead.attempt, dead.last_error_type) == ("dead", 3, "RetryableDeliveryError")
+    assert [e["status"] for e in dead.step_log] == ["failed", "failed", "failed"]
+
+
+async def test_poison_workflow_goes_dead_while_other_runs_keep_flowing(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    poison = await install_workflow(db, tenant, workflow_doc(
+        "poison", steps=[{"type": "notify", "template": "poison"}],
+        retry={"max_attempts": 2, "initial_interval": "1s", "max_interval": "1s"}))
+    healthy = await install_workflow(db, tenant, workflow_doc("healthy", steps=[RECORD]))
+    clock = Clock()
+    bad = await queued_run(db, poison, now=clock(), max_attempts=2)
+    good = [await queued_run(db, healthy, now=clock()) for _ in range(5)]
+    await run_due(qdb, clock)
+    clock.advance(seconds=2)
+    await run_due(qdb, clock)
+    assert (await get_run(db, bad.id)).status == "dead"
+    assert [(await get_run(db, r.id)).status for r in good] == ["succeeded"] * 5
+    assert await _effects(db) == 5
+
+
+async def test_retry_by_hand_resumes_after_the_last_completed_step(db, qdb, factory, recording,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch) -> None:
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(
+        steps=[RECORD, {"type": "notify", "template": "poison"}, RECORD], retry={"max_attempts": 1}))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock(), max_attempts=1)
+    assert await run_due(qdb, clock) == ["dead"]
+    assert await _effects(db) == 1
+    monkeypatch.setitem(steps_api._HANDLERS, "notify", _always_record)
+    async with db.session() as session:
+        await service.retry_run(session, tenant.id, run.id, actor="test", now=clock())
+    assert await run_due(qdb, clock) == ["succeeded"]
+    done = await get_run(db, run.id)
+    assert [e["step"] for e in done.step_log if e["status"] == "done"] == [0, 1, 2]
+    assert await _effects(db) == 3  # step 0 did not run again
+
+
+async def _always_record(ctx, step):  # type: ignore[no-untyped-def]
+    step = step.model_copy(update={"template": "record"})
+    return await engine_plugin.recording_notify(ctx, step)
+
+
+async def test_paused_workflow_keeps_its_runs_queued_and_resume_drains_them(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc("lead_intake", steps=[RECORD]))
+    other = await install_workflow(db, tenant, workflow_doc("other", steps=[RECORD]))
+    clock = Clock()
+    async with db.session() as session:
+        await service.pause_workflow(session, tenant, "lead_intake", actor="test", reason="smtp down", now=clock())
+    held = [await queued_run(db, wf, now=clock()) for _ in range(3)]
+    await queued_run(db, other, now=clock())
+    assert await run_due(qdb, clock) == ["succeeded"]  # only the unpaused workflow
+    assert {(await get_run(db, r.id)).status for r in held} == {"queued"}
+    async with db.session() as session:
+        await service.resume_workflow(session, tenant, "lead_intake", actor="test")
+    assert await run_due(qdb, clock) == ["succeeded"] * 3
+    assert await _effects(db) == 4
+
+
+async def test_wait_parks_the_run_without_a_lease_and_resumes_after_it(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, {"type": "wait", "duration": "2 days"},
+                                                                RECORD]))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock())
+    assert await run_due(qdb, clock) == ["waiting"]
+    parked = await get_run(db, run.id)
+    assert (parked.status, parked.lease_owner, parked.current_step) == ("waiting", None, 2)
+    assert parked.run_after == clock() + dt.timedelta(days=2)
+    clock.advance(days=1)
+    assert await run_due(qdb, clock) == []
+    clock.advance(days=1)
+    assert await run_due(qdb, clock) == ["succeeded"]
+    done = await get_run(db, run.id)
+    assert (done.attempt, await _effects(db)) == (1, 2)  # resuming a wait does not spend an attempt
+
+
+async def test_stop_step_ends_the_run(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "stop", "reason": "klaar"}, RECORD]))
+    run = await queued_run(db, wf)
+    assert await run_due(qdb, Clock(dt.datetime.now(dt.UTC))) == ["succeeded"]
+    assert (await get_run(db, run.id)).step_log[0]["status"] == "stopped"
+    assert await _effects(db) == 0
+
+
+async def test_expired_lease_puts_the_run_back_and_the_zombie_cannot_complete_it(db, qdb, factory,  # type: ignore[no-untyped-def]
+                                                                                  recording) -> None:
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, RECORD]))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock())
+    zombie = RunExecutor(qdb, "zombie", clock=clock, lease=dt.timedelta(seconds=30))
+    async with qdb.session() as session:
+        [claim] = await queue.claim_due_runs(session, owner="zombie", now=clock(), lease=zombie.lease, limit=10)
+    assert await run_due(qdb, clock, owner="rescuer") == []  # leased: nobody else may take it
+    clock.advance(seconds=31)
+    assert await run_due(qdb, clock, owner="rescuer") == ["succeeded"]
+    assert await zombie.execute(claim) == "lost"  # fenced: the zombie writes nothing
+    done = await get_run(db, run.id)
+    assert (done.status, done.attempt, await _effects(db)) == ("succeeded", 2, 2)
+    assert {e["worker"] for e in done.step_log} == {"rescuer"}
+
+
+async def test_cancelled_run_stops_at_the_next_step(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, RECORD]))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock())
+    async with qdb.session() as session:
+        [claim] = await queue.claim_due_runs(session, owner="w", now=clock(), lease=dt.timedelta(seconds=30),
+                                             limit=1)
+    async with db.session() as session:
+        await service.cancel_run(session, tenant.id, run.id, actor="test", now=clock())
+    assert await RunExecutor(qdb, "w", clock=clock).execute(claim) == "lost"
+    assert ((await get_run(db, run.id)).status, await _effects(db)) == ("cancelled", 0)
+
+
+async def test_lease_expiring_on_the_last_attempt_makes_the_run_dead(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD]))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock(), max_attempts=1)
+    async with qdb.session() as session:
+        await queue.claim_due_runs(session, owner="killed", now=clock(), lease=dt.timedelta(seconds=5), limit=1)
+    clock.advance(seconds=6)
+    assert await run_due(qdb, clock) == ["dead"]
+    dead = await get_run(db, run.id)
+    assert (dead.last_error_type, await _effects(db)) == ("LeaseExpired", 0)
+
+
+async def test_claim_takes_each_due_run_once_across_claimers(db, qdb, factory) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc())
+    clock = Clock()
+    for _ in range(20):
+        await queued_run(db, wf, now=clock())
+    seen: list[int] = []
+    for owner in ("a", "b", "c", "a"):
+        async with qdb.session() as session:
+            seen += [c.id for c in await queue.claim_due_runs(session, owner=owner, now=clock(),
+                                                               lease=dt.timedelta(seconds=30), limit=7)]
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == 20
+    async with db.session() as session:
+        await session.execute(update(AutomationRun).values(status="succeeded"))
+        assert await session.scalar(select(func.count()).select_from(AutomationRun)
+                                    .where(AutomationRun.status == "running")) == 0
