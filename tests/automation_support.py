@@ -76,5 +76,6 @@ async def get_run(db: Database, run_id: int) -> AutomationRun:
 
 async def runs_by_status(db: Database) -> dict[str, int]:
     async with db.session() as session:
-        rows = (await session.execute(text("SELECT status, count(*) AS n FROM crm_automation_runs GROUP BY status"))).all()
+        rows = (await session.execute(
+            text("SELECT status, count(*) AS n FROM crm_automation_runs GROUP BY status"))).all()
     return {r.status: r.n for r in rows}

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from rentguy_crm.automation.dispatch import start_manual_run
 from rentguy_crm.automation.models import AutomationRun
-from rentguy_crm.events.service import emit
 from rentguy_crm.errors import NotFound
+from rentguy_crm.events.service import emit
 from tests.automation_support import install_workflow, workflow_doc
 
 

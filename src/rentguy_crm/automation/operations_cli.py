@@ -258,3 +258,16 @@ def runs_cancel(run_id: int = typer.Argument(..., help="Run id."), as_json: bool
             return service.run_summary(await service.cancel_run(session, None, run_id, actor=_actor(), now=utcnow()))
 
     emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="run cancelled")
+
+
+# -- the playbook's door: automation/workers.py pause|resume|status|run -------------------------------------------
+
+playbook_app = typer.Typer(
+    help="Automation workers (playbook 2.2): pause or resume a workflow, see worker status, run workers. "
+         "Same commands as 'crm workflows pause|resume' and 'crm workers status|run'.",
+    no_args_is_help=True, pretty_exceptions_enable=False,
+)
+playbook_app.command("pause")(workflows_pause)
+playbook_app.command("resume")(workflows_resume)
+playbook_app.command("status")(workers_status)
+playbook_app.command("run")(workers_run)
