@@ -38,7 +38,7 @@ class Workers:
 
     def start(self, *args: str, lease: float = 30, concurrency: int = 4) -> subprocess.Popen[bytes]:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CRM_AUTOMATION_PLUGINS": "tests.engine_plugin"}
-        log = open(self.tmp / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        log = open(self.tmp / f"worker-{len(self.procs)}.log", "wb")
         proc = subprocess.Popen([CRM, "workers", "run", "--concurrency", str(concurrency), "--lease", str(lease),
                                  "--poll", "0.2", "--no-schedules", *args], env=env, cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -96,8 +96,8 @@ async def _bulk_runs(db: Database, workflow: Workflow, count: int, max_attempts:
             await session.execute(insert(AutomationRun), rows[start:start + 1000])
 
 
-async def _wait_for(db: Database, predicate, timeout: float) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def _wait_for(db: Database, predicate, within: float) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
     while True:
         counts = await runs_by_status(db)
         if predicate(counts) or time.monotonic() > deadline:
@@ -124,7 +124,7 @@ async def test_three_worker_processes_execute_every_step_exactly_once(db, factor
     await _bulk_runs(db, wf, count)
     for _ in range(3):
         workers.start(concurrency=8 if db.dialect == "postgresql" else 2)
-    counts = await _wait_for(db, lambda c: c.get("succeeded", 0) == count, timeout=90)
+    counts = await _wait_for(db, lambda c: c.get("succeeded", 0) == count, within=90)
     codes = workers.stop_all()
     assert counts == {"succeeded": count}, (counts, workers.log(0)[-2000:])
     assert codes == [0, 0, 0]
@@ -140,13 +140,13 @@ async def test_run_of_a_sigkilled_worker_finishes_once_on_another_worker_after_t
     wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, {"type": "notify", "template": "slow:4"}]))
     await _bulk_runs(db, wf, 1)
     victim = workers.start(lease=2)
-    await _wait_for(db, lambda c: c.get("running") == 1, timeout=20)
+    await _wait_for(db, lambda c: c.get("running") == 1, within=20)
     await asyncio.sleep(1.0)  # inside the slow step
     victim.kill()
     victim.wait()
     killed_at = time.monotonic()
     workers.start(lease=2)
-    counts = await _wait_for(db, lambda c: c.get("succeeded") == 1, timeout=30)
+    counts = await _wait_for(db, lambda c: c.get("succeeded") == 1, within=30)
     assert counts == {"succeeded": 1}
     assert time.monotonic() - killed_at < 2 + 4 + 5  # lease + the slow step + process start
     assert await _effect_stats(db) == (2, 2)
@@ -163,7 +163,7 @@ async def test_sigterm_lets_the_step_in_flight_finish_releases_the_rest_and_exit
     wf = await install_workflow(db, tenant, workflow_doc(steps=[slow, slow, slow]))
     await _bulk_runs(db, wf, 2)
     worker = workers.start(concurrency=2)
-    await _wait_for(db, lambda c: c.get("running") == 2, timeout=20)
+    await _wait_for(db, lambda c: c.get("running") == 2, within=20)
     await asyncio.sleep(0.5)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=20) == 0
@@ -176,7 +176,7 @@ async def test_sigterm_lets_the_step_in_flight_finish_releases_the_rest_and_exit
         assert await session.scalar(text("SELECT stopped_at IS NOT NULL FROM crm_workers"))
     assert sum(steps) == done_before
     workers.start(concurrency=2)
-    assert await _wait_for(db, lambda c: c.get("succeeded") == 2, timeout=30) == {"succeeded": 2}
+    assert await _wait_for(db, lambda c: c.get("succeeded") == 2, within=30) == {"succeeded": 2}
     assert await _effect_stats(db) == (6, 6)
     assert workers.stop_all()[-1] == 0
 
@@ -186,7 +186,7 @@ async def test_workers_carry_on_after_the_database_goes_away(db, factory, worker
     wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD]))
     workers.start(lease=3)
     await _bulk_runs(db, wf, 50)
-    await _wait_for(db, lambda c: c.get("succeeded") == 50, timeout=30)
+    await _wait_for(db, lambda c: c.get("succeeded") == 50, within=30)
     if db.dialect == "postgresql":
         # Cut every connection of the workers, repeatedly, for ~3 s (what a database restart looks like to them).
         deadline = time.monotonic() + 3
@@ -208,7 +208,7 @@ async def test_workers_carry_on_after_the_database_goes_away(db, factory, worker
         locker.execute("ROLLBACK")
         locker.close()
     await _bulk_runs(db, wf, 50)
-    counts = await _wait_for(db, lambda c: c.get("succeeded") == 100, timeout=40)
+    counts = await _wait_for(db, lambda c: c.get("succeeded") == 100, within=40)
     assert counts == {"succeeded": 100}, (counts, workers.log(0)[-3000:])
     assert await _effect_stats(db) == (100, 100)
     assert workers.stop_all() == [0]
