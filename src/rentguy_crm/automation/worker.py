@@ -118,6 +118,8 @@ class Worker:
             free = self.concurrency - len(self.in_flight)
             claimed: list[queue.ClaimedRun] = []
             if free > 0:
+                # Cleared before the claim, so a NOTIFY that arrives while it runs is not lost.
+                self._wake.clear()
                 try:
                     claimed = await self._claim(min(free, self.batch_size))
                     backoff = 0.2
@@ -169,7 +171,6 @@ class Worker:
                                timeout=self.poll_interval)
 
     async def _idle(self) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval * random.uniform(0.8, 1.2))
 
