@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._setup import DEFAULT_URL, ensure_tenant_and_workflow, insert_runs, prepare_database  # noqa: E402
+from bench._setup import DEFAULT_URL, ensure_tenant_and_workflow, insert_runs, prepare_database
 
 
 async def measure(db, tenant_id: int, workflow_id: int, claims: int, batch: int) -> float:  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ async def run(url: str, rate: float, seconds: float, concurrency: int) -> None:
     await qdb.dispose()
     env = {**os.environ, "CRM_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "CRM_AUTOMATION_PLUGINS": "bench.noop_steps",
            "CRM_LOG_LEVEL": "WARNING"}
-    worker = subprocess.Popen([str(Path(sys.executable).parent / "crm"), "workers", "run", "--concurrency",
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "crm"), "workers", "run", "--concurrency",  # noqa: ASYNC220
                                str(concurrency), "--no-schedules", "--poll", "1"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = Database(url=url)

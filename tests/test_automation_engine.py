@@ -256,3 +256,51 @@ async def test_claim_takes_each_due_run_once_across_claimers(db, qdb, factory) -
         await session.execute(update(AutomationRun).values(status="succeeded"))
         assert await session.scalar(select(func.count()).select_from(AutomationRun)
                                     .where(AutomationRun.status == "running")) == 0
+
+
+async def _claim(qdb, clock, owner: str = "w", limit: int = 50):  # type: ignore[no-untyped-def]
+    async with qdb.session() as session:
+        return await queue.claim_due_runs(session, owner=owner, now=clock(), lease=dt.timedelta(seconds=30),
+                                          limit=limit)
+
+
+async def test_database_only_steps_of_a_batch_commit_together_and_channel_steps_go_one_by_one(  # type: ignore[no-untyped-def]
+        db, qdb, factory, recording) -> None:
+    tenant = await factory.tenant()
+    lead = await factory.lead(tenant)
+    tasks_only = await install_workflow(db, tenant, workflow_doc("tasks", steps=[
+        {"type": "create_task", "title": "Bel"}, {"type": "wait", "duration": "1h"},
+        {"type": "create_task", "title": "Nabellen"}]))
+    with_channel = await install_workflow(db, tenant, workflow_doc("channel", steps=[
+        {"type": "create_task", "title": "Bel"}, RECORD]))
+    clock = Clock()
+    quick = [await queued_run(db, tasks_only, lead_id=lead.id, now=clock()) for _ in range(3)]
+    mixed = await queued_run(db, with_channel, lead_id=lead.id, now=clock())
+    executor = RunExecutor(qdb, "w", clock=clock)
+    outcomes, rest = await executor.execute_group(await _claim(qdb, clock))
+    assert outcomes == {r.id: "waiting" for r in quick}
+    assert [c.id for c in rest] == [mixed.id]
+    assert (await get_run(db, mixed.id)).current_step == 1  # its task step landed with the group
+    assert [await executor.execute(c) for c in rest] == ["succeeded"]
+    clock.advance(hours=1)
+    outcomes, rest = await executor.execute_group(await _claim(qdb, clock))
+    assert (set(outcomes.values()), rest) == ({"succeeded"}, [])
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Activity)) == 3 * 2 + 1
+    assert await _effects(db) == 1
+
+
+async def test_a_group_with_a_run_that_lost_its_lease_writes_nothing_and_falls_back(db, qdb, factory) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "create_task", "title": "Bel"}]))
+    clock = Clock()
+    runs = [await queued_run(db, wf, now=clock()) for _ in range(3)]
+    claims = await _claim(qdb, clock, owner="zombie")
+    async with db.session() as session:  # one of them was rescued by another worker meanwhile
+        await session.execute(update(AutomationRun).where(AutomationRun.id == runs[1].id)
+                              .values(lease_owner="rescuer"))
+    outcomes, rest = await RunExecutor(qdb, "zombie", clock=clock).execute_group(claims)
+    assert (outcomes, [c.id for c in rest]) == ({}, [r.id for r in runs])
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Activity)) == 0
+    assert [(await get_run(db, r.id)).current_step for r in runs] == [0, 0, 0]

@@ -7,13 +7,14 @@ Fencing: every transaction on a run first re-reads it WHERE lease_owner = this w
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation import expressions, steps  # noqa: F401  (steps registers the engine's handlers)
@@ -32,6 +33,21 @@ from rentguy_crm.tenants.models import Tenant
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+
+# Step types whose work is only database writes and quick: the steps of a claimed batch that are all of this kind
+# commit together in one transaction (group commit). Steps that talk to the outside world get one transaction
+# each, so a slow channel never holds other runs back.
+DATABASE_ONLY_STEPS: set[str] = {"create_task", "update_record", "wait", "stop"}
+
+
+def mark_database_only(step_type: str) -> None:
+    """Declare that a step type's handler only writes to the database and is quick (it may be group-committed)."""
+    DATABASE_ONLY_STEPS.add(step_type)
+
+
+class _GroupAbort(Exception):
+    """A group commit could not land as a whole; its runs are executed one by one instead."""
 
 
 class PermanentStepError(Exception):
@@ -87,6 +103,131 @@ class RunExecutor:
             outcome = await self._advance(claim)
             if outcome != "continue":
                 return outcome
+
+    def _groupable(self, instruction: Instruction) -> bool:
+        if instruction.op == "step":
+            return instruction.step.type in DATABASE_ONLY_STEPS and handler_for(instruction.step.type) is not None
+        return True  # jump and branch (a condition that raises makes the group fall back to one by one)
+
+    async def execute_group(self, claims: list[ClaimedRun]) -> tuple[dict[int, str], list[ClaimedRun]]:
+        """Run the database-only steps of a claimed batch in one transaction with one fenced write.
+
+        Returns the outcomes of the runs that got to a stop (finished or parked) and the runs still to execute
+        one by one (their next step talks to the outside world, or the group could not commit as a whole).
+        """
+        if self.stopping or not claims:
+            return {}, list(claims)
+        now = self.clock()
+        outcomes: dict[int, str] = {}
+        rest: list[ClaimedRun] = []
+        writes: list[dict[str, Any]] = []
+        finished: list[ClaimedRun] = []
+        try:
+            async with self.db.session() as session:
+                for claim in claims:
+                    row = await self._group_one(session, claim, now)
+                    if row is None:
+                        rest.append(claim)
+                        continue
+                    writes.append(row)
+                    if row["status"] == "running":
+                        rest.append(claim)
+                    else:
+                        outcomes[claim.id] = "succeeded" if row["status"] == "succeeded" else "waiting"
+                        if row["status"] == "succeeded":
+                            finished.append(claim)
+                if writes and await self._write_group(session, writes, now) != len(writes):
+                    raise _GroupAbort("a run of the group lost its lease")
+        except Exception as exc:
+            log.debug("group_commit_fallback", error=str(exc)[:200], runs=len(claims))
+            return {}, list(claims)
+        for claim in finished:
+            self._observe_finished(claim, "succeeded", claim.created_at, now)
+        return outcomes, rest
+
+    async def _group_one(self, session: AsyncSession, claim: ClaimedRun, now: dt.datetime) -> dict[str, Any] | None:
+        if claim.attempt > claim.max_attempts:
+            return None
+        _definition, program = await self._program(session, claim.workflow_id)
+        pc = claim.current_step
+        if pc < len(program) and not self._groupable(program[pc]):
+            return None
+        tenant, channels = await self._tenant(session, claim.tenant_id)
+        entries, context = list(claim.step_log), dict(claim.context)
+        variables: dict[str, Any] | None = None
+        park_until: dt.datetime | None = None
+        while pc < len(program) and self._groupable(program[pc]):
+            instruction = program[pc]
+            started = time.perf_counter()
+            if instruction.op == "jump":
+                pc = instruction.target  # type: ignore[assignment]
+                continue
+            if variables is None:
+                variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
+                variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
+            variables["steps"] = context.get("steps", {})
+            if instruction.op == "branch":
+                holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                entries.append(self._entry(pc, instruction, claim, now, started, "done", {"condition": holds}))
+                pc = pc + 1 if holds else instruction.target  # type: ignore[assignment]
+                continue
+            step = instruction.step
+            handler = handler_for(step.type)
+            assert handler is not None
+            ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
+                              idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables, channels=channels,
+                              now=now)
+            result = await handler(ctx, step)
+            output = jsonable(result.output)
+            if output:
+                context.setdefault("steps", {})[str(step.name or pc)] = output
+            status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
+            entries.append(self._entry(pc, instruction, claim, now, started, status, output))
+            if result.status == "stop":
+                pc = len(program)
+                break
+            pc += 1
+            if result.status == "wait" and result.run_after is not None and result.run_after > now:
+                park_until = result.run_after
+                break
+        row: dict[str, Any] = {"id": claim.id, "current_step": pc, "step_log": entries, "context": context,
+                               "completed_at": None, "duration_ms": None}
+        if pc >= len(program):
+            started_at = claim.started_at or now
+            row.update(status="succeeded", completed_at=now, lease_owner=None, lease_expires_at=None, run_after=now,
+                       duration_ms=int((now - started_at).total_seconds() * 1000))
+        elif park_until is not None:
+            row.update(status="waiting", lease_owner=None, lease_expires_at=None, run_after=park_until)
+        else:
+            row.update(status="running", lease_owner=self.owner, lease_expires_at=now + self.lease,
+                       run_after=now + self.lease)
+        return row
+
+    async def _write_group(self, session: AsyncSession, rows: list[dict[str, Any]], now: dt.datetime) -> int:
+        """One fenced write for the whole group; returns how many runs it landed on."""
+        rows = sorted(rows, key=lambda r: r["id"])
+        if session.bind.dialect.name != "postgresql":
+            landed = 0
+            for row in rows:
+                values = {k: v for k, v in row.items() if k != "id"}
+                result = await session.execute(
+                    update(AutomationRun).where(AutomationRun.id == row["id"], AutomationRun.lease_owner == self.owner,
+                                                AutomationRun.status == "running")
+                    .values(updated_at=now, **values).execution_options(synchronize_session=False))
+                landed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return landed
+        payload = json.dumps([jsonable(r) for r in rows])
+        result = await session.execute(text(
+            "UPDATE crm_automation_runs AS r SET status = v.status, current_step = v.current_step, "
+            "step_log = v.step_log, context = v.context, run_after = v.run_after, lease_owner = v.lease_owner, "
+            "lease_expires_at = v.lease_expires_at, completed_at = v.completed_at, duration_ms = v.duration_ms, "
+            "updated_at = :now "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
+            "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
+            "completed_at timestamptz, duration_ms integer) "
+            "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
+            {"rows": payload, "owner": self.owner, "now": now})
+        return len(result.all())
 
     async def _program(self, session: AsyncSession, workflow_id: int | None) -> tuple[WorkflowDefinition,
                                                                                         list[Instruction]]:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import Integer, String, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from rentguy_crm import db as dbmod
+from rentguy_crm.db import IdType
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClaimedRun:
     id: int
     tenant_id: int
@@ -27,10 +28,14 @@ class ClaimedRun:
     workflow_key: str
     attempt: int
     max_attempts: int
-    was_status: str  # queued, waiting, or running (an expired lease being rescued)
     lead_id: int | None
     deal_id: int | None
     created_at: dt.datetime
+    # The run's state as claimed; only the lease holder changes it, and every write is fenced on the lease.
+    current_step: int = 0
+    step_log: list[Any] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    started_at: dt.datetime | None = None
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
@@ -62,7 +67,8 @@ class QueueDatabase(dbmod.Database):
 
 _NOT_PAUSED = ("NOT EXISTS (SELECT 1 FROM crm_workflow_pauses p "
                "WHERE p.tenant_id = r.tenant_id AND p.workflow_key = r.workflow_key)")
-_RETURNING = "id, tenant_id, workflow_id, workflow_key, attempt, max_attempts, lead_id, deal_id, created_at"
+_RETURNING = ("id, tenant_id, workflow_id, workflow_key, attempt, max_attempts, lead_id, deal_id, created_at, "
+              "current_step, step_log, context, started_at")
 
 
 def _filters(tenant_ids: Sequence[int] | None, workflow_keys: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
@@ -79,39 +85,37 @@ def _filters(tenant_ids: Sequence[int] | None, workflow_keys: Sequence[str] | No
 async def claim_due_runs(session: AsyncSession, *, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int,
                          tenant_ids: Sequence[int] | None = None,
                          workflow_keys: Sequence[str] | None = None) -> list[ClaimedRun]:
-    """Claim up to `limit` due runs of unpaused workflows; each gets `owner`'s lease until now + lease."""
+    """Claim up to `limit` due runs of unpaused workflows in one statement; each gets `owner`'s lease.
+
+    A run resumed from `waiting` does not spend an attempt; a rescued one (expired lease) does.
+    """
     where, params = _filters(tenant_ids, workflow_keys)
-    postgres = session.bind.dialect.name == "postgresql"
-    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    # Rows are read before the update so the previous status is known (waiting resumes do not use an attempt).
-    select_sql = (f"SELECT r.id, r.status FROM crm_automation_runs r "
-                  f"WHERE r.status IN ('queued', 'waiting', 'running') AND r.run_after <= :now AND {_NOT_PAUSED}"
-                  f"{where} ORDER BY r.run_after, r.id LIMIT :limit{lock}")
-    stmt = text(select_sql)
+    lock = " FOR UPDATE SKIP LOCKED" if session.bind.dialect.name == "postgresql" else ""
+    stmt = text(
+        "UPDATE crm_automation_runs SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, "
+        "run_after = :expires, started_at = COALESCE(started_at, :now), updated_at = :now, "
+        "attempt = CASE WHEN status = 'waiting' THEN attempt ELSE attempt + 1 END "
+        "WHERE id IN (SELECT r.id FROM crm_automation_runs r "
+        f"WHERE r.status IN ('queued', 'waiting', 'running') AND r.run_after <= :now AND {_NOT_PAUSED}{where} "
+        f"ORDER BY r.run_after, r.id LIMIT :limit{lock}) "
+        f"RETURNING {_RETURNING}"
+    ).columns(id=IdType, tenant_id=IdType, workflow_id=IdType, workflow_key=String(), attempt=Integer(),
+              max_attempts=Integer(), lead_id=IdType, deal_id=IdType, created_at=dbmod.UTCDateTime(),
+              current_step=Integer(), step_log=dbmod.JSONType, context=dbmod.JSONType,
+              started_at=dbmod.UTCDateTime())
     if "tenant_ids" in params:
         stmt = stmt.bindparams(bindparam("tenant_ids", expanding=True))
     if "workflow_keys" in params:
         stmt = stmt.bindparams(bindparam("workflow_keys", expanding=True))
-    bind_now = _bind_time(session, now)
-    rows = (await session.execute(stmt, {"now": bind_now, "limit": limit, **params})).all()
-    if not rows:
-        return []
-    previous = {row.id: row.status for row in rows}
-    expires = _bind_time(session, now + lease)
-    update = text(
-        "UPDATE crm_automation_runs SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, "
-        "run_after = :expires, started_at = COALESCE(started_at, :now), updated_at = :now, "
-        "attempt = CASE WHEN status = 'waiting' THEN attempt ELSE attempt + 1 END "
-        f"WHERE id IN :ids RETURNING {_RETURNING}"
-    ).bindparams(bindparam("ids", expanding=True))
-    claimed = (await session.execute(update, {"owner": owner, "expires": expires, "now": bind_now,
-                                              "ids": list(previous)})).all()
-    return sorted(
-        (ClaimedRun(id=r.id, tenant_id=r.tenant_id, workflow_id=r.workflow_id, workflow_key=r.workflow_key,
-                    attempt=r.attempt, max_attempts=r.max_attempts, was_status=previous[r.id], lead_id=r.lead_id,
-                    deal_id=r.deal_id, created_at=_read_time(r.created_at)) for r in claimed),
-        key=lambda c: c.id,
-    )
+    rows = (await session.execute(stmt, {"owner": owner, "now": _bind_time(session, now),
+                                         "expires": _bind_time(session, now + lease), "limit": limit,
+                                         **params})).all()
+    return sorted((ClaimedRun(id=r.id, tenant_id=r.tenant_id, workflow_id=r.workflow_id,
+                              workflow_key=r.workflow_key, attempt=r.attempt, max_attempts=r.max_attempts,
+                              lead_id=r.lead_id, deal_id=r.deal_id, created_at=r.created_at,
+                              current_step=r.current_step, step_log=list(r.step_log or []),
+                              context=dict(r.context or {}), started_at=r.started_at) for r in rows),
+                  key=lambda c: c.id)
 
 
 async def renew_leases(session: AsyncSession, *, owner: str, run_ids: Sequence[int], now: dt.datetime,

@@ -128,9 +128,10 @@ class Worker:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-            for claim in claimed:
-                task = asyncio.create_task(self._execute(claim), name=f"run-{claim.id}")
-                self.in_flight[claim.id] = task
+            if claimed:
+                batch = asyncio.create_task(self._execute_batch(claimed), name=f"batch-{claimed[0].id}")
+                for claim in claimed:
+                    self.in_flight[claim.id] = batch
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due: claim again as soon as a slot frees
                 if len(self.in_flight) >= self.concurrency:
@@ -151,6 +152,20 @@ class Worker:
             return await queue.claim_due_runs(session, owner=self.name, now=self.clock(), lease=self.lease,
                                               limit=limit, tenant_ids=self.tenant_ids,
                                               workflow_keys=[self.workflow] if self.workflow else None)
+
+    async def _execute_batch(self, claims: list[queue.ClaimedRun]) -> None:
+        """Group-commit the batch's database-only steps, then execute the rest one run per task."""
+        try:
+            outcomes, rest = await self.executor.execute_group(claims)
+        except Exception as exc:
+            log.warning("group_failed", worker=self.name, error=str(exc)[:300])
+            outcomes, rest = {}, claims
+        for run_id in outcomes:
+            self.in_flight.pop(run_id, None)
+            self.runs_done += 1
+        for claim in rest:
+            self.in_flight[claim.id] = asyncio.create_task(self._execute(claim), name=f"run-{claim.id}")
+        self._wake.set()
 
     async def _execute(self, claim: queue.ClaimedRun) -> str:
         try:
@@ -180,14 +195,19 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let in-flight steps finish within the grace period; release whatever is still unfinished."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
         if self.in_flight:
             log.info("worker_draining", worker=self.name, in_flight=len(self.in_flight), grace_s=self.grace)
-            _done, pending = await asyncio.wait(list(self.in_flight.values()), timeout=self.grace)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        # A batch task hands its remaining runs to new tasks, so wait until nothing is left (or time is up).
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.wait(set(self.in_flight.values()), timeout=deadline - loop.time())
+        pending = set(self.in_flight.values())
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         leftover = list(self.in_flight)
         # Runs an executor gave up between steps ("released") still carry this worker's lease: hand them all back.
         with contextlib.suppress(Exception):
