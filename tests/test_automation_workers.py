@@ -120,7 +120,9 @@ async def test_three_worker_processes_execute_every_step_exactly_once(db, factor
     # 3,000 runs on Postgres; SQLite has one writer at a time, so it gets 600 to stay within the time budget.
     count = 3000 if db.dialect == "postgresql" else 600
     tenant = await factory.tenant()
-    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, RECORD]))
+    # create_task steps are group-committed per claimed batch; the recording notify steps go one by one.
+    task = {"type": "create_task", "title": "Bel de lead"}
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[task, RECORD, RECORD, task]))
     await _bulk_runs(db, wf, count)
     for _ in range(3):
         workers.start(concurrency=8 if db.dialect == "postgresql" else 2)
@@ -130,6 +132,7 @@ async def test_three_worker_processes_execute_every_step_exactly_once(db, factor
     assert codes == [0, 0, 0]
     assert await _effect_stats(db) == (2 * count, 2 * count)
     async with db.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM activities")) == 2 * count
         pids = (await session.execute(text("SELECT DISTINCT pid FROM test_step_effects"))).all()
     assert len(pids) == 3  # all three processes took part
 

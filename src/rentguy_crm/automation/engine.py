@@ -22,7 +22,7 @@ from rentguy_crm.automation.definitions import RetryPolicy, WorkflowDefinition
 from rentguy_crm.automation.dispatch import definition_of
 from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.automation.program import Instruction, compile_program
-from rentguy_crm.automation.queue import ClaimedRun
+from rentguy_crm.automation.queue import ClaimedRun, dialect_of
 from rentguy_crm.automation.steps_api import Channels, ChannelsFactory, StepContext, StepResult, handler_for
 from rentguy_crm.automation.variables import jsonable, subject_variables
 from rentguy_crm.db import Database, utcnow
@@ -206,7 +206,7 @@ class RunExecutor:
     async def _write_group(self, session: AsyncSession, rows: list[dict[str, Any]], now: dt.datetime) -> int:
         """One fenced write for the whole group; returns how many runs it landed on."""
         rows = sorted(rows, key=lambda r: r["id"])
-        if session.bind.dialect.name != "postgresql":
+        if dialect_of(session) != "postgresql":
             landed = 0
             for row in rows:
                 values = {k: v for k, v in row.items() if k != "id"}
@@ -289,7 +289,7 @@ class RunExecutor:
                 if instruction.op == "branch":
                     holds = bool(expressions.evaluate(instruction.step.condition, variables))
                     entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
-                    next_pc = pc + 1 if holds else instruction.target
+                    next_pc = pc + 1 if holds else int(instruction.target or 0)
                     return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
                                                   len(program), now, None, False)
                 step = instruction.step

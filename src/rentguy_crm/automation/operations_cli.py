@@ -227,6 +227,7 @@ def runs_start(
             if tenant_id is None:
                 raise fail(f"no {'lead' if lead is not None else 'deal'} {subject_id}")
             tenant = await session.get(Tenant, tenant_id)
+            assert tenant is not None
             run = await start_manual_run(session, tenant, workflow, lead_id=lead, deal_id=deal)
             await audit.record(session, actor=_actor(), action="automation.run.start", entity_type="automation_run",
                                entity_id=run.id, tenant_id=tenant_id, after={"workflow": workflow, "lead_id": lead,

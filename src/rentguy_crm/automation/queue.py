@@ -72,7 +72,8 @@ _RETURNING = ("id, tenant_id, workflow_id, workflow_key, attempt, max_attempts, 
 
 
 def _filters(tenant_ids: Sequence[int] | None, workflow_keys: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
     if tenant_ids:
         clauses.append("r.tenant_id IN :tenant_ids")
         params["tenant_ids"] = list(tenant_ids)
@@ -90,7 +91,7 @@ async def claim_due_runs(session: AsyncSession, *, owner: str, now: dt.datetime,
     A run resumed from `waiting` does not spend an attempt; a rescued one (expired lease) does.
     """
     where, params = _filters(tenant_ids, workflow_keys)
-    lock = " FOR UPDATE SKIP LOCKED" if session.bind.dialect.name == "postgresql" else ""
+    lock = " FOR UPDATE SKIP LOCKED" if dialect_of(session) == "postgresql" else ""
     stmt = text(
         "UPDATE crm_automation_runs SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, "
         "run_after = :expires, started_at = COALESCE(started_at, :now), updated_at = :now, "
@@ -124,7 +125,7 @@ async def renew_leases(session: AsyncSession, *, owner: str, run_ids: Sequence[i
     if not run_ids:
         return 0
     expires = _bind_time(session, now + lease)
-    postgres = session.bind.dialect.name == "postgresql"
+    postgres = dialect_of(session) == "postgresql"
     inner = ("SELECT id FROM crm_automation_runs WHERE id IN :ids AND lease_owner = :owner AND status = 'running'"
              + (" FOR UPDATE SKIP LOCKED" if postgres else ""))
     stmt = text(f"UPDATE crm_automation_runs SET lease_expires_at = :expires, run_after = :expires "
@@ -145,10 +146,14 @@ async def release_runs(session: AsyncSession, *, owner: str, run_ids: Sequence[i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 def _bind_time(session: AsyncSession, value: dt.datetime) -> Any:
     # Raw SQL skips the UTCDateTime type: SQLite stores naive UTC text, Postgres takes aware values.
     value = value.astimezone(dt.UTC)
-    if session.bind.dialect.name == "sqlite":
+    if dialect_of(session) == "sqlite":
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # the text form SQLAlchemy stores, so comparisons hold
     return value
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun, ScheduleRun
-from rentguy_crm.automation.queue import bind_time
+from rentguy_crm.automation.queue import bind_time, dialect_of
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.observability import metrics
 
@@ -77,11 +77,11 @@ async def enqueue_due_ticks(session: AsyncSession, now: dt.datetime) -> int:
     existing = set((await session.execute(
         select(ScheduleRun.schedule, ScheduleRun.tick_at).where(
             ScheduleRun.schedule.in_([r["schedule"] for r in rows]),
-            ScheduleRun.tick_at >= min(r["tick_at"] for r in rows)))).all())
+            ScheduleRun.tick_at >= min(job.latest_tick(now) for job in _JOBS.values())))).all())
     fresh = [r for r in rows if (r["schedule"], r["tick_at"]) not in existing]
     if not fresh:
         return 0
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     result = await session.execute(insert(ScheduleRun).values(fresh).on_conflict_do_nothing(
         index_elements=["schedule", "tick_at"]))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ class ScheduleRunner:
     async def _claim_one(self) -> tuple[int, str] | None:
         now = self.clock()
         async with self.db.session() as session:
-            lock = " FOR UPDATE SKIP LOCKED" if session.bind.dialect.name == "postgresql" else ""
+            lock = " FOR UPDATE SKIP LOCKED" if dialect_of(session) == "postgresql" else ""
             names = list(_JOBS)
             if not names:
                 return None

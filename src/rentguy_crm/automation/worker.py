@@ -16,6 +16,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -64,7 +65,7 @@ class Worker:
         self.executor = RunExecutor(self.db, self.name, lease=lease, channels_factory=channels_factory,
                                     clock=clock, rng=rng)
         self.tenant_ids: list[int] | None = None
-        self.in_flight: dict[int, asyncio.Task[str]] = {}
+        self.in_flight: dict[int, asyncio.Task[Any]] = {}
         self.runs_done = 0
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
