@@ -34,7 +34,8 @@ def plain_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def ensure_tenant_and_workflow(db: Any, steps: list[dict[str, Any]], key: str = "bench_noop") -> tuple[int, int]:
+async def ensure_tenant_and_workflow(db: Any, steps: list[dict[str, Any]], key: str = "bench_noop",
+                                     keep_history: bool = False) -> tuple[int, int]:
     from rentguy_crm.automation.models import Workflow
     from rentguy_crm.tenants.models import Tenant
 
@@ -48,7 +49,11 @@ async def ensure_tenant_and_workflow(db: Any, steps: list[dict[str, Any]], key: 
         doc = {"key": key, "name": key, "triggers": [{"event": "lead.created"}], "steps": steps,
                "retry": {"max_attempts": 3}}
         checksum = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-        await session.execute(text("UPDATE workflows SET is_current = false WHERE tenant_id = :t"), {"t": tenant_id})
+        if keep_history:
+            existing = await session.scalar(text("SELECT id FROM workflows WHERE tenant_id = :t AND key = :k"),
+                                            {"t": tenant_id, "k": key})
+            if existing is not None:
+                return int(tenant_id), int(existing)
         workflow = Workflow(tenant_id=tenant_id, key=key, version=1, name=key, triggers=["lead.created"],
                             definition=doc, checksum=checksum, is_current=True, enabled=True)
         await session.execute(text("DELETE FROM crm_automation_runs WHERE tenant_id = :t"), {"t": tenant_id})

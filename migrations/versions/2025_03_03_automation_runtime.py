@@ -17,7 +17,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_SLA_OPEN = "NOT sla_breached AND status IN ('queued', 'running', 'waiting', 'failed', 'dead')"
+
+
 def upgrade() -> None:
+    with op.batch_alter_table('crm_automation_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_crm_automation_runs_sla_open', ['sla_due_at'], unique=False,
+                              postgresql_where=sa.text(_SLA_OPEN), sqlite_where=sa.text(_SLA_OPEN))
+
     op.create_table('crm_schedule_runs',
     sa.Column('schedule', sa.String(length=100), nullable=False),
     sa.Column('tick_at', sa.DateTime(timezone=True), nullable=False),
@@ -69,6 +76,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('crm_automation_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_crm_automation_runs_sla_open')
     op.drop_table('crm_workflow_pauses')
     with op.batch_alter_table('crm_workers', schema=None) as batch_op:
         batch_op.drop_index('ix_crm_workers_heartbeat')

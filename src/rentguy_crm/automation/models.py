@@ -33,6 +33,7 @@ class Workflow(IdMixin, TimestampMixin, Base):
 
 
 _ACTIVE = "status IN ('queued', 'waiting', 'running')"
+_SLA_OPEN = "NOT sla_breached AND status IN ('queued', 'running', 'waiting', 'failed', 'dead')"
 
 
 class AutomationRun(IdMixin, TimestampMixin, Base):
@@ -46,6 +47,9 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
         Index("ix_crm_automation_runs_tenant_status", "tenant_id", "status"),
         Index("ix_crm_automation_runs_lead", "lead_id"),
         Index("ix_crm_automation_runs_deal", "deal_id"),
+        # The SLA check looks only at runs not yet marked late and not succeeded/cancelled.
+        Index("ix_crm_automation_runs_sla_open", "sla_due_at",
+              postgresql_where=text(_SLA_OPEN), sqlite_where=text(_SLA_OPEN)),
     )
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))

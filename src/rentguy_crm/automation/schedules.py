@@ -188,7 +188,8 @@ async def emit_event_completed(session: AsyncSession, now: dt.datetime) -> dict[
     from rentguy_crm.events.service import emit
 
     today = now.date()
-    already = select(Event.id).where(Event.type == "event.completed", Event.subject_type == "deal",
+    already = select(Event.id).where(Event.tenant_id == Deal.tenant_id, Event.type == "event.completed",
+                                     Event.subject_type == "deal",
                                      Event.subject_id == Deal.id).exists()
     deals = (await session.execute(
         select(Deal.id, Deal.tenant_id, Deal.event_date, Deal.lead_id)
