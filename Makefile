@@ -60,3 +60,10 @@ bench: install-test ## Benchmarks (see bench/README.md)
 
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key
+
+.PHONY: bench-automation
+bench-automation: install-test ## Automation benchmarks on Postgres: throughput vs procrastinate, lead latency, claim speed
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/worker_throughput.py --runs 5000
+	$(BIN)/python bench/lead_to_first_step.py --rate 50 --seconds 20
+	$(BIN)/python bench/claim_speed.py --rows $${ROWS:-10000000}

@@ -13,6 +13,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = os.environ.get("CRM_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench")
+# The throughput and latency benchmarks reset their tenant's runs, so they use a database of their own and
+# never touch the history claim_speed.py builds.
+QUEUE_BENCH_URL = os.environ.get("CRM_BENCH_QUEUE_DATABASE_URL",
+                                 "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench_queue")
 
 
 def prepare_database(url: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import DEFAULT_URL, ensure_tenant_and_workflow, prepare_database  # noqa: E402
+from bench._setup import QUEUE_BENCH_URL, ensure_tenant_and_workflow, prepare_database  # noqa: E402
 
 
 async def run(url: str, rate: float, seconds: float, concurrency: int) -> None:
@@ -100,7 +100,7 @@ async def run(url: str, rate: float, seconds: float, concurrency: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--url", default=QUEUE_BENCH_URL)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=8)

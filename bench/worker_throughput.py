@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._setup import DEFAULT_URL, ensure_tenant_and_workflow, insert_runs, plain_url, prepare_database
+from bench._setup import QUEUE_BENCH_URL, ensure_tenant_and_workflow, insert_runs, plain_url, prepare_database
 
 
 async def ours(url: str, runs: int, concurrency: int, processes: int) -> float:
@@ -87,7 +87,7 @@ async def procrastinate_rate(url: str, jobs: int, concurrency: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--url", default=QUEUE_BENCH_URL)
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1, help="worker loops of ours (procrastinate gets one)")
