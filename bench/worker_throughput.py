@@ -35,6 +35,8 @@ async def ours(url: str, runs: int, concurrency: int, processes: int) -> float:
 
     db = QueueDatabase(url)
     tenant_id, workflow_id = await ensure_tenant_and_workflow(db, [{"type": "notify", "template": "noop"}])
+    async with db.session() as session:
+        await session.execute(text("TRUNCATE crm_automation_runs, crm_workers RESTART IDENTITY"))
     await insert_runs(db, tenant_id, workflow_id, runs)
     workers = [Worker(url=url, concurrency=concurrency, batch_size=concurrency, poll_interval=0.05,
                       lease=dt.timedelta(seconds=60), schedules_enabled=False) for _ in range(processes)]
@@ -72,7 +74,8 @@ async def procrastinate_rate(url: str, jobs: int, concurrency: int) -> float:
             await app.schema_manager.apply_schema_async()
         except Exception:
             pass  # already applied
-        await app.connector.execute_query_async("DELETE FROM procrastinate_jobs")
+        # Start from empty tables (TRUNCATE, no dead rows), like our side does.
+        await app.connector.execute_query_async("TRUNCATE procrastinate_jobs RESTART IDENTITY CASCADE")
         for start in range(0, jobs, 1000):
             await noop.batch_defer_async(*([{}] * min(1000, jobs - start)))
         started = time.perf_counter()

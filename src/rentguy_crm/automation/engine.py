@@ -118,32 +118,42 @@ class RunExecutor:
         if self.stopping or not claims:
             return {}, list(claims)
         now = self.clock()
+        try:
+            async with self.db.session() as session:
+                outcomes, rest, finished = await self.run_group(session, claims, now)
+        except Exception as exc:
+            log.debug("group_commit_fallback", error=str(exc)[:200], runs=len(claims))
+            return {}, list(claims)
+        self.observe_group(finished, now)
+        return outcomes, rest
+
+    async def run_group(self, session: AsyncSession, claims: list[ClaimedRun], now: dt.datetime,
+                        ) -> tuple[dict[int, str], list[ClaimedRun], list[ClaimedRun]]:
+        """The group commit inside the caller's transaction (which may be the claim's own). Raises when any
+        step fails or a run lost its lease: the caller rolls back and executes the runs one by one."""
         outcomes: dict[int, str] = {}
         rest: list[ClaimedRun] = []
         writes: list[dict[str, Any]] = []
         finished: list[ClaimedRun] = []
-        try:
-            async with self.db.session() as session:
-                for claim in claims:
-                    row = await self._group_one(session, claim, now)
-                    if row is None:
-                        rest.append(claim)
-                        continue
-                    writes.append(row)
-                    if row["status"] == "running":
-                        rest.append(claim)
-                    else:
-                        outcomes[claim.id] = "succeeded" if row["status"] == "succeeded" else "waiting"
-                        if row["status"] == "succeeded":
-                            finished.append(claim)
-                if writes and await self._write_group(session, writes, now) != len(writes):
-                    raise _GroupAbort("a run of the group lost its lease")
-        except Exception as exc:
-            log.debug("group_commit_fallback", error=str(exc)[:200], runs=len(claims))
-            return {}, list(claims)
+        for claim in claims:
+            row = await self._group_one(session, claim, now)
+            if row is None:
+                rest.append(claim)
+                continue
+            writes.append(row)
+            if row["status"] == "running":
+                rest.append(claim)
+            else:
+                outcomes[claim.id] = "succeeded" if row["status"] == "succeeded" else "waiting"
+                if row["status"] == "succeeded":
+                    finished.append(claim)
+        if writes and await self._write_group(session, writes, now) != len(writes):
+            raise _GroupAbort("a run of the group lost its lease")
+        return outcomes, rest, finished
+
+    def observe_group(self, finished: list[ClaimedRun], now: dt.datetime) -> None:
         for claim in finished:
             self._observe_finished(claim, "succeeded", claim.created_at, now)
-        return outcomes, rest
 
     async def _group_one(self, session: AsyncSession, claim: ClaimedRun, now: dt.datetime) -> dict[str, Any] | None:
         if claim.attempt > claim.max_attempts:

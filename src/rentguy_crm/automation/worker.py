@@ -67,6 +67,7 @@ class Worker:
         self.tenant_ids: list[int] | None = None
         self.in_flight: dict[int, asyncio.Task[Any]] = {}
         self.runs_done = 0
+        self.done_in_claim: set[int] = set()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,10 +130,10 @@ class Worker:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-            if claimed:
-                batch = asyncio.create_task(self._execute_batch(claimed), name=f"batch-{claimed[0].id}")
-                for claim in claimed:
-                    self.in_flight[claim.id] = batch
+            for claim in claimed:
+                if claim.id not in self.done_in_claim:
+                    self.in_flight[claim.id] = asyncio.create_task(self._execute(claim), name=f"run-{claim.id}")
+            self.done_in_claim.clear()
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due: claim again as soon as a slot frees
                 if len(self.in_flight) >= self.concurrency:
@@ -145,28 +146,34 @@ class Worker:
                 await self._idle()
 
     async def _claim(self, limit: int) -> list[queue.ClaimedRun]:
+        """Claim due runs and, in the same transaction, run their database-only steps (group commit).
+
+        Runs that finished or parked in that transaction are recorded in `done_in_claim`; the others are
+        returned for one-by-one execution. If the group cannot commit, nothing of it lands (not even the
+        claim) and the runs are claimed again plainly and executed one by one.
+        """
         if self.tenant_slug and self.tenant_ids is None:
             async with self.db.session() as session:
                 tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == self.tenant_slug))
             self.tenant_ids = [tenant_id] if tenant_id is not None else [-1]
-        async with self.db.session() as session:
-            return await queue.claim_due_runs(session, owner=self.name, now=self.clock(), lease=self.lease,
-                                              limit=limit, tenant_ids=self.tenant_ids,
-                                              workflow_keys=[self.workflow] if self.workflow else None)
-
-    async def _execute_batch(self, claims: list[queue.ClaimedRun]) -> None:
-        """Group-commit the batch's database-only steps, then execute the rest one run per task."""
+        workflow_keys = [self.workflow] if self.workflow else None
+        now = self.clock()
         try:
-            outcomes, rest = await self.executor.execute_group(claims)
+            async with self.db.session() as session:
+                claimed = await queue.claim_due_runs(session, owner=self.name, now=now, lease=self.lease,
+                                                     limit=limit, tenant_ids=self.tenant_ids,
+                                                     workflow_keys=workflow_keys)
+                outcomes, _rest, finished = await self.executor.run_group(session, claimed, now)
         except Exception as exc:
-            log.warning("group_failed", worker=self.name, error=str(exc)[:300])
-            outcomes, rest = {}, claims
-        for run_id in outcomes:
-            self.in_flight.pop(run_id, None)
-            self.runs_done += 1
-        for claim in rest:
-            self.in_flight[claim.id] = asyncio.create_task(self._execute(claim), name=f"run-{claim.id}")
-        self._wake.set()
+            log.debug("group_commit_fallback", worker=self.name, error=str(exc)[:200])
+            async with self.db.session() as session:
+                return await queue.claim_due_runs(session, owner=self.name, now=self.clock(), lease=self.lease,
+                                                  limit=limit, tenant_ids=self.tenant_ids,
+                                                  workflow_keys=workflow_keys)
+        self.executor.observe_group(finished, now)
+        self.done_in_claim = set(outcomes)
+        self.runs_done += len(outcomes)
+        return claimed
 
     async def _execute(self, claim: queue.ClaimedRun) -> str:
         try:
