@@ -304,3 +304,51 @@ async def test_a_group_with_a_run_that_lost_its_lease_writes_nothing_and_falls_b
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Activity)) == 0
     assert [(await get_run(db, r.id)).current_step for r in runs] == [0, 0, 0]
+
+
+async def test_worker_records_a_failing_database_only_step_on_its_run_and_finishes_the_others(  # type: ignore[no-untyped-def]
+        db, qdb, factory) -> None:
+    import asyncio
+
+    from rentguy_crm.automation.worker import Worker
+
+    tenant = await factory.tenant()
+    lead = await factory.lead(tenant)
+    good = await install_workflow(db, tenant, workflow_doc("good", steps=[{"type": "create_task", "title": "Bel"}]))
+    bad = await install_workflow(db, tenant, workflow_doc("bad", steps=[
+        {"type": "update_record", "record": "lead", "field": "no_such_field", "value": 1}]))
+    runs = [await queued_run(db, good, lead_id=lead.id) for _ in range(4)]
+    broken = await queued_run(db, bad, lead_id=lead.id)
+    worker = Worker(qdb, concurrency=8, poll_interval=0.05, schedules_enabled=False)
+    task = asyncio.create_task(worker.run())
+    try:
+        for _ in range(200):
+            statuses = [(await get_run(db, r.id)).status for r in [*runs, broken]]
+            if statuses == ["succeeded"] * 4 + ["failed"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, timeout=10)
+    failed = await get_run(db, broken.id)
+    assert (failed.status, failed.last_error_type) == ("failed", "PermanentStepError")
+    assert "no_such_field" in (failed.last_error_message or "")
+    assert [(await get_run(db, r.id)).status for r in runs] == ["succeeded"] * 4
+
+
+async def test_queue_status_reports_depth_lag_and_pauses_per_workflow(db, factory) -> None:  # type: ignore[no-untyped-def]
+    from rentguy_crm.automation.status import queue_status
+
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc())
+    now = dt.datetime.now(dt.UTC)
+    await queued_run(db, wf, now=now - dt.timedelta(seconds=40))
+    await queued_run(db, wf, now=now - dt.timedelta(seconds=5))
+    await queued_run(db, wf, now=now + dt.timedelta(hours=1))  # not due yet
+    async with db.session() as session:
+        await service.pause_workflow(session, tenant, "lead_intake", actor="test", reason=None, now=now)
+    async with db.session() as session:
+        status = await queue_status(session, now)
+    [flow] = status["workflows"]
+    assert (flow["workflow"], flow["depth"], flow["paused"]) == ("lead_intake", 2, True)
+    assert 39 <= flow["lag_s"] <= 41
