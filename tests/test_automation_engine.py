@@ -352,3 +352,47 @@ async def test_queue_status_reports_depth_lag_and_pauses_per_workflow(db, factor
     [flow] = status["workflows"]
     assert (flow["workflow"], flow["depth"], flow["paused"]) == ("lead_intake", 2, True)
     assert 39 <= flow["lag_s"] <= 41
+
+
+async def test_claims_honour_the_tenant_and_workflow_filters(db, qdb, factory) -> None:  # type: ignore[no-untyped-def]
+    mrdj = await factory.tenant()
+    other = await factory.tenant("other")
+    intake = await install_workflow(db, mrdj, workflow_doc("lead_intake"))
+    followup = await install_workflow(db, mrdj, workflow_doc("proposal_followup"))
+    foreign = await install_workflow(db, other, workflow_doc("lead_intake"))
+    clock = Clock()
+    mine = await queued_run(db, intake, now=clock())
+    await queued_run(db, followup, now=clock())
+    await queued_run(db, foreign, now=clock())
+    async with qdb.session() as session:
+        claimed = await queue.claim_due_runs(session, owner="w", now=clock(), lease=dt.timedelta(seconds=30),
+                                             limit=10, tenant_ids=[mrdj.id], workflow_keys=["lead_intake"])
+    assert [c.id for c in claimed] == [mine.id]
+
+
+async def test_a_step_that_outlasts_the_lease_is_not_executed_twice(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from rentguy_crm.automation.worker import Worker
+
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "notify", "template": "slow:2"}]))
+    run = await queued_run(db, wf)
+    worker = Worker(qdb, concurrency=1, poll_interval=0.05, lease=dt.timedelta(seconds=0.6),
+                    schedules_enabled=False)
+    task = asyncio.create_task(worker.run())
+    rescued: list[int] = []
+    try:
+        for _ in range(60):  # another worker keeps trying to take it for 3 s
+            await asyncio.sleep(0.05)
+            async with qdb.session() as session:
+                rescued += [c.id for c in await queue.claim_due_runs(
+                    session, owner="rescuer", now=dt.datetime.now(dt.UTC), lease=dt.timedelta(seconds=30),
+                    limit=1)]
+            if (await get_run(db, run.id)).status == "succeeded":
+                break
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, timeout=10)
+    assert rescued == []
+    assert ((await get_run(db, run.id)).status, await _effects(db)) == ("succeeded", 1)
