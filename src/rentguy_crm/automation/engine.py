@@ -58,8 +58,22 @@ class LeaseExpired(Exception):
     """The run's worker stopped heartbeating (killed or hung) on its last attempt."""
 
 
-async def default_channels(tenant: Tenant) -> Channels:
+async def no_channels(tenant: Tenant) -> Channels:
     return Channels(tenant_slug=tenant.slug)
+
+
+_default_factory: ChannelsFactory = no_channels
+
+
+def set_default_channels_factory(factory: ChannelsFactory) -> None:
+    """Install the factory workers use when none is passed (the integrations module calls this on import,
+    so `crm workers run` and embedded workers get the tenant's configured channels)."""
+    global _default_factory
+    _default_factory = factory
+
+
+async def default_channels(tenant: Tenant) -> Channels:
+    return await _default_factory(tenant)
 
 
 def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> dt.timedelta:
