@@ -70,3 +70,9 @@ smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|a
 .PHONY: bench-lead-capture
 bench-lead-capture: install-test ## Lead capture vs. a bare one-INSERT endpoint on Postgres (bench/README.md)
 	$(BIN)/python bench/lead_capture.py $(BENCH_ARGS)
+.PHONY: bench-automation
+bench-automation: install-test ## Automation benchmarks on Postgres: throughput vs procrastinate, lead latency, claim speed
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/worker_throughput.py --runs 5000
+	$(BIN)/python bench/lead_to_first_step.py --rate 50 --seconds 20
+	$(BIN)/python bench/claim_speed.py --rows $${ROWS:-10000000}

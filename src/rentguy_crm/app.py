@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from rentguy_crm import __version__
 from rentguy_crm.audit.routes import router as audit_router
+from rentguy_crm.automation.routes import router as automation_router
 from rentguy_crm.automation.workflow_routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
@@ -35,10 +38,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = db is None
         app.state.db = db or Database(settings)
+        workers = await _start_embedded_workers(app) if app.state.embedded else None
         try:
             yield
         finally:
             await flush_lead_tally(app.state.db)
+            if workers is not None:
+                await _stop_embedded_workers(*workers)
             if owned:
                 await app.state.db.dispose()
 
@@ -70,7 +76,27 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(audit_router, prefix="/api/v1/audit")
     app.include_router(intake_router, prefix="/api/v1")
     app.include_router(status_router)
+    app.include_router(automation_router, prefix="/api/v1/automation")
     return app
+
+
+async def _start_embedded_workers(app: FastAPI) -> tuple[Any, asyncio.Task[None]]:
+    """Automation workers inside the API process (embedded mode): woken by the commit that queues a run."""
+    from rentguy_crm.automation.worker import Worker, load_plugins
+
+    load_plugins()
+    worker = Worker(url=app.state.db.url, concurrency=4, poll_interval=0.5, grace=5.0)
+    task = asyncio.create_task(worker.run(), name="embedded-workers")
+    app.state.workers = worker
+    return worker, task
+
+
+async def _stop_embedded_workers(worker: Any, task: asyncio.Task[None]) -> None:
+    worker.request_stop()
+    try:
+        await asyncio.wait_for(task, timeout=worker.grace + 5)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()
 
 
 def create_embedded_app() -> FastAPI:

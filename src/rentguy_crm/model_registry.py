@@ -2,7 +2,7 @@
 
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth.models import ApiKey
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.models import AutomationRun, ScheduleRun, WorkerRecord, Workflow, WorkflowPause
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
@@ -14,6 +14,6 @@ metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "Tenant",
-    "Workflow", "metadata",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "ScheduleRun",
+    "Tenant", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from sqlalchemy import text
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.models import AutomationRun, WorkerRecord
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.intake.tally import tally
 from rentguy_crm.ratelimit import service
@@ -24,23 +23,26 @@ async def test_status_lists_every_component_as_json(client: httpx.AsyncClient, m
     assert components["database"]["status"] == "ok"
 
 
-async def test_workers_without_heartbeat_table_say_so(client: httpx.AsyncClient) -> None:
+async def test_workers_down_when_no_worker_runs(client: httpx.AsyncClient) -> None:
     workers = (await client.get("/status")).json()["components"]["workers"]
-    assert workers == {"status": "unknown", "summary": "no worker heartbeat table yet"}
+    assert (workers["status"], workers["summary"]) == ("down", "no workers are running")
 
 
-async def test_workers_report_heartbeat_age_when_the_table_exists(client: httpx.AsyncClient, db: Database) -> None:
-    async with db.engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE crm_workers (name VARCHAR(200), heartbeat_at TIMESTAMP)"))
-        await conn.execute(text("INSERT INTO crm_workers VALUES ('w1', :t)"),
-                           {"t": (utcnow() - dt.timedelta(seconds=5)).replace(tzinfo=None)})
-    try:
-        workers = (await client.get("/status")).json()["components"]["workers"]
-    finally:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP TABLE crm_workers"))
+async def test_workers_report_heartbeat_age(client: httpx.AsyncClient, db: Database) -> None:
+    beat = utcnow() - dt.timedelta(seconds=5)
+    async with db.session() as session:
+        session.add(WorkerRecord(name="w1", hostname="h", pid=1, started_at=beat, heartbeat_at=beat, concurrency=1))
+    workers = (await client.get("/status")).json()["components"]["workers"]
     assert workers["status"] == "ok"
     assert 4 <= workers["details"]["heartbeat_age_seconds"]["w1"] < 60
+
+
+async def test_workers_with_a_stale_heartbeat_are_down(client: httpx.AsyncClient, db: Database) -> None:
+    beat = utcnow() - dt.timedelta(minutes=10)
+    async with db.session() as session:
+        session.add(WorkerRecord(name="w1", hostname="h", pid=1, started_at=beat, heartbeat_at=beat, concurrency=1))
+    workers = (await client.get("/status")).json()["components"]["workers"]
+    assert workers["status"] == "down"
 
 
 async def test_queue_shows_depth_and_oldest_due_age_per_workflow(client: httpx.AsyncClient, db: Database,

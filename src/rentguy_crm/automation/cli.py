@@ -11,4 +11,4 @@ runs_app = typer.Typer(help="Automation runs (crm_automation_runs): list, show, 
 
 # Command modules register themselves on the groups above when imported.
 
-from rentguy_crm.automation import library_cli  # noqa: E402,F401
+from rentguy_crm.automation import library_cli, operations_cli  # noqa: E402,F401

@@ -33,6 +33,7 @@ class Workflow(IdMixin, TimestampMixin, Base):
 
 
 _ACTIVE = "status IN ('queued', 'waiting', 'running')"
+_SLA_OPEN = "NOT sla_breached AND status IN ('queued', 'running', 'waiting', 'failed', 'dead')"
 
 
 class AutomationRun(IdMixin, TimestampMixin, Base):
@@ -46,6 +47,9 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
         Index("ix_crm_automation_runs_tenant_status", "tenant_id", "status"),
         Index("ix_crm_automation_runs_lead", "lead_id"),
         Index("ix_crm_automation_runs_deal", "deal_id"),
+        # The SLA check looks only at runs not yet marked late and not succeeded/cancelled.
+        Index("ix_crm_automation_runs_sla_open", "sla_due_at",
+              postgresql_where=text(_SLA_OPEN), sqlite_where=text(_SLA_OPEN)),
     )
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -73,3 +77,59 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
     last_error_message: Mapped[str | None] = mapped_column(Text)
     sla_due_at: Mapped[dt.datetime | None]
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkflowPause(IdMixin, Base):
+    """A paused workflow of a tenant: workers claim none of its runs until it is resumed; new runs still queue."""
+
+    __tablename__ = "crm_workflow_pauses"
+    __table_args__ = (UniqueConstraint("tenant_id", "workflow_key"),)
+
+    tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
+    workflow_key: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[dt.datetime]
+    paused_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerRecord(IdMixin, Base):
+    """One worker process: registered at start, heartbeat while alive, stopped_at on a clean exit."""
+
+    __tablename__ = "crm_workers"
+    __table_args__ = (Index("ix_crm_workers_heartbeat", "heartbeat_at"),)
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    concurrency: Mapped[int] = mapped_column(Integer)
+    tenant_filter: Mapped[str | None] = mapped_column(String(64))
+    workflow_filter: Mapped[str | None] = mapped_column(String(64))
+    runs_done: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScheduleRun(IdMixin, Base):
+    """One tick of a scheduled job. The unique (schedule, tick) makes it one run per tick however many workers
+    run; workers claim these rows with a lease exactly like automation runs."""
+
+    __tablename__ = "crm_schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule", "tick_at"),
+        Index("ix_crm_schedule_runs_due", "run_after", "id",
+              postgresql_where=text("status IN ('queued', 'running')"),
+              sqlite_where=text("status IN ('queued', 'running')")),
+    )
+
+    schedule: Mapped[str] = mapped_column(String(100))
+    tick_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[dt.datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]

@@ -1,4 +1,4 @@
-"""Emit domain events into the outbox inside the caller's transaction."""
+"""Emit domain events into the outbox inside the caller's transaction, with the automation runs they trigger."""
 
 from __future__ import annotations
 
@@ -22,4 +22,8 @@ async def emit(
                   payload=payload or {})
     session.add(event)
     await session.flush()
+    # The runs an event triggers are written in the same transaction: both land or neither does.
+    from rentguy_crm.automation.dispatch import runs_for_event
+
+    await runs_for_event(session, event)
     return event

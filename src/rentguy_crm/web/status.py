@@ -13,9 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select, text
 
 from rentguy_crm import __version__
+from rentguy_crm.automation import status as automation_status
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import recent_outcomes, tally
@@ -82,24 +83,16 @@ async def database_check(db: Database) -> ComponentStatus:
 
 
 async def workers_check(db: Database) -> ComponentStatus:
-    async with db.engine.connect() as conn:
-        present = await conn.run_sync(lambda sync: inspect(sync).has_table("crm_workers"))
-        if not present:
-            return ComponentStatus("unknown", "no worker heartbeat table yet")
-        rows = (await conn.execute(text("SELECT name, heartbeat_at FROM crm_workers"))).all()
-    now = clock.now()
-    ages: dict[str, float] = {}
-    for name, beat in rows:
-        if isinstance(beat, str):
-            beat = dt.datetime.fromisoformat(beat)
-        if beat is not None and beat.tzinfo is None:
-            beat = beat.replace(tzinfo=dt.UTC)
-        ages[str(name)] = round((now - beat).total_seconds(), 1) if beat else float("inf")
-    if not ages:
-        return ComponentStatus("down", "no workers have reported", {"workers": {}})
-    fresh = [a for a in ages.values() if a <= 60]
-    status = "ok" if len(fresh) == len(ages) else ("degraded" if fresh else "down")
-    return ComponentStatus(status, f"{len(fresh)} of {len(ages)} workers beat within 60 s",
+    async with db.session() as session:
+        report = await automation_status.worker_status(session, clock.now())
+    running = [w for w in report["workers"] if w["state"] != "stopped"]
+    ages = {w["name"]: w["heartbeat_age_s"] for w in running}
+    if not running:
+        return ComponentStatus("down", "no workers are running", {"heartbeat_age_seconds": {}})
+    alive = report["alive"]
+    status = "ok" if alive == len(running) else ("degraded" if alive else "down")
+    return ComponentStatus(status, f"{alive} of {len(running)} workers beat within "
+                                   f"{int(automation_status.ALIVE_WITHIN.total_seconds())} s",
                            {"heartbeat_age_seconds": ages})
 
 

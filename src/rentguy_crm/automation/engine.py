@@ -1,0 +1,435 @@
+"""Execute claimed runs step by step: each step's outcome and the program counter land in one fenced transaction.
+
+Fencing: every transaction on a run first re-reads it WHERE lease_owner = this worker AND status = 'running'
+(and on Postgres locks the row), so a worker that lost its lease, or a cancelled run, changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.automation import expressions, steps  # noqa: F401  (steps registers the engine's handlers)
+from rentguy_crm.automation.definitions import RetryPolicy, WorkflowDefinition
+from rentguy_crm.automation.dispatch import definition_of
+from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.program import Instruction, compile_program
+from rentguy_crm.automation.queue import ClaimedRun, dialect_of
+from rentguy_crm.automation.steps_api import Channels, ChannelsFactory, StepContext, StepResult, handler_for
+from rentguy_crm.automation.variables import jsonable, subject_variables
+from rentguy_crm.db import Database, utcnow
+from rentguy_crm.integrations.base import DeliveryError
+from rentguy_crm.observability import metrics
+from rentguy_crm.tenants.models import Tenant
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+# Step types whose work is only database writes and quick: the steps of a claimed batch that are all of this kind
+# commit together in one transaction (group commit). Steps that talk to the outside world get one transaction
+# each, so a slow channel never holds other runs back.
+DATABASE_ONLY_STEPS: set[str] = {"create_task", "update_record", "wait", "stop"}
+
+
+def mark_database_only(step_type: str) -> None:
+    """Declare that a step type's handler only writes to the database and is quick (it may be group-committed)."""
+    DATABASE_ONLY_STEPS.add(step_type)
+
+
+class _GroupAbort(Exception):
+    """A group commit could not land as a whole; its runs are executed one by one instead."""
+
+
+class PermanentStepError(Exception):
+    """A step that can never succeed as written (unknown step type, bad field): the run fails, no retry."""
+
+
+class LeaseExpired(Exception):
+    """The run's worker stopped heartbeating (killed or hung) on its last attempt."""
+
+
+async def no_channels(tenant: Tenant) -> Channels:
+    return Channels(tenant_slug=tenant.slug)
+
+
+_default_factory: ChannelsFactory = no_channels
+
+
+def set_default_channels_factory(factory: ChannelsFactory) -> None:
+    """Install the factory workers use when none is passed (the integrations module calls this on import,
+    so `crm workers run` and embedded workers get the tenant's configured channels)."""
+    global _default_factory
+    _default_factory = factory
+
+
+async def default_channels(tenant: Tenant) -> Channels:
+    return await _default_factory(tenant)
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> dt.timedelta:
+    """Exponential backoff with equal jitter: between half and all of initial * factor^(attempt-1), capped."""
+    base = policy.initial_interval.total_seconds() * policy.backoff_factor ** max(attempt - 1, 0)
+    base = min(base, policy.max_interval.total_seconds())
+    return dt.timedelta(seconds=base / 2 + (rng or random).uniform(0, base / 2))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DeliveryError):
+        return exc.retryable
+    # Unknown errors (a bug, a timeout) are retried: a deterministic one ends `dead` after the last attempt.
+    return not isinstance(exc, PermanentStepError | expressions.ExpressionError)
+
+
+class RunExecutor:
+    def __init__(self, db: Database, owner: str, *, lease: dt.timedelta = dt.timedelta(seconds=30),
+                 channels_factory: ChannelsFactory | None = None, clock: Clock = utcnow,
+                 rng: random.Random | None = None) -> None:
+        self.db = db
+        self.owner = owner
+        self.lease = lease
+        self.channels_factory = channels_factory or default_channels
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.stopping = False  # set on SIGTERM: finish the step in flight, then release the run
+        self._programs: dict[int, tuple[WorkflowDefinition, list[Instruction]]] = {}
+        self._tenants: dict[int, Tenant] = {}
+        self._channels: dict[int, Channels] = {}
+
+    async def execute(self, claim: ClaimedRun) -> str:
+        """Run a claimed run until it finishes, parks, fails, or this worker must let go. Returns the outcome."""
+        if claim.attempt > claim.max_attempts:
+            return await self._record_failure(claim, None, LeaseExpired(
+                f"attempt {claim.attempt - 1} of {claim.max_attempts} did not finish before its lease expired"),
+                retryable=False, dead=True)
+        while True:
+            if self.stopping:
+                return "released"
+            outcome = await self._advance(claim)
+            if outcome != "continue":
+                return outcome
+
+    def _groupable(self, instruction: Instruction) -> bool:
+        if instruction.op == "step":
+            return instruction.step.type in DATABASE_ONLY_STEPS and handler_for(instruction.step.type) is not None
+        return True  # jump and branch (a condition that raises makes the group fall back to one by one)
+
+    async def execute_group(self, claims: list[ClaimedRun]) -> tuple[dict[int, str], list[ClaimedRun]]:
+        """Run the database-only steps of a claimed batch in one transaction with one fenced write.
+
+        Returns the outcomes of the runs that got to a stop (finished or parked) and the runs still to execute
+        one by one (their next step talks to the outside world, or the group could not commit as a whole).
+        """
+        if self.stopping or not claims:
+            return {}, list(claims)
+        now = self.clock()
+        try:
+            async with self.db.session() as session:
+                outcomes, rest, finished = await self.run_group(session, claims, now)
+        except Exception as exc:
+            log.debug("group_commit_fallback", error=str(exc)[:200], runs=len(claims))
+            return {}, list(claims)
+        self.observe_group(finished, now)
+        return outcomes, rest
+
+    async def run_group(self, session: AsyncSession, claims: list[ClaimedRun], now: dt.datetime,
+                        ) -> tuple[dict[int, str], list[ClaimedRun], list[ClaimedRun]]:
+        """The group commit inside the caller's transaction (which may be the claim's own). Raises when any
+        step fails or a run lost its lease: the caller rolls back and executes the runs one by one."""
+        outcomes: dict[int, str] = {}
+        rest: list[ClaimedRun] = []
+        writes: list[dict[str, Any]] = []
+        finished: list[ClaimedRun] = []
+        for claim in claims:
+            row = await self._group_one(session, claim, now)
+            if row is None:
+                rest.append(claim)
+                continue
+            writes.append(row)
+            if row["status"] == "running":
+                rest.append(claim)
+            else:
+                outcomes[claim.id] = "succeeded" if row["status"] == "succeeded" else "waiting"
+                if row["status"] == "succeeded":
+                    finished.append(claim)
+        if writes and await self._write_group(session, writes, now) != len(writes):
+            raise _GroupAbort("a run of the group lost its lease")
+        return outcomes, rest, finished
+
+    def observe_group(self, finished: list[ClaimedRun], now: dt.datetime) -> None:
+        for claim in finished:
+            self._observe_finished(claim, "succeeded", claim.created_at, now)
+
+    async def _group_one(self, session: AsyncSession, claim: ClaimedRun, now: dt.datetime) -> dict[str, Any] | None:
+        if claim.attempt > claim.max_attempts:
+            return None
+        _definition, program = await self._program(session, claim.workflow_id)
+        pc = claim.current_step
+        if pc < len(program) and not self._groupable(program[pc]):
+            return None
+        tenant, channels = await self._tenant(session, claim.tenant_id)
+        entries, context = list(claim.step_log), dict(claim.context)
+        variables: dict[str, Any] | None = None
+        park_until: dt.datetime | None = None
+        while pc < len(program) and self._groupable(program[pc]):
+            instruction = program[pc]
+            started = time.perf_counter()
+            if instruction.op == "jump":
+                pc = instruction.target  # type: ignore[assignment]
+                continue
+            if variables is None:
+                variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
+                variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
+            variables["steps"] = context.get("steps", {})
+            if instruction.op == "branch":
+                holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                entries.append(self._entry(pc, instruction, claim, now, started, "done", {"condition": holds}))
+                pc = pc + 1 if holds else instruction.target  # type: ignore[assignment]
+                continue
+            step = instruction.step
+            handler = handler_for(step.type)
+            assert handler is not None
+            ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
+                              idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables, channels=channels,
+                              now=now)
+            result = await handler(ctx, step)
+            output = jsonable(result.output)
+            if output:
+                context.setdefault("steps", {})[str(step.name or pc)] = output
+            status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
+            entries.append(self._entry(pc, instruction, claim, now, started, status, output))
+            if result.status == "stop":
+                pc = len(program)
+                break
+            pc += 1
+            if result.status == "wait" and result.run_after is not None and result.run_after > now:
+                park_until = result.run_after
+                break
+        row: dict[str, Any] = {"id": claim.id, "current_step": pc, "step_log": entries, "context": context,
+                               "completed_at": None, "duration_ms": None}
+        if pc >= len(program):
+            started_at = claim.started_at or now
+            row.update(status="succeeded", completed_at=now, lease_owner=None, lease_expires_at=None, run_after=now,
+                       duration_ms=int((now - started_at).total_seconds() * 1000))
+        elif park_until is not None:
+            row.update(status="waiting", lease_owner=None, lease_expires_at=None, run_after=park_until)
+        else:
+            row.update(status="running", lease_owner=self.owner, lease_expires_at=now + self.lease,
+                       run_after=now + self.lease)
+        return row
+
+    async def _write_group(self, session: AsyncSession, rows: list[dict[str, Any]], now: dt.datetime) -> int:
+        """One fenced write for the whole group; returns how many runs it landed on."""
+        rows = sorted(rows, key=lambda r: r["id"])
+        if dialect_of(session) != "postgresql":
+            landed = 0
+            for row in rows:
+                values = {k: v for k, v in row.items() if k != "id"}
+                result = await session.execute(
+                    update(AutomationRun).where(AutomationRun.id == row["id"], AutomationRun.lease_owner == self.owner,
+                                                AutomationRun.status == "running")
+                    .values(updated_at=now, **values).execution_options(synchronize_session=False))
+                landed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return landed
+        payload = json.dumps([jsonable(r) for r in rows])
+        result = await session.execute(text(
+            "UPDATE crm_automation_runs AS r SET status = v.status, current_step = v.current_step, "
+            "step_log = v.step_log, context = v.context, run_after = v.run_after, lease_owner = v.lease_owner, "
+            "lease_expires_at = v.lease_expires_at, completed_at = v.completed_at, duration_ms = v.duration_ms, "
+            "updated_at = :now "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
+            "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
+            "completed_at timestamptz, duration_ms integer) "
+            "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
+            {"rows": payload, "owner": self.owner, "now": now})
+        return len(result.all())
+
+    async def _program(self, session: AsyncSession, workflow_id: int | None) -> tuple[WorkflowDefinition,
+                                                                                        list[Instruction]]:
+        if workflow_id is None:
+            raise PermanentStepError("the run's workflow version no longer exists")
+        cached = self._programs.get(workflow_id)
+        if cached is None:
+            workflow = await session.get(Workflow, workflow_id)
+            if workflow is None:
+                raise PermanentStepError(f"workflow version {workflow_id} no longer exists")
+            definition = definition_of(workflow)
+            cached = (definition, compile_program(definition))
+            self._programs[workflow_id] = cached
+        return cached
+
+    async def _tenant(self, session: AsyncSession, tenant_id: int) -> tuple[Tenant, Channels]:
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = await session.get(Tenant, tenant_id)
+            assert tenant is not None
+            # Detached so a rolled-back step (which expires the session's objects) leaves the cached copy intact.
+            session.expunge(tenant)
+            self._tenants[tenant_id] = tenant
+            self._channels[tenant_id] = await self.channels_factory(tenant)
+        return tenant, self._channels[tenant_id]
+
+    async def _fence(self, session: AsyncSession, run_id: int) -> Any:
+        stmt = (select(AutomationRun.current_step, AutomationRun.step_log, AutomationRun.context,
+                       AutomationRun.attempt, AutomationRun.started_at, AutomationRun.created_at)
+                .where(AutomationRun.id == run_id, AutomationRun.lease_owner == self.owner,
+                       AutomationRun.status == "running")
+                .with_for_update())
+        return (await session.execute(stmt)).first()
+
+    async def _advance(self, claim: ClaimedRun) -> str:
+        started = time.perf_counter()
+        now = self.clock()
+        pc: int | None = None
+        try:
+            async with self.db.session() as session:
+                row = await self._fence(session, claim.id)
+                if row is None:
+                    return "lost"
+                _definition, program = await self._program(session, claim.workflow_id)
+                pc = row.current_step
+                log_entries = list(row.step_log or [])
+                context = dict(row.context or {})
+                if pc >= len(program):
+                    await self._finish(session, claim, row, log_entries, context, pc, "succeeded", now)
+                    return "succeeded"
+                instruction = program[pc]
+                if instruction.op == "jump":
+                    await self._write(session, claim, current_step=instruction.target)
+                    return "continue"
+                tenant, channels = await self._tenant(session, claim.tenant_id)
+                variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
+                variables["steps"] = context.get("steps", {})
+                variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
+                if instruction.op == "branch":
+                    holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                    entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
+                    next_pc = pc + 1 if holds else int(instruction.target or 0)
+                    return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
+                                                  len(program), now, None, False)
+                step = instruction.step
+                handler = handler_for(step.type)
+                if handler is None:
+                    raise PermanentStepError(
+                        f"no implementation is registered for step type '{step.type}' (step {pc}, "
+                        f"'{instruction.label}'); the module that provides it is not installed in this worker")
+                ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
+                                  idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables,
+                                  channels=channels, now=now)
+                result: StepResult = await handler(ctx, step)
+                output = jsonable(result.output)
+                if output:
+                    context.setdefault("steps", {})[str(step.name or pc)] = output
+                status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
+                entry = self._entry(pc, instruction, claim, now, started, status, output)
+                next_pc = len(program) if result.status == "stop" else pc + 1
+                park_until = result.run_after if result.status == "wait" else None
+                return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
+                                              len(program), now, park_until, result.status == "stop")
+        except Exception as exc:  # the step's transaction rolled back; record the failure in a new one
+            if pc is None and not isinstance(exc, PermanentStepError):
+                raise  # the database itself failed before any step ran: the worker's loop backs off
+            return await self._record_failure(claim, pc, exc, retryable=is_retryable(exc), started=started)
+
+    def _entry(self, pc: int, instruction: Instruction, claim: ClaimedRun, now: dt.datetime, started: float,
+               status: str, output: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "step": pc, "type": instruction.step.type if instruction.step is not None else instruction.op,
+            "name": instruction.label, "status": status, "attempt": claim.attempt, "at": now.isoformat(),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2), "worker": self.owner,
+        }
+        if output:
+            entry["output"] = output
+        return entry
+
+    async def _after_step(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
+                          context: dict[str, Any], next_pc: int, length: int, now: dt.datetime,
+                          park_until: dt.datetime | None, stopped: bool) -> str:
+        if next_pc >= length or stopped:
+            await self._finish(session, claim, row, entries, context, next_pc, "succeeded", now)
+            return "succeeded"
+        if park_until is not None and park_until > now:
+            await self._write(session, claim, current_step=next_pc, step_log=entries, context=context,
+                              status="waiting", run_after=park_until, lease_owner=None, lease_expires_at=None)
+            return "waiting"
+        expires = now + self.lease
+        await self._write(session, claim, current_step=next_pc, step_log=entries, context=context,
+                          lease_expires_at=expires, run_after=expires)
+        return "continue"
+
+    async def _write(self, session: AsyncSession, claim: ClaimedRun, **values: Any) -> None:
+        # Under the row lock taken by _fence; the WHERE repeats the fence for SQLite and for safety.
+        values["updated_at"] = self.clock()
+        await session.execute(update(AutomationRun)
+                              .where(AutomationRun.id == claim.id, AutomationRun.lease_owner == self.owner,
+                                     AutomationRun.status == "running").values(**values)
+                              .execution_options(synchronize_session=False))
+
+    async def _finish(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
+                      context: dict[str, Any], pc: int, status: str, now: dt.datetime) -> None:
+        started_at = row.started_at or now
+        await self._write(session, claim, status=status, current_step=pc, step_log=entries, context=context,
+                          completed_at=now, duration_ms=int((now - started_at).total_seconds() * 1000),
+                          lease_owner=None, lease_expires_at=None)
+        self._observe_finished(claim, status, row.created_at, now)
+
+    def _observe_finished(self, claim: ClaimedRun, status: str, created_at: dt.datetime | None,
+                          now: dt.datetime) -> None:
+        tenant = self._tenants.get(claim.tenant_id)
+        slug = tenant.slug if tenant is not None else str(claim.tenant_id)
+        metrics.automation_runs_finished_total.labels(slug, claim.workflow_key, status).inc()
+        if created_at is not None:
+            metrics.automation_run_duration_seconds.labels(slug, claim.workflow_key).observe(
+                max((now - created_at).total_seconds(), 0.0))
+
+    async def _record_failure(self, claim: ClaimedRun, pc: int | None, exc: BaseException, *, retryable: bool,
+                              started: float | None = None, dead: bool = False) -> str:
+        now = self.clock()
+        async with self.db.session() as session:
+            row = await self._fence(session, claim.id)
+            if row is None:
+                return "lost"
+            entries = list(row.step_log or [])
+            error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
+            entry: dict[str, Any] = {"step": row.current_step if pc is None else pc, "status": "failed",
+                                     "attempt": claim.attempt, "at": now.isoformat(), "worker": self.owner,
+                                     "error": error, "retryable": retryable}
+            if started is not None:
+                entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            entries.append(entry)
+            common = {"step_log": entries, "last_error_type": error["type"], "last_error_message": error["message"],
+                      "lease_owner": None, "lease_expires_at": None}
+            if retryable and not dead and row.attempt < claim.max_attempts:
+                try:
+                    definition, _ = await self._program(session, claim.workflow_id)
+                    policy = definition.retry
+                except PermanentStepError:
+                    policy = RetryPolicy()
+                delay = retry_delay(policy, row.attempt, self.rng)
+                retry_after = getattr(exc, "retry_after", None)
+                if isinstance(retry_after, dt.timedelta) and retry_after > delay:
+                    delay = retry_after
+                await self._write(session, claim, status="queued", run_after=now + delay, **common)
+                tenant = self._tenants.get(claim.tenant_id)
+                metrics.automation_run_retries_total.labels(tenant.slug if tenant else str(claim.tenant_id),
+                                                            claim.workflow_key).inc()
+                log.info("run_retry_scheduled", run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
+                         delay_s=round(delay.total_seconds(), 3), error=error["type"])
+                return "retry"
+            status = "dead" if (retryable or dead) else "failed"
+            started_at = row.started_at or now
+            await self._write(session, claim, status=status, completed_at=now,
+                              duration_ms=int((now - started_at).total_seconds() * 1000), **common)
+            self._observe_finished(claim, status, row.created_at, now)
+            log.warning("run_" + status, run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
+                        error_type=error["type"], error=error["message"])
+            return status
