@@ -10,6 +10,7 @@ from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.kit.console import console, fail
 from rentguy_crm.quickstart import quickstart_command
+from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
+app.add_typer(templates_app, name="templates")
 app.command("quickstart")(quickstart_command)
 
 
