@@ -15,6 +15,7 @@ from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.templates.routes import router as templates_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 NON_JSON_PREFIXES: tuple[str, ...] = ()
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     app.include_router(health_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
+    app.include_router(templates_router, prefix="/api/v1/templates")
     return app
 
 
