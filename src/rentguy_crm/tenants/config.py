@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
+from rentguy_crm.integrations.settings import ChannelsConfig
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -88,7 +90,7 @@ class TenantConfig(Strict):
     assignment: Assignment = Assignment()
     rate_limit: dict[str, Any] = Field(default_factory=lambda: {"default_profile": "standard"})
     intake: dict[str, Any] = Field(default_factory=dict)
-    channels: dict[str, Any] = Field(default_factory=dict)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)  # delivery channels; see docs/templates.md
     integrations: dict[str, Any] = Field(default_factory=dict)
     sso: dict[str, Any] = Field(default_factory=dict)
 
