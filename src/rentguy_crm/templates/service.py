@@ -30,6 +30,8 @@ from rentguy_crm.templates.rendering import (
 from rentguy_crm.tenants.models import Tenant
 
 FALLBACK_LANGUAGES = ("nl", "en")
+# Chat messages are plain text on both chat channels: a Teams notice may use the Slack template of the same key.
+CHANNEL_FALLBACK = {"teams": ("teams", "slack"), "slack": ("slack", "teams")}
 
 
 def content_of(version: TemplateVersion) -> TemplateContent:
@@ -340,12 +342,13 @@ def language_order(preferred: str | None, tenant: Tenant) -> list[str]:
 
 async def resolve(session: AsyncSession, tenant: Tenant, key: str, channel: str, *, language: str | None = None,
                   version: int | None = None, vertical: str | None = None) -> ResolvedTemplate:
-    """The version a step sends: `<key>-<vertical>` before `<key>`, the preferred language, then nl, then en;
-    the live version unless a version is pinned."""
-    keys = [f"{key}-{vertical}", key] if vertical and vertical != "general" else [key]
+    """The version a step sends: `<key>-<vertical>` before `<key>`, the preferred language, then nl, then en
+    (a chat channel then the other chat channel); the live version unless a version is pinned."""
+    keys = [f"{key}-{vertical}", key] if vertical and vertical != "general" and version is None else [key]
     for candidate in keys:
-        for lang in language_order(language, tenant):
-            template = await repository.find_template(session, tenant.id, candidate, channel, lang)
+        for lang, chan in ((lang, chan) for lang in language_order(language, tenant)
+                           for chan in CHANNEL_FALLBACK.get(channel, (channel,))):
+            template = await repository.find_template(session, tenant.id, candidate, chan, lang)
             if template is None:
                 continue
             if version is not None and candidate == key:
