@@ -139,7 +139,7 @@ def create(
     """Create a new draft (and the template if it does not exist yet)."""
 
     def body() -> schemas.TemplateCreate:
-        return schemas.TemplateCreate(key=key, channel=channel, language=language, subject=subject,  # type: ignore[arg-type]
+        return schemas.TemplateCreate(key=key, channel=channel, language=language, subject=subject,
                                       text_body=_read(text_file) or "", html_body=_read(html_file),
                                       variables=[v.strip() for v in variables.split(",") if v.strip()],
                                       description=description)

@@ -96,7 +96,7 @@ async def clone(session: AsyncSession, tenant_slug: str, *, from_tenant: str | N
             blocked += 1
         rows.append(schemas.CloneRow(
             key=item.source.key, channel=item.source.channel, language=item.source.language,
-            live_version=item.live_version, source=_source_label(item.source), action=item.action,  # type: ignore[arg-type]
+            live_version=item.live_version, source=_source_label(item.source), action=item.action,
             result=result))
     parts = [f"{counts.get(a, 0)} {a}" for a in ("create", "update", "unchanged", "conflict")]
     mode = "dry run, nothing written" if dry_run else ("published" if publish else "as drafts")

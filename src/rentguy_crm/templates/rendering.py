@@ -101,8 +101,12 @@ def _attribute_paths(node: nodes.Node) -> Iterator[tuple[list[str], int]]:
 
 def _check_private_access(part: str, tree: nodes.Template) -> None:
     for getter in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attr = getter.attr if isinstance(getter, nodes.Getattr) else (
-            getter.arg.value if isinstance(getter.arg, nodes.Const) else None)
+        attr: Any
+        if isinstance(getter, nodes.Getattr):
+            attr = getter.attr
+        else:
+            arg = getattr(getter, "arg", None)
+            attr = arg.value if isinstance(arg, nodes.Const) else None
         if isinstance(attr, str) and attr.startswith("_"):
             raise TemplateProblem(f"access to the internal attribute '{attr}' is not allowed", part=part,
                                   line=getter.lineno, name=attr)

@@ -55,7 +55,7 @@ class TemplateUpdate(_Input):
     whatsapp: WhatsappMeta | None = None
 
     _names = field_validator("variables")(
-        lambda v: v if v is None else TemplateCreate._variable_names(v))  # type: ignore[operator]
+        lambda v: v if v is None else TemplateCreate._variable_names(v))
 
 
 class PreviewRequest(_Input):
