@@ -216,3 +216,11 @@ async def test_channel_with_a_missing_secret_fails_permanently_without_crashing_
     assert isinstance(channels.slack, UnavailableChannel)
     with pytest.raises(PermanentDeliveryError, match="MRDJ_NOT_SET_HOOK"):
         await channels.slack.post("x", target=None, idempotency_key=KEY)
+
+
+async def test_embedded_default_writes_chat_notices_to_the_outbox_too(db, factory, monkeypatch) -> None:
+    monkeypatch.setattr(get_settings(), "env", "dev")
+    tenant = await tenant_with_library(db, factory)
+    await run_step(db, tenant, Notify(type="notify", channel="slack", template="lead-new-slack"), subject())
+    path = get_settings().var_dir / "outbox" / "mrdj" / "run-41-step-2.slack.json"
+    assert "Nieuwe lead #12" in path.read_text()

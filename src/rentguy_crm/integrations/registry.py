@@ -13,6 +13,7 @@ from rentguy_crm.config import get_settings
 from rentguy_crm.integrations import secrets
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
+from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
 from rentguy_crm.integrations.settings import ChannelsConfig, ChatChannel
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
@@ -76,13 +77,14 @@ async def build_channels(tenant: Tenant) -> Channels:
             log.warning("channel_unavailable", tenant=tenant.slug, channel=name, reason=str(exc))
             return UnavailableChannel(name, str(exc))
 
+    outbox_folder = settings.var_dir / "outbox" / tenant.slug
     email = config.email
     if email is not None and email.provider == "smtp":
         channels.mailer = guarded("email", lambda: SmtpMailer(
             email, secrets.resolve(email.password) if email.password else None))
     elif email is not None or settings.env == "dev":
         # The embedded default: no SMTP server needed to see the mail a workflow sends.
-        channels.mailer = OutboxMailer(settings.var_dir / "outbox" / tenant.slug,
+        channels.mailer = OutboxMailer(outbox_folder,
                                        email.from_address if email else _default_from(tenant),
                                        email.reply_to if email else None)
     if config.whatsapp is not None:
@@ -94,6 +96,11 @@ async def build_channels(tenant: Tenant) -> Channels:
     if config.teams is not None:
         teams = config.teams
         channels.teams = guarded("teams", lambda: _chat(TeamsWebhookNotifier, teams))
+    if settings.env == "dev":
+        # The embedded default: unconfigured chat and WhatsApp channels write to the outbox instead of failing.
+        channels.slack = channels.slack or OutboxNotifier(outbox_folder, "slack")
+        channels.teams = channels.teams or OutboxNotifier(outbox_folder, "teams")
+        channels.messenger = channels.messenger or OutboxNotifier(outbox_folder, "whatsapp")
     hooks = config.webhooks
     channels.webhooks = guarded("webhooks", lambda: SignedWebhookSender(
         hooks.timeout_seconds,
