@@ -131,3 +131,33 @@ async def test_clone_route_dry_run_plans_without_writing(client, factory, db) ->
     assert await counts(db) == (0, 0)
     unknown = await client.post(f"{BASE}/clone", json={"only": ["nope"]}, headers=ops)
     assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+
+
+async def test_bad_edits_are_4xx_and_leave_the_draft_alone(client, factory) -> None:
+    tenant = await factory.tenant()
+    ops = await factory.headers(tenant, "operations")
+    created = (await client.post(BASE, json=DRAFT, headers=ops)).json()
+    url = f"{BASE}/versions/{created['id']}"
+    for body, status in [({}, 400), ({"text_body": ""}, 422), ({"colour": "red"}, 422),
+                         ({"html_body": "{% for %}"}, 422), ({"variables": ["Bad Name"]}, 422)]:
+        response = await client.patch(url, json=body, headers=ops)
+        assert response.status_code == status, (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.patch(f"{BASE}/versions/999999", json={"subject": "x"}, headers=ops)).status_code == 404
+    template_id = (await client.get(BASE, headers=ops)).json()[0]["id"]
+    [version] = (await client.get(f"{BASE}/{template_id}", headers=ops)).json()["versions"]
+    assert (version["text_body"], version["checksum"]) == (DRAFT["text_body"], created["checksum"])
+
+
+async def test_whatsapp_template_needs_its_approved_name(client, factory) -> None:
+    tenant = await factory.tenant()
+    ops = await factory.headers(tenant, "operations")
+    body = {"key": "proposal-reminder-whatsapp", "channel": "whatsapp", "text_body": "Hoi {{ contact.first_name }}",
+            "variables": ["contact.first_name"]}
+    missing = await client.post(BASE, json=body, headers=ops)
+    assert missing.status_code == 422 and "whatsapp" in missing.json()["detail"]
+    body["whatsapp"] = {"name": "proposal_reminder", "language": "nl", "parameters": ["{{ contact.first_name }}"]}
+    created = await client.post(BASE, json=body, headers=ops)
+    assert created.status_code == 201
+    preview = await client.post(f"{BASE}/versions/{created.json()['id']}/preview", json={}, headers=ops)
+    assert preview.json()["whatsapp_parameters"] == ["[contact.first_name]"]
