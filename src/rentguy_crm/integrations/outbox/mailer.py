@@ -3,11 +3,20 @@ server is configured, so a newcomer can open the welcome mail a new lead gets.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage
 from rentguy_crm.integrations.smtp.message import build_mime
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # One file per idempotency key: a retried step rewrites the same file rather than adding a second mail.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 class OutboxMailer:
@@ -23,10 +32,6 @@ class OutboxMailer:
         mime = build_mime(message, idempotency_key=idempotency_key, default_from=self.from_address,
                           default_reply_to=self.reply_to)
         path = self.path_for(idempotency_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # One file per idempotency key: a retried step rewrites the same file rather than adding a second mail.
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(mime))
-        tmp.replace(path)
+        await asyncio.to_thread(_write_atomically, path, bytes(mime))
         return DeliveryReceipt(channel="email", message_id=mime["Message-ID"],
                                detail={"transport": "outbox", "path": str(path)})
