@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,7 @@ def crm(*args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "COLUMNS": "200"}, cwd=ROOT, timeout=60)
 
 
+@pytest.mark.slow
 async def test_create_publish_list_and_refusal_from_the_command_line(db, factory, tmp_path) -> None:
     await factory.tenant("mrdj")
     good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
@@ -132,6 +133,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, timeout=60)
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 async def test_dry_run_leaves_the_database_byte_for_byte_unchanged(db, factory, database_url) -> None:
     tenant = await factory.tenant("mrdj")
     await clone(db, "mrdj", only=["lead-welcome", "ops-alert"], publish=True)
@@ -149,6 +151,7 @@ async def test_dry_run_leaves_the_database_byte_for_byte_unchanged(db, factory, 
         assert sqlite_file_bytes(database_url) == file_before
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 async def test_dry_run_json_lists_live_versions(db, factory) -> None:
     await factory.tenant("mrdj")
     await clone(db, "mrdj", only=["ops-alert"], publish=True)
@@ -161,12 +164,14 @@ async def test_dry_run_json_lists_live_versions(db, factory) -> None:
         ("nl", 1, "unchanged"), ("en", 1, "unchanged")]
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 async def test_unknown_tenant_exits_non_zero_with_a_message(db) -> None:
     result = run_script("--tenant", "nobody", "--dry-run")
     assert result.returncode != 0
     assert "No tenant 'nobody'" in result.stderr
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 async def test_unknown_only_key_exits_non_zero_and_names_the_key(db, factory) -> None:
     await factory.tenant("mrdj")
     result = run_script("--tenant", "mrdj", "--only", "lead-welcom", "--dry-run")
@@ -174,6 +179,7 @@ async def test_unknown_only_key_exits_non_zero_and_names_the_key(db, factory) ->
     assert "lead-welcom" in result.stderr and "lead-welcome" in result.stderr
 
 
+@pytest.mark.slow  # runs the entry point in a subprocess
 async def test_publishing_with_conflicts_without_force_exits_non_zero(db, factory) -> None:
     tenant = await factory.tenant("mrdj")
     await clone(db, "mrdj", only=["lead-welcome"], publish=True)
