@@ -3,8 +3,8 @@ leaves the database byte-for-byte unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -119,12 +119,24 @@ async def dump(db) -> dict[str, list[tuple[Any, ...]]]:  # type: ignore[no-untyp
     return out
 
 
-def sqlite_file_bytes(url: str) -> bytes:
+async def sqlite_file_digest(db, url: str) -> str:  # type: ignore[no-untyped-def]
+    """SHA-256 of the database file after moving the WAL into it.
+
+    The checkpoint runs on one of the suite's own connections, and the file is read by another process: closing
+    any handle on the file in this process would drop SQLite's POSIX locks on it, and the next process to close
+    its connection would then take itself for the last one and remove the WAL under our feet."""
     path = make_url(url).database
     assert path
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return Path(path).read_bytes()
+    async with db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _log, _checkpointed = await cursor.fetchone()
+        assert busy == 0
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
+        path, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(reader.communicate(), 30)
+    return out.decode().strip()
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -139,7 +151,7 @@ async def test_dry_run_leaves_the_database_byte_for_byte_unchanged(db, factory, 
     await clone(db, "mrdj", only=["lead-welcome", "ops-alert"], publish=True)
     await edit_and_publish(db, tenant, "lead-welcome", "Eigen {{ contact.first_name }}")
     before = await dump(db)
-    file_before = sqlite_file_bytes(database_url) if db.dialect == "sqlite" else b""
+    file_before = await sqlite_file_digest(db, database_url) if db.dialect == "sqlite" else ""
 
     result = run_script("--tenant", "mrdj", "--dry-run", "--publish", "--force")
 
@@ -148,7 +160,7 @@ async def test_dry_run_leaves_the_database_byte_for_byte_unchanged(db, factory, 
     assert "dry run, nothing written" in result.stdout
     assert await dump(db) == before
     if db.dialect == "sqlite":
-        assert sqlite_file_bytes(database_url) == file_before
+        assert await sqlite_file_digest(db, database_url) == file_before
 
 
 @pytest.mark.slow  # runs the entry point in a subprocess
