@@ -22,6 +22,7 @@ from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import router as status_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(intake_router, prefix="/api/v1")
     app.include_router(status_router)
     app.include_router(automation_router, prefix="/api/v1/automation")
+    app.include_router(templates_router, prefix="/api/v1/templates")
     return app
 
 

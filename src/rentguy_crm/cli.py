@@ -12,6 +12,7 @@ from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import console, fail
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
+from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(templates_app, name="templates")
 app.command("quickstart")(quickstart_command)
 
 

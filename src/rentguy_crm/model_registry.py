@@ -8,12 +8,13 @@ from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
 
 metadata = Base.metadata
 
 __all__ = [
-    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Event",
+    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "ScheduleRun",
-    "Tenant", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "Template", "TemplateVersion", "Tenant", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
+from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -137,7 +138,7 @@ class TenantConfig(Strict):
     assignment: Assignment = Assignment()
     rate_limit: RateLimitSettings = RateLimitSettings()
     intake: IntakeSettings = IntakeSettings()
-    channels: dict[str, Any] = Field(default_factory=dict)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)  # delivery channels; see docs/templates.md
     integrations: dict[str, Any] = Field(default_factory=dict)
     sso: dict[str, Any] = Field(default_factory=dict)
 

@@ -1,0 +1,46 @@
+"""The MIME message both mailers send: headers from the tenant config, a Message-ID derived from the step's
+idempotency key (so a resend is recognisably the same message) and List-Unsubscribe on marketing mail."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage as MimeMessage
+from email.utils import formatdate, parseaddr
+
+from rentguy_crm.integrations.base import EmailMessage, PermanentDeliveryError
+
+
+def message_id(idempotency_key: str, from_address: str) -> str:
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "rentguy.invalid"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def build_mime(message: EmailMessage, *, idempotency_key: str, default_from: str,
+               default_reply_to: str | None = None) -> MimeMessage:
+    sender = message.from_address or default_from
+    if not parseaddr(sender)[1] or not parseaddr(message.to)[1] or "@" not in message.to:
+        raise PermanentDeliveryError(f"email: not a usable address (from {sender!r}, to {message.to!r})")
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = message.to
+    mime["Subject"] = message.subject
+    mime["Date"] = formatdate(localtime=False, usegmt=True)
+    mime["Message-ID"] = message_id(idempotency_key, sender)
+    reply_to = message.reply_to or default_reply_to
+    if reply_to:
+        mime["Reply-To"] = reply_to
+    if message.marketing:
+        targets = []
+        if message.unsubscribe_url:
+            targets.append(f"<{message.unsubscribe_url}>")
+        targets.append(f"<mailto:{parseaddr(reply_to or sender)[1]}?subject=unsubscribe>")
+        mime["List-Unsubscribe"] = ", ".join(targets)
+        if message.unsubscribe_url:
+            mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime.set_content(message.text)
+    if message.html:
+        mime.add_alternative(message.html, subtype="html")
+    return mime

@@ -1,0 +1,1 @@
+"""Signed outgoing HTTP webhooks."""

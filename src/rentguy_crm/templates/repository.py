@@ -1,0 +1,74 @@
+"""Tenant-scoped queries for templates and versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.errors import NotFound
+from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
+
+
+async def templates(session: AsyncSession, tenant_id: int, *, key: str | None = None,
+                    channel: str | None = None, language: str | None = None) -> list[Template]:
+    stmt = select(Template).where(Template.tenant_id == tenant_id)
+    if key:
+        stmt = stmt.where(Template.key == key)
+    if channel:
+        stmt = stmt.where(Template.channel == channel)
+    if language:
+        stmt = stmt.where(Template.language == language)
+    return list((await session.scalars(stmt.order_by(Template.key, Template.channel, Template.language))).all())
+
+
+async def template(session: AsyncSession, tenant_id: int, template_id: int) -> Template:
+    found = await session.scalar(select(Template).where(Template.tenant_id == tenant_id, Template.id == template_id))
+    if found is None:
+        raise NotFound(f"No template with id {template_id}.")
+    return found
+
+
+async def find_template(session: AsyncSession, tenant_id: int, key: str, channel: str,
+                        language: str) -> Template | None:
+    return await session.scalar(select(Template).where(
+        Template.tenant_id == tenant_id, Template.key == key, Template.channel == channel,
+        Template.language == language))
+
+
+async def versions(session: AsyncSession, tenant_id: int, template_ids: list[int]) -> list[TemplateVersion]:
+    if not template_ids:
+        return []
+    return list((await session.scalars(select(TemplateVersion).where(
+        TemplateVersion.tenant_id == tenant_id, TemplateVersion.template_id.in_(template_ids))
+        .order_by(TemplateVersion.template_id, TemplateVersion.version))).all())
+
+
+async def version(session: AsyncSession, tenant_id: int, version_id: int) -> TemplateVersion:
+    found = await session.scalar(select(TemplateVersion).where(
+        TemplateVersion.tenant_id == tenant_id, TemplateVersion.id == version_id))
+    if found is None:
+        raise NotFound(f"No template version with id {version_id}.")
+    return found
+
+
+async def version_by_number(session: AsyncSession, tenant_id: int, template_id: int,
+                            number: int) -> TemplateVersion | None:
+    return await session.scalar(select(TemplateVersion).where(
+        TemplateVersion.tenant_id == tenant_id, TemplateVersion.template_id == template_id,
+        TemplateVersion.version == number))
+
+
+async def live_version(session: AsyncSession, tenant_id: int, template_id: int) -> TemplateVersion | None:
+    return await session.scalar(select(TemplateVersion).where(
+        TemplateVersion.tenant_id == tenant_id, TemplateVersion.template_id == template_id,
+        TemplateVersion.status == "live"))
+
+
+async def next_version_number(session: AsyncSession, template_id: int) -> int:
+    current = await session.scalar(select(func.max(TemplateVersion.version)).where(
+        TemplateVersion.template_id == template_id))
+    return (current or 0) + 1
+
+
+async def delivery(session: AsyncSession, idempotency_key: str) -> Delivery | None:
+    return await session.scalar(select(Delivery).where(Delivery.idempotency_key == idempotency_key))

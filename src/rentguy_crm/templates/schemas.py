@@ -1,0 +1,144 @@
+"""API shapes of templates and their versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Channel = Literal["email", "whatsapp", "slack", "teams"]
+Language = Literal["nl", "en"]
+VARIABLE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WhatsappMeta(_Input):
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(min_length=2, max_length=10)
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+
+
+class TemplateCreate(_Input):
+    key: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
+    channel: Channel
+    language: Language = "nl"
+    description: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=500)
+    text_body: str = Field(min_length=1, max_length=100_000)
+    html_body: str | None = Field(default=None, max_length=500_000)
+    variables: list[str] = Field(default_factory=list, max_length=200)
+    whatsapp: WhatsappMeta | None = None
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        import re
+
+        bad = [n for n in names if not re.match(VARIABLE, n) or any(p.startswith("_") for p in n.split("."))]
+        if bad:
+            raise ValueError(f"variables must be dotted names such as contact.first_name; not valid: {', '.join(bad)}")
+        return names
+
+
+class TemplateUpdate(_Input):
+    """Changes to a version. A draft changes in place; a live or archived version yields a new draft."""
+
+    description: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=500)
+    text_body: str | None = Field(default=None, min_length=1, max_length=100_000)
+    html_body: str | None = Field(default=None, max_length=500_000)
+    variables: list[str] | None = Field(default=None, max_length=200)
+    whatsapp: WhatsappMeta | None = None
+
+    _names = field_validator("variables")(
+        lambda v: v if v is None else TemplateCreate._variable_names(v))
+
+
+class PreviewRequest(_Input):
+    lead_id: int | None = Field(default=None, description="Render with this lead's real data instead of samples")
+    deal_id: int | None = None
+    variables: dict[str, Any] = Field(default_factory=dict, description="Extra or overriding sample values")
+
+
+class TemplateVersion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    status: str
+    subject: str | None
+    text_body: str
+    html_body: str | None
+    variables: list[str]
+    meta: dict[str, Any]
+    checksum: str
+    origin: str
+    created_by: str
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    archived_at: dt.datetime | None
+
+
+class TemplateSummary(BaseModel):
+    id: int
+    key: str
+    channel: str
+    language: str
+    description: str | None
+    live_version: int | None
+    latest_version: int | None
+    drafts: int
+
+
+class Template(TemplateSummary):
+    versions: list[TemplateVersion]
+
+
+class Preview(BaseModel):
+    template_id: int
+    version: int
+    subject: str | None
+    text: str
+    html: str | None
+    whatsapp_parameters: list[str]
+    data: Literal["sample", "real"]
+
+
+class Diff(BaseModel):
+    template_id: int
+    live_version: int | None
+    draft_version: int | None
+    changed: bool
+    diff: str
+
+
+class CloneRow(BaseModel):
+    key: str
+    channel: str
+    language: str
+    live_version: int | None
+    source: str
+    action: Literal["create", "update", "unchanged", "conflict"]
+    result: str
+
+
+class CloneReport(BaseModel):
+    tenant: str
+    source: str
+    dry_run: bool
+    publish: bool
+    rows: list[CloneRow]
+    summary: str
+    ok: bool
+
+
+class CloneRequest(_Input):
+    from_tenant: str | None = Field(default=None, description="Clone from another tenant's live templates")
+    only: list[str] = Field(default_factory=list)
+    publish: bool = False
+    force: bool = False
+    dry_run: bool = False
