@@ -14,7 +14,9 @@ from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
+from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.observability.routes import router as metrics_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 NON_JSON_PREFIXES: tuple[str, ...] = ()
@@ -30,9 +32,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = db is None
         app.state.db = db or Database(settings)
+        exporter.sweep_dead_processes()
         try:
             yield
         finally:
+            exporter.mark_this_process_dead()
             if owned:
                 await app.state.db.dispose()
 
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
     return app
 

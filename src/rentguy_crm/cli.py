@@ -50,10 +50,14 @@ def serve(
     port: int = typer.Option(None, "--port", help="Port (default CRM_PORT or 8000)."),
     workers: int = typer.Option(1, "--workers", help="Number of API processes."),
 ) -> None:
-    """Serve the API."""
+    """Serve the API. With --workers > 1 the processes share a fresh Prometheus multiprocess directory under var/."""
     import uvicorn
 
     settings = get_settings()
+    if workers > 1:
+        from rentguy_crm.observability.exporter import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.var_dir)
     uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning", proxy_headers=False)
 
