@@ -7,11 +7,12 @@ from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, Pipe
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.tenants.models import Tenant
 
 metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Event",
-    "IdempotencyRecord", "Lead", "Pipeline", "PipelineStage", "Tenant", "Workflow", "metadata",
+    "IdempotencyRecord", "Lead", "Pipeline", "PipelineStage", "Tenant", "WatchdogAlert", "Workflow", "metadata",
 ]
