@@ -17,6 +17,7 @@ from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
+from rentguy_crm.observability.routes import webhook_router as alertmanager_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 NON_JSON_PREFIXES: tuple[str, ...] = ()
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
+    app.include_router(alertmanager_router, prefix="/api/v1/webhooks")
     return app
 
 
