@@ -127,8 +127,8 @@ def exposition_registry(extra: Iterable[Metric] = ()) -> CollectorRegistry:
         MultiProcessCollector(source, path=str(directory))
     else:
         source = REGISTRY
-    registry.register(_Filtered(source))  # type: ignore[arg-type]
-    registry.register(_Fixed(extra))  # type: ignore[arg-type]
+    registry.register(_Filtered(source))
+    registry.register(_Fixed(extra))
     return registry
 
 

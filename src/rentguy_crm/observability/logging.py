@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -54,7 +54,7 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Personal data (e-mail, phone) and secrets never reach a log line in clear, however deeply nested."""
     for key, value in list(event.items()):
         if key in _TRUSTED_KEYS:
@@ -63,7 +63,7 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def add_request_id(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_request_id(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     request_id = current_request_id()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id
