@@ -132,3 +132,43 @@ def test_counters_of_two_api_processes_add_up_in_one_scrape(tmp_path) -> None:
                           status="failed") == posts
     finally:
         stop(proc)
+
+
+@pytest.mark.slow
+async def test_crm_serve_with_two_workers_shares_a_fresh_multiprocess_directory(factory, tmp_path) -> None:
+    import asyncio
+    import json
+    import sys
+    from pathlib import Path
+
+    tenant = await factory.tenant("mrdj")
+    headers = await factory.headers(tenant, "operations")
+    body = json.loads((REPO / "tests" / "fixtures" / "alertmanager" / "failure_rate_firing.json").read_text())
+    crm = str(Path(sys.executable).parent / "crm")
+    var_dir = tmp_path / "var"
+
+    def serve_and_post() -> tuple[float | None, set[int], list[str]]:
+        port = free_port()
+        env = child_env(CRM_VAR_DIR=str(var_dir))
+        env.pop(exporter.MULTIPROC_ENV, None)
+        proc = subprocess.Popen([crm, "serve", "--workers", "2", "--port", str(port)], cwd=REPO, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(base + "/healthz", proc=proc, timeout=30)
+            for _ in range(12):
+                with httpx.Client(base_url=base, timeout=5) as fresh_connection:
+                    assert fresh_connection.post("/api/v1/webhooks/alertmanager", json=body,
+                                                 headers=headers).status_code == 200
+            directories = list((var_dir / "prometheus-multiproc").iterdir())
+            pids = {int(p.stem.rsplit("_", 1)[-1]) for d in directories for p in d.glob("counter_*.db")}
+            with httpx.Client(base_url=base, timeout=5) as fresh_connection:
+                text = fresh_connection.get("/metrics").text
+            return (sample(text, "crm_alertmanager_alerts_received_total", tenant="mrdj", status="firing"), pids,
+                    [d.name for d in directories])
+        finally:
+            stop(proc)
+
+    total, pids, directories = await asyncio.to_thread(serve_and_post)
+    assert len(directories) == 1  # a fresh directory for this start
+    assert total == 12
+    assert pids, "the processes write their samples to the shared directory (multiprocess mode is on)"
