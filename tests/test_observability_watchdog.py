@@ -131,3 +131,21 @@ async def test_slack_client_treats_rate_limits_as_retryable_and_bad_channels_as_
         await notifier.post("hi", target="#gone", idempotency_key="k2")
     receipt = await notifier.post("hi", target="#mrdj-ops", idempotency_key="k3")
     assert receipt.channel == "slack" and slack.texts() == ["hi"]
+
+
+async def test_watchdog_command_reports_and_posts_a_firing_workflow(db, factory, slack) -> None:
+    import asyncio
+    import json
+
+    from typer.testing import CliRunner
+
+    from rentguy_crm.cli import app
+    from rentguy_crm.db import utcnow
+
+    tenant = await factory.tenant("mrdj")
+    await finish(db, tenant, "lead_intake", "failed", 25, at=utcnow() - dt.timedelta(minutes=1))
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["observability", "watchdog", "--json"])
+    assert result.exit_code == 0, result.output
+    [change] = json.loads(result.stdout)
+    assert (change["workflow"], change["state"], change["notified"]) == ("lead_intake", "firing", True)
+    assert len(slack.posts) == 1

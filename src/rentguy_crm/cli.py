@@ -9,6 +9,8 @@ from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.kit.console import console, fail
+from rentguy_crm.observability.cli import app as observability_app
+from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.tenants.cli import app as tenants_app
 
@@ -25,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
+app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
 
 
@@ -39,9 +42,11 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     try:
-        get_settings()
+        settings = get_settings()
     except InsecureSettingsError as exc:
         raise fail(str(exc), code=2) from None
+    # Log lines go to stderr as configured, never into a command's (--json) stdout.
+    configure_logging(settings)
 
 
 @app.command("serve")

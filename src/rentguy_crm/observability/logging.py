@@ -80,6 +80,16 @@ def bind_run(run_id: int, tenant: str, workflow: str, **extra: Any) -> Iterator[
         yield
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written (it may be swapped after logging was configured)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     level = logging.getLevelName(settings.log_level.upper())
     renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
@@ -94,6 +104,6 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level if isinstance(level, int) else logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
