@@ -22,6 +22,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, start_http_se
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+# Registers every metric definition, so any exposition lists them all (also before their first sample).
+from rentguy_crm.observability import metrics as _definitions  # noqa: F401
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The classic text format: what every Prometheus version (the Debian 2.x included) parses.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
