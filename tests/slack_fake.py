@@ -19,7 +19,7 @@ class SlackFake:
     answers: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
 
     def texts(self) -> list[str]:
-        return [p["text"] for p in self.posts]
+        return [p.get("text") or json.dumps(p.get("attachments")) for p in self.posts]
 
 
 @contextmanager
@@ -37,7 +37,9 @@ def slack_webhook_fake() -> Iterator[SlackFake]:
                 except json.JSONDecodeError:
                     status, body = 400, "invalid_payload"
                 else:
-                    if not isinstance(payload, dict) or not payload.get("text"):
+                    # Slack wants some content: text, attachments (what Alertmanager sends) or blocks.
+                    if not isinstance(payload, dict) or not any(payload.get(k) for k in ("text", "attachments",
+                                                                                         "blocks")):
                         status, body = 400, "no_text"
                     else:
                         fake.posts.append({**payload, "_path": self.path, "_headers": dict(self.headers)})

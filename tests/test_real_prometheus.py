@@ -1,14 +1,17 @@
 """A real Prometheus (the Debian package) scrapes the running app and the worker exporter with the shipped rules,
-and reports the alerts as firing through its own API."""
+and reports the alerts as firing through its own API; with the real Alertmanager, the alert reaches a Slack fake
+and the CRM's webhook."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
 PROMETHEUS = os.environ.get("CRM_PROMETHEUS_BINARY", "/usr/bin/prometheus")
 RULES = REPO / "ops" / "prometheus" / "rules" / "crm.yml"
+ALERTMANAGER = REPO / "ops" / "alertmanager" / "alertmanager.yml"
+ALERTMANAGER_BINARY = os.environ.get("CRM_ALERTMANAGER_BINARY", "/usr/bin/prometheus-alertmanager")
 TIME_BUDGET = 90.0
 
 
@@ -37,8 +42,8 @@ def fast_rules(source: Path, target: Path) -> None:
     target.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def prometheus_config(api: str, worker: str, rules: Path) -> dict[str, Any]:
-    return {
+def prometheus_config(api: str, worker: str, rules: Path, alertmanager: str | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(rules)],
         "scrape_configs": [
@@ -46,6 +51,26 @@ def prometheus_config(api: str, worker: str, rules: Path) -> dict[str, Any]:
             {"job_name": "rentguy-crm-workers", "static_configs": [{"targets": [worker]}]},
         ],
     }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return config
+
+
+def alertmanager_test_config(tmp: Path, slack_url: str, crm_url: str, api_key: str) -> Path:
+    """The shipped Alertmanager config with its secret files and URLs pointed at the local fakes, 1 s group wait."""
+    (tmp / "slack-webhook").write_text(slack_url)
+    (tmp / "crm-key").write_text(api_key)
+    document = yaml.safe_load(ALERTMANAGER.read_text())
+    document["route"]["group_wait"] = "1s"
+    for receiver in document["receivers"]:
+        for slack in receiver.get("slack_configs", []):
+            slack["api_url_file"] = str(tmp / "slack-webhook")
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = crm_url + "/api/v1/webhooks/alertmanager"
+            hook["http_config"]["authorization"]["credentials_file"] = str(tmp / "crm-key")
+    path = tmp / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
 
 
 def firing(base: str) -> list[dict[str, Any]]:
@@ -58,8 +83,10 @@ def find(alerts: list[dict[str, Any]], name: str, workflow: str) -> dict[str, An
                 None)
 
 
-def run_stack(tmp: Path) -> list[dict[str, Any]]:
-    """Start app, stand-in worker exporter and Prometheus; wait until both alerts fire; return the firing alerts."""
+def run_stack(tmp: Path, done: Callable[[list[dict[str, Any]]], bool] | None = None,
+              alertmanager: Callable[[str], Path] | None = None) -> list[dict[str, Any]]:
+    """Start app, stand-in worker exporter, Prometheus (and Alertmanager when given its config factory, which gets
+    the app's URL); wait until both alerts fire and `done` holds; return the firing alerts."""
     started = time.monotonic()
     processes: list[subprocess.Popen[bytes]] = []
     env = child_env()
@@ -79,9 +106,20 @@ def run_stack(tmp: Path) -> list[dict[str, Any]]:
             time.sleep(0.1)
         rules = tmp / "crm-fast.yml"
         fast_rules(RULES, rules)
+        alertmanager_target = None
+        if alertmanager is not None:
+            am_port = free_port()
+            am_config = alertmanager(f"http://127.0.0.1:{api_port}")
+            with open(tmp / "alertmanager.log", "wb") as am_log:
+                processes.append(subprocess.Popen(
+                    [ALERTMANAGER_BINARY, f"--config.file={am_config}", f"--storage.path={tmp / 'am-data'}",
+                     f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn"],
+                    cwd=tmp, stdout=subprocess.DEVNULL, stderr=am_log))
+            wait_http(f"http://127.0.0.1:{am_port}/-/ready", proc=processes[-1], timeout=30)
+            alertmanager_target = f"127.0.0.1:{am_port}"
         config = tmp / "prometheus.yml"
         config.write_text(yaml.safe_dump(prometheus_config(
-            f"127.0.0.1:{api_port}", f"127.0.0.1:{port_file.read_text()}", rules)))
+            f"127.0.0.1:{api_port}", f"127.0.0.1:{port_file.read_text()}", rules, alertmanager_target)))
         prom_port = free_port()
         with open(tmp / "prometheus.log", "wb") as prometheus_log:
             processes.append(subprocess.Popen(
@@ -94,7 +132,7 @@ def run_stack(tmp: Path) -> list[dict[str, Any]]:
         while time.monotonic() - started < TIME_BUDGET:
             alerts = firing(base)
             if find(alerts, "CrmAutomationFailureRateHigh", "lead_intake") and find(
-                    alerts, "CrmAutomationQueueLagAboveSla", "lead_intake"):
+                    alerts, "CrmAutomationQueueLagAboveSla", "lead_intake") and (done is None or done(alerts)):
                 return alerts
             time.sleep(1)
         log = (tmp / "prometheus.log").read_text()[-2000:]
@@ -127,3 +165,34 @@ async def test_real_prometheus_fires_the_failure_rate_and_queue_lag_alerts(db, f
     assert find(alerts, "CrmAutomationQueueLagAboveSla", "proposal_followup") is None
     # The stand-in worker's heartbeat is fresh, so the workers are not reported missing.
     assert not [a for a in alerts if a["labels"]["alertname"] in ("CrmWorkersAbsent", "CrmWorkerHeartbeatStale")]
+
+
+async def test_alert_reaches_slack_mrdj_ops_and_is_recorded_as_a_crm_event(db, factory, tmp_path) -> None:
+    """Runbook 2.2 step 1 for real: Prometheus -> Alertmanager (shipped routing) -> Slack #mrdj-ops and the CRM."""
+    if not shutil.which(PROMETHEUS) or not shutil.which(ALERTMANAGER_BINARY):
+        pytest.skip(f"!!!!! {PROMETHEUS} or {ALERTMANAGER_BINARY} is NOT INSTALLED (Debian packages prometheus, "
+                    "prometheus-alertmanager): end-to-end alert delivery check SKIPPED !!!!!")
+    from sqlalchemy import select
+
+    from rentguy_crm.events.models import Event
+    from tests.slack_fake import slack_webhook_fake
+
+    tenant = await factory.tenant("mrdj")
+    await add_workflow(db, tenant, "lead_intake", sla="1m")
+    await add_runs(db, tenant, "lead_intake", "queued", 1, created_at=utcnow() - dt.timedelta(minutes=5))
+    raw_key = await factory.api_key(tenant, "operations", name="alertmanager")
+
+    with slack_webhook_fake() as slack:
+        def delivered(_alerts: list[dict[str, Any]]) -> bool:
+            return any("CrmAutomationFailureRateHigh" in text for text in slack.texts())
+
+        await asyncio.to_thread(run_stack, tmp_path, delivered,
+                                lambda crm_url: alertmanager_test_config(tmp_path, slack.url, crm_url, raw_key))
+        post = next(p for p in slack.posts if "CrmAutomationFailureRateHigh" in json.dumps(p))
+    assert post["channel"] == "#mrdj-ops"
+    assert "#22-automation-failure-rate--2" in json.dumps(post)
+    async with db.session() as session:
+        events = (await session.scalars(select(Event).where(Event.type == "alert.firing"))).all()
+    names = {(e.payload["alertname"], e.payload["labels"].get("workflow")) for e in events}
+    assert ("CrmAutomationFailureRateHigh", "lead_intake") in names
+    assert all(e.tenant_id == tenant.id for e in events)
