@@ -114,3 +114,20 @@ def test_mrdj_slack_receiver_posts_to_mrdj_ops_with_resolved_messages_and_groups
     slack = receiver["slack_configs"][0]
     assert slack["channel"] == "#mrdj-ops" and slack["send_resolved"] is True
     assert "api_url_file" in slack and "api_url" not in slack  # the webhook URL is a secret file
+
+
+def test_watchdog_dashboard_and_rule_use_the_same_threshold_window_and_volume_guard() -> None:
+    import json
+
+    from rentguy_crm.observability import watchdog
+
+    rules = {r.get("alert") or r.get("record"): r for g in yaml.safe_load(RULES.read_text())["groups"]
+             for r in g["rules"]}
+    expr = rules["CrmAutomationFailureRateHigh"]["expr"]
+    assert f"> {watchdog.THRESHOLD}" in expr and f">= {watchdog.MIN_FINISHED_RUNS}" in expr
+    assert f"[{int(watchdog.WINDOW.total_seconds() // 60)}m]" in rules["crm:automation_runs_failed:increase10m"]["expr"]
+    assert set(watchdog.FAILED_STATUSES) == {"failed", "dead"}
+    dashboard = json.loads((REPO / "ops" / "grafana" / "dashboards" / "automation_throughput.json").read_text())
+    panel = next(p for p in dashboard["panels"] if p["title"].startswith("Failure rate"))
+    assert 'status=~"failed|dead"' in panel["targets"][0]["expr"] and "[10m]" in panel["targets"][0]["expr"]
+    assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == watchdog.THRESHOLD
