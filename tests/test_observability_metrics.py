@@ -172,3 +172,19 @@ async def test_crm_serve_with_two_workers_shares_a_fresh_multiprocess_directory(
     assert len(directories) == 1  # a fresh directory for this start
     assert total == 12
     assert pids, "the processes write their samples to the shared directory (multiprocess mode is on)"
+
+
+async def test_metrics_still_answers_when_the_database_does_not() -> None:
+    from rentguy_crm.app import create_app
+    from rentguy_crm.config import get_settings
+    from rentguy_crm.db import Database
+
+    broken = Database(get_settings(), url="sqlite+aiosqlite:////nonexistent-dir/for/sure/crm.db")
+    app = create_app(get_settings(), db=broken)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/metrics")
+    await broken.dispose()
+    assert response.status_code == 200
+    assert "# TYPE crm_automation_runs_finished_total counter" in response.text
+    assert "crm_automation_queue_depth{" not in response.text
