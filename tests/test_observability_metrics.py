@@ -86,7 +86,9 @@ def test_start_worker_metrics_serves_the_workers_counters_on_its_own_port() -> N
 
 
 def test_prepare_multiprocess_dir_gives_each_start_a_fresh_directory(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv(exporter.MULTIPROC_ENV, raising=False)
+    # setenv first so that monkeypatch restores the variable's absence afterwards.
+    monkeypatch.setenv(exporter.MULTIPROC_ENV, "placeholder")
+    monkeypatch.delenv(exporter.MULTIPROC_ENV)
     stale = tmp_path / "prometheus-multiproc" / "20250101T000000-999999999"
     stale.mkdir(parents=True)
     (stale / "counter_999999999.db").write_bytes(b"old")
