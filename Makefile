@@ -8,7 +8,7 @@ PIP_FLAGS ?= --disable-pip-version-check -q
 # Postgres run of the suite: on by default when Postgres answers; override the URL or set PG_TEST_URL= to skip.
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install install-test lint bench clean help
+.PHONY: run test test-sqlite test-postgres install install-test lint bench clean help alerting-check prometheus-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,15 @@ lint: install-test ## ruff and mypy
 bench: install-test ## Benchmarks (see bench/README.md)
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
 	@echo "see bench/README.md for the individual benchmarks"
+
+alerting-check: install-test ## promtool/amtool checks of the alert rules and Alertmanager routing (also in make test)
+	promtool check rules ops/prometheus/rules/crm.yml
+	promtool test rules ops/prometheus/tests/crm_test.yml
+	promtool check config ops/prometheus/prometheus.yml
+	amtool check-config ops/alertmanager/alertmanager.yml
+
+prometheus-check: install-test ## A real Prometheus with the shipped rules fires the alerts against a running app (≤ 90 s)
+	$(BIN)/pytest -q -m prometheus $(PYTEST_ARGS)
 
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key

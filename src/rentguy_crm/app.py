@@ -21,7 +21,10 @@ from rentguy_crm.health import router as health_router
 from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
 from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
+from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.observability.routes import router as metrics_router
+from rentguy_crm.observability.routes import webhook_router as alertmanager_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import router as status_router
 
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = db is None
         app.state.db = db or Database(settings)
+        exporter.sweep_dead_processes()
         workers = await _start_embedded_workers(app) if app.state.embedded else None
         try:
             yield
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
             await flush_lead_tally(app.state.db)
             if workers is not None:
                 await _stop_embedded_workers(*workers)
+            exporter.mark_this_process_dead()
             if owned:
                 await app.state.db.dispose()
 
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
     app.include_router(audit_router, prefix="/api/v1/audit")
@@ -79,6 +85,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(status_router)
     app.include_router(automation_router, prefix="/api/v1/automation")
     app.include_router(templates_router, prefix="/api/v1/templates")
+    app.include_router(alertmanager_router, prefix="/api/v1/webhooks")
     return app
 
 

@@ -10,6 +10,8 @@ from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import console, fail
+from rentguy_crm.observability.cli import app as observability_app
+from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.templates.cli import app as templates_app
@@ -31,6 +33,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(templates_app, name="templates")
+app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
 
 
@@ -45,9 +48,11 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     try:
-        get_settings()
+        settings = get_settings()
     except InsecureSettingsError as exc:
         raise fail(str(exc), code=2) from None
+    # Log lines go to stderr as configured, never into a command's (--json) stdout.
+    configure_logging(settings)
 
 
 @app.command("serve")
@@ -56,10 +61,14 @@ def serve(
     port: int = typer.Option(None, "--port", help="Port (default CRM_PORT or 8000)."),
     workers: int = typer.Option(1, "--workers", help="Number of API processes."),
 ) -> None:
-    """Serve the API."""
+    """Serve the API. With --workers > 1 the processes share a fresh Prometheus multiprocess directory under var/."""
     import uvicorn
 
     settings = get_settings()
+    if workers > 1:
+        from rentguy_crm.observability.exporter import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.var_dir)
     uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning", proxy_headers=False)
 

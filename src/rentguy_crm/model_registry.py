@@ -7,6 +7,7 @@ from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, Pipe
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
+from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
@@ -16,5 +17,5 @@ metadata = Base.metadata
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "ScheduleRun",
-    "Template", "TemplateVersion", "Tenant", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     RATELIMIT_MANAGE = "ratelimit:manage"
     REPORTS_READ = "reports:read"
     AUDIT_READ = "audit:read"
+    ALERTS_INGEST = "alerts:ingest"    # Alertmanager's webhook records alerts as events
     ADMIN = "admin"                    # API keys and tenant settings
 
 
@@ -30,12 +31,12 @@ ROLES: dict[str, frozenset[Permission]] = {
         Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
         Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE, Permission.TEMPLATES_READ,
         Permission.TEMPLATES_WRITE, Permission.RATELIMIT_MANAGE, Permission.REPORTS_READ,
-        Permission.AUDIT_READ,
+        Permission.AUDIT_READ, Permission.ALERTS_INGEST,
     }),
     "engineering": frozenset({
         Permission.CRM_READ, Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE,
         Permission.AUTOMATION_MANAGE, Permission.TEMPLATES_READ, Permission.RATELIMIT_MANAGE,
-        Permission.REPORTS_READ, Permission.AUDIT_READ,
+        Permission.REPORTS_READ, Permission.AUDIT_READ, Permission.ALERTS_INGEST,
     }),
     "support": frozenset({
         Permission.CRM_READ, Permission.ACTIVITIES_WRITE, Permission.AUTOMATION_READ,

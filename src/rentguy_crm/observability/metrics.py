@@ -72,3 +72,29 @@ rate_limit_profile = Gauge(
     ["tenant", "profile"],
     multiprocess_mode="max",
 )
+automation_workflow_sla_seconds = Gauge(
+    "crm_automation_workflow_sla_seconds",
+    "The SLA of each current workflow (queue-lag alerts compare against it).",
+    ["tenant", "workflow"],
+    multiprocess_mode="max",
+)
+alertmanager_alerts_received_total = Counter(
+    "crm_alertmanager_alerts_received_total",
+    "Alerts recorded from Alertmanager's webhook, by tenant and status (firing, resolved).",
+    ["tenant", "status"],
+)
+watchdog_notifications_total = Counter(
+    "crm_watchdog_notifications_total",
+    "Failure-rate watchdog posts to a tenant's ops channel, by state (firing, resolved) and result (sent, failed).",
+    ["tenant", "workflow", "state", "result"],
+)
+
+FINISHED_STATUSES = ("succeeded", "failed", "dead", "cancelled")
+
+
+def init_workflow_series(tenant: str, workflow: str) -> None:
+    """Create a workflow's series at zero, so the first failure is an increase Prometheus can see."""
+    for status in FINISHED_STATUSES:
+        automation_runs_finished_total.labels(tenant=tenant, workflow=workflow, status=status)
+    automation_run_retries_total.labels(tenant=tenant, workflow=workflow)
+    automation_sla_breaches_total.labels(tenant=tenant, workflow=workflow)

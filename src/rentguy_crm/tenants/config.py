@@ -123,6 +123,16 @@ class RateLimitSettings(Strict):
     profiles: dict[Literal["strict", "standard", "relaxed"], RateLimitProfileLimits] = Field(default_factory=dict)
 
 
+class Monitoring(Strict):
+    """Operations alerting of the tenant (observability): where the suite's own watchdog posts."""
+
+    watchdog: bool = Field(default=True, description="Check workflow failure rates every minute without Prometheus")
+    ops_channel: str = Field(default="#ops", description="Slack channel of the tenant's operations team")
+    slack_webhook_url_env: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="Environment variable holding the Slack incoming-webhook URL of the ops channel")
+
+
 class TenantConfig(Strict):
     """What `crm tenants provision` applies. Sections owned by later features are kept as given."""
 
@@ -141,6 +151,7 @@ class TenantConfig(Strict):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)  # delivery channels; see docs/templates.md
     integrations: dict[str, Any] = Field(default_factory=dict)
     sso: dict[str, Any] = Field(default_factory=dict)
+    monitoring: Monitoring = Monitoring()
 
     @field_validator("timezone")
     @classmethod

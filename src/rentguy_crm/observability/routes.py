@@ -1,0 +1,60 @@
+"""`GET /metrics` (Prometheus text format, all API processes in multi-process mode) and Alertmanager's webhook."""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+
+from rentguy_crm.auth.dependencies import Session, require
+from rentguy_crm.auth.permissions import Permission
+from rentguy_crm.auth.service import Principal
+from rentguy_crm.db import Database, utcnow
+from rentguy_crm.errors import Unauthorized
+from rentguy_crm.observability import exporter
+from rentguy_crm.observability.alert_events import record_alerts
+from rentguy_crm.observability.queue_state import database_families
+from rentguy_crm.observability.schemas import AlertmanagerNotification, AlertsRecorded
+
+router = APIRouter(tags=["observability"])
+log = structlog.get_logger(__name__)
+
+# Optional: when set, scrapers must send `Authorization: Bearer <token>` (Prometheus `authorization` config).
+METRICS_TOKEN_ENV = "CRM_METRICS_TOKEN"
+
+
+def _check_token(request: Request) -> None:
+    expected = os.environ.get(METRICS_TOKEN_ENV, "")
+    if not expected:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized(f"/metrics needs 'Authorization: Bearer <token>' ({METRICS_TOKEN_ENV} is set).")
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    _check_token(request)
+    db: Database = request.app.state.db
+    try:
+        async with db.session() as session:
+            families = await database_families(session, utcnow())
+    except Exception as exc:  # a database hiccup must not hide the process metrics
+        log.warning("metrics_database_gauges_failed", error=type(exc).__name__)
+        families = []
+    return Response(exporter.render(families), media_type=exporter.CONTENT_TYPE)
+
+
+webhook_router = APIRouter(tags=["webhooks"])
+
+
+@webhook_router.post("/alertmanager", response_model=AlertsRecorded, summary="Alertmanager webhook (version 4)")
+async def alertmanager_webhook(
+    body: AlertmanagerNotification,
+    session: Session,
+    principal: Principal = Depends(require(Permission.ALERTS_INGEST)),
+) -> AlertsRecorded:
+    """Records each alert of the notification as an `alert.firing` / `alert.resolved` event of the key's tenant."""
+    return await record_alerts(session, principal, body)

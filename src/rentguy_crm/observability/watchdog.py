@@ -1,0 +1,145 @@
+"""The failure-rate rule for tenants without Prometheus: the suite checks `crm_automation_runs` itself.
+
+Same rule as the `CrmAutomationFailureRateHigh` alert: more than 2% of a workflow's runs that finished in the
+last 10 minutes failed or died, with at least 20 finished runs. The firing state lives in
+`crm_watchdog_alerts`, so the tenant's ops channel gets one post when the rule starts firing and one when it
+resolves, however often the check runs. Schedule: every minute (`* * * * *`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.integrations.base import ChatNotifier, DeliveryError
+from rentguy_crm.observability import metrics
+from rentguy_crm.observability.models import WatchdogAlert
+from rentguy_crm.observability.slack_notify import monitoring_of
+from rentguy_crm.tenants.models import Tenant
+
+ALERT = "failure_rate"
+WINDOW = dt.timedelta(minutes=10)
+THRESHOLD = 0.02
+MIN_FINISHED_RUNS = 20
+FAILED_STATUSES = ("failed", "dead")
+FINISHED_STATUSES = ("succeeded", "failed", "dead", "cancelled")
+RUNBOOK_URL = "https://git.rentguy.nl/crm/blob/main/docs/playbook.md#22-automation-failure-rate--2"
+
+NotifierFactory = Callable[[Tenant], Awaitable[ChatNotifier | None]]
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Transition:
+    tenant: str
+    workflow: str
+    state: str  # "firing" or "resolved"
+    failure_rate: float
+    finished_runs: int
+    failed_runs: int
+    notified: bool
+
+
+def is_firing(finished: int, failed: int) -> bool:
+    return finished >= MIN_FINISHED_RUNS and failed > THRESHOLD * finished
+
+
+def message(tenant: Tenant, alert: WatchdogAlert, state: str) -> str:
+    rate = f"{alert.failure_rate * 100:.1f}%"
+    if state == "firing":
+        return (f":rotating_light: FIRING – workflow `{alert.workflow_key}` of {tenant.name}: {rate} of "
+                f"{alert.finished_runs} runs finished in the last 10 minutes failed ({alert.failed_runs}); "
+                f"threshold 2%. Runbook 2.2: {RUNBOOK_URL}")
+    return (f":white_check_mark: RESOLVED – workflow `{alert.workflow_key}` of {tenant.name}: failure rate back to "
+            f"{rate} ({alert.failed_runs} of {alert.finished_runs} runs in the last 10 minutes).")
+
+
+async def _window_counts(session: AsyncSession, now: dt.datetime) -> dict[tuple[int, str], tuple[int, int]]:
+    failed = func.sum(case((AutomationRun.status.in_(FAILED_STATUSES), 1), else_=0))
+    rows = await session.execute(
+        select(AutomationRun.tenant_id, AutomationRun.workflow_key, func.count(), failed)
+        .where(AutomationRun.status.in_(FINISHED_STATUSES),
+               AutomationRun.completed_at > now - WINDOW, AutomationRun.completed_at <= now)
+        .group_by(AutomationRun.tenant_id, AutomationRun.workflow_key)
+    )
+    return {(tenant_id, key): (int(total), int(failed or 0)) for tenant_id, key, total, failed in rows}
+
+
+async def check_failure_rates(session: AsyncSession, now: dt.datetime,
+                              notifier_factory: NotifierFactory) -> list[Transition]:
+    """Evaluate the rule for every watched tenant and workflow; post state changes to the ops channel.
+
+    A post that fails stays owed and is tried again at the next check; nothing is posted twice for one change.
+    """
+    counts = await _window_counts(session, now)
+    tenants = {t.id: t for t in (await session.scalars(select(Tenant))).all() if monitoring_of(t).watchdog}
+    states = {(a.tenant_id, a.workflow_key): a for a in (await session.scalars(
+        select(WatchdogAlert).where(WatchdogAlert.alert == ALERT))).all() if a.tenant_id in tenants}
+
+    for key in sorted(set(counts) | set(states)):
+        tenant_id, workflow = key
+        if tenant_id not in tenants:
+            continue
+        finished, failed = counts.get(key, (0, 0))
+        firing = is_firing(finished, failed)
+        alert = states.get(key)
+        if alert is None:
+            if not firing:
+                continue  # nothing to remember about a healthy workflow
+            alert = WatchdogAlert(tenant_id=tenant_id, alert=ALERT, workflow_key=workflow, firing=False)
+            session.add(alert)
+            states[key] = alert
+        alert.last_checked_at = now
+        alert.finished_runs, alert.failed_runs = finished, failed
+        alert.failure_rate = failed / finished if finished else 0.0
+        if firing and not alert.firing:
+            alert.firing, alert.started_at, alert.resolved_at = True, now, None
+            # A resolution that was never delivered is moot once the rule fires again.
+            alert.pending_notification = None if alert.pending_notification == "resolved" else "firing"
+        elif not firing and alert.firing:
+            alert.firing, alert.resolved_at = False, now
+            # Firing and resolved between two deliveries: neither post is owed any more.
+            alert.pending_notification = None if alert.pending_notification == "firing" else "resolved"
+    await session.flush()
+
+    transitions = []
+    for alert in states.values():
+        if alert.pending_notification is None:
+            continue
+        tenant = tenants[alert.tenant_id]
+        state = alert.pending_notification
+        notified = await _notify(tenant, alert, state, notifier_factory)
+        if notified:
+            alert.pending_notification = None
+        transitions.append(Transition(tenant.slug, alert.workflow_key, state, alert.failure_rate,
+                                      alert.finished_runs, alert.failed_runs, notified))
+    await session.flush()
+    return transitions
+
+
+async def _notify(tenant: Tenant, alert: WatchdogAlert, state: str, notifier_factory: NotifierFactory) -> bool:
+    notifier = await notifier_factory(tenant)
+    labels = {"tenant": tenant.slug, "workflow": alert.workflow_key, "state": state}
+    if notifier is None:
+        log.warning("watchdog_no_ops_channel", tenant=tenant.slug, workflow=alert.workflow_key, state=state)
+        metrics.watchdog_notifications_total.labels(**labels, result="failed").inc()
+        return False
+    since = alert.started_at.isoformat() if alert.started_at else "unknown"
+    try:
+        await notifier.post(message(tenant, alert, state), target=monitoring_of(tenant).ops_channel,
+                            idempotency_key=f"watchdog:{tenant.slug}:{alert.workflow_key}:{since}:{state}")
+    except DeliveryError as exc:
+        log.warning("watchdog_post_failed", tenant=tenant.slug, workflow=alert.workflow_key, state=state,
+                    error=str(exc))
+        metrics.watchdog_notifications_total.labels(**labels, result="failed").inc()
+        return False
+    log.info("watchdog_posted", tenant=tenant.slug, workflow=alert.workflow_key, state=state,
+             failure_rate=round(alert.failure_rate, 4))
+    metrics.watchdog_notifications_total.labels(**labels, result="sent").inc()
+    return True
