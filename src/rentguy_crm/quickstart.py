@@ -12,6 +12,7 @@ from rentguy_crm.automation import workflows_service as workflows
 from rentguy_crm.config import PROJECT_ROOT, get_settings
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import console, fail, run_async
+from rentguy_crm.templates import cloning
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants import service as tenants
 from rentguy_crm.tenants.config import TenantConfigError, load_config
@@ -55,21 +56,30 @@ def quickstart_command(
         raise fail(str(exc)) from None
     migrate.upgrade("head")
 
-    async def provision() -> tenants.ProvisionReport:
+    async def provision() -> tuple[tenants.ProvisionReport, str]:
         async with one_off_session() as session:
             report = await tenants.provision(session, config, actor="quickstart")
             await workflows.sync(session, config.slug, actor="quickstart")
-            return report
+            # The base templates go live so the workflows have something to send; copies the tenant
+            # changed since are left alone (they show as conflicts in clone_templates.py --dry-run).
+            cloned = await cloning.clone(session, config.slug, publish=True, actor="quickstart")
+            return report, cloned.summary
 
-    report = run_async(provision)
+    report, templates_summary = run_async(provision)
     raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))
     url = settings.public_url
     console.print(f"[bold]RentGuy CRM[/bold] — database {settings.database_url}")
     state = "provisioned" if report.created else "updated" if report.changed else "up to date"
-    console.print(f"tenant {config.slug}: {state}")
+    console.print(f"tenant {config.slug}: {state}; templates: {templates_summary}")
     console.print(f"URL:      {url}   (API docs: {url}/docs)")
     console.print(f"API key:  {raw}   ({'new' if created else 'reused'}; kept in {_dev_key_file()})",
                   highlight=False, soft_wrap=True)
+    console.print(f"Mail and chat notices land in {settings.var_dir / 'outbox' / config.slug}/ "
+                  "(no SMTP or Slack is configured).", highlight=False, soft_wrap=True)
     console.print("Try:", highlight=False)
     console.print(f"  curl -s -H 'Authorization: Bearer {raw}' {url}/api/v1/crm/pipelines", highlight=False,
                   soft_wrap=True)
+    console.print(f"""  curl -s -X POST {url}/api/v1/public/leads -H 'Content-Type: application/json' """
+                  """-d '{"tenant": "mrdj", "first_name": "Anna", "last_name": "de Vries", """
+                  """"email": "anna@example.nl", "event_type": "bruiloft", "event_date": "2027-06-12"}'""",
+                  highlight=False, soft_wrap=True)

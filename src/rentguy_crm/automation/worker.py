@@ -36,7 +36,11 @@ PLUGINS_ENV = "CRM_AUTOMATION_PLUGINS"
 
 
 def load_plugins(modules: Sequence[str] = ()) -> None:
-    """Import modules that register step handlers or scheduled jobs (`--plugin`, or CRM_AUTOMATION_PLUGINS)."""
+    """Install the suite's own steps, channels and jobs, then import modules that register more step handlers
+    or scheduled jobs (`--plugin`, or CRM_AUTOMATION_PLUGINS); a plugin may override a built-in step."""
+    from rentguy_crm.automation import builtin
+
+    builtin.install()
     names = [*modules, *[m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]]
     for name in names:
         importlib.import_module(name.strip())
