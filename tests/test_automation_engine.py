@@ -396,3 +396,17 @@ async def test_a_step_that_outlasts_the_lease_is_not_executed_twice(db, qdb, fac
         await asyncio.wait_for(task, timeout=10)
     assert rescued == []
     assert ((await get_run(db, run.id)).status, await _effects(db)) == ("succeeded", 1)
+
+
+async def test_a_stored_definition_the_code_no_longer_accepts_fails_the_run_once_with_the_reason(  # type: ignore[no-untyped-def]
+    db, qdb, factory
+) -> None:
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "notify", "template": "Not A Key!"}]))
+    clock = Clock()
+    run = await queued_run(db, wf, now=clock())
+    assert await run_due(qdb, clock) == ["failed"]
+    stored = await get_run(db, run.id)
+    assert stored.status == "failed"
+    assert "not valid any more" in (stored.last_error_message or "")
+    assert "template" in (stored.last_error_message or "")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -262,7 +263,14 @@ class RunExecutor:
             workflow = await session.get(Workflow, workflow_id)
             if workflow is None:
                 raise PermanentStepError(f"workflow version {workflow_id} no longer exists")
-            definition = definition_of(workflow)
+            try:
+                definition = definition_of(workflow)
+            except ValidationError as exc:
+                # A stored version the current code no longer accepts would fail the same way on every retry.
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise PermanentStepError(f"the stored definition of {workflow.key} v{workflow.version} is not valid "
+                                         f"any more: {where}: {first['msg']}") from None
             cached = (definition, compile_program(definition))
             self._programs[workflow_id] = cached
         return cached
