@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from rentguy_crm.integrations import secrets
 from rentguy_crm.integrations.base import EmailMessage, PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.integrations.http_delivery import retry_after
 from rentguy_crm.integrations.settings import EmailChannel, WhatsappChannel
@@ -21,6 +20,7 @@ from rentguy_crm.integrations.smtp.message import message_id
 from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier
 from rentguy_crm.integrations.webhooks.client import SignedWebhookSender
 from rentguy_crm.integrations.whatsapp.client import WhatsappCloudMessenger
+from rentguy_crm.kit import secrets
 from tests.vendor_fakes import HttpFake, Reply, SilentServer, SmtpFake, WhatsappFake
 
 KEY = "run:7:step:1"

@@ -21,7 +21,7 @@ def captcha_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def captcha_tenant(factory: Any, url: str, policy: str = "fail_open", provider: str = "turnstile") -> Any:
     intake = tenant_document()["intake"] | {"captcha": {
-        "provider": provider, "secret_env": "CRM_TEST_CAPTCHA_SECRET", "verify_url": url, "policy": policy,
+        "provider": provider, "secret": "env:CRM_TEST_CAPTCHA_SECRET", "verify_url": url, "policy": policy,
         "timeout_seconds": 2}}
     return await factory.tenant("mrdj", intake=intake)
 

@@ -10,7 +10,6 @@ from pydantic import SecretStr, ValidationError
 
 from rentguy_crm.automation.steps_api import Channels
 from rentguy_crm.config import get_settings
-from rentguy_crm.integrations import secrets
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
 from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
@@ -20,6 +19,7 @@ from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier
 from rentguy_crm.integrations.webhooks.client import SignedWebhookSender
 from rentguy_crm.integrations.whatsapp.client import WhatsappCloudMessenger
+from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.models import Tenant
 
 log = structlog.get_logger(__name__)

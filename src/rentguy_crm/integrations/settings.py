@@ -1,5 +1,5 @@
 """Typed `channels` section of the tenant config: which delivery channels a tenant has and how to reach them.
-Credentials are secret references resolved by `integrations.secrets` when the channels are built."""
+Credentials are secret references resolved by `kit.secrets` when the channels are built."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rentguy_crm.integrations.secrets import SecretRef
+from rentguy_crm.kit.secrets import SecretRef
 
 
 class _Strict(BaseModel):

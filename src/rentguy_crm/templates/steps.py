@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from rentguy_crm.automation.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
 from rentguy_crm.errors import AppError
-from rentguy_crm.integrations import secrets
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config
+from rentguy_crm.kit import secrets
 from rentguy_crm.templates import repository, service
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.templates.rendering import RenderedMessage, TemplateProblem, render_part

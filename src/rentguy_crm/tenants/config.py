@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from rentguy_crm.integrations.settings import ChannelsConfig
-from rentguy_crm.kit.secrets import SecretRef
+from rentguy_crm.kit.secrets import SecretSource
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -83,7 +83,7 @@ CAPTCHA_VERIFY_URLS = {
 }
 
 
-class CaptchaSettings(SecretRef):
+class CaptchaSettings(SecretSource):
     """Which siteverify service checks `captcha_token`, and what to do when it cannot be reached."""
 
     provider: Literal["hcaptcha", "turnstile", "recaptcha"]
@@ -96,7 +96,7 @@ class CaptchaSettings(SecretRef):
         return self.verify_url or CAPTCHA_VERIFY_URLS[self.provider]
 
 
-class TypeformSettings(SecretRef):
+class TypeformSettings(SecretSource):
     """The fallback form: webhook secret reference and the mapping of Typeform field `ref`s to lead fields."""
 
     fields: dict[str, str] = Field(default_factory=dict)
