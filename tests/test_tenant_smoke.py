@@ -1,4 +1,4 @@
-"""Smoke tests for one tenant's configuration: `pytest -m tenant_smoke --tenant=mrdj [--case=config|api]`.
+"""Smoke tests for one tenant's configuration: `pytest -m tenant_smoke --tenant=mrdj [--case=config|api|sso]`.
 
 `--tenant` picks `configs/tenants/<tenant>.json` (default mrdj); `--case` runs only that case.
 """
@@ -60,3 +60,26 @@ async def test_api(request: pytest.FixtureRequest, client, db, factory, smoke_co
     assert [p["key"] for p in own.json()] == [p.key for p in smoke_config.pipelines]
     foreign = await client.get("/api/v1/crm/pipelines", headers=await factory.headers(other, "engineering"))
     assert {p["id"] for p in foreign.json()}.isdisjoint({p["id"] for p in own.json()})
+
+
+async def test_sso(request: pytest.FixtureRequest, client, db, factory, smoke_config: TenantConfig) -> None:
+    """Runbook 2.3 step 2. Single sign-on (Azure AD) is not built yet (auth/sso_mrdj.md): people and systems
+    sign in with API keys, so this checks that path the way a token mismatch would show: the tenant's key is
+    accepted, a revoked key and a made-up key are refused with 401, and no SSO settings pretend otherwise."""
+    only_case(request, "sso")
+    assert not smoke_config.sso, ("the tenant config has an 'sso' section, but SSO is not built; "
+                                  "see auth/sso_mrdj.md")
+    async with db.session() as session:
+        await service.provision(session, smoke_config, actor="smoke")
+        tenant = await repository.get(session, smoke_config.slug)
+    headers = await factory.headers(tenant, "support")
+    assert (await client.get("/api/v1/crm/pipelines", headers=headers)).status_code == 200
+    from rentguy_crm.auth import service as keys
+
+    async with db.session() as session:
+        key = (await keys.list_keys(session, tenant))[-1]
+        await keys.revoke_key(session, key.id, actor="smoke")
+    revoked = await client.get("/api/v1/crm/pipelines", headers=headers)
+    made_up = await client.get("/api/v1/crm/pipelines", headers={"Authorization": "Bearer rg_not-a-real-key"})
+    assert (revoked.status_code, made_up.status_code) == (401, 401)
+    assert revoked.headers["content-type"] == "application/problem+json"
