@@ -6,12 +6,12 @@
 import sys
 from pathlib import Path
 
-try:
-    import rentguy_crm  # noqa: F401
-except ImportError:  # run from a checkout without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkout_env import use_checkout  # noqa: E402
 
-from rentguy_crm.automation.operations_cli import playbook_app
+use_checkout(__file__)
+
+from rentguy_crm.automation.operations_cli import playbook_app  # noqa: E402
 
 if __name__ == "__main__":
     playbook_app(prog_name="automation/workers.py")
