@@ -26,6 +26,27 @@ async def test_created_contact_can_be_read_back(client, factory) -> None:
     assert fetched.json() == body
 
 
+async def test_a_contact_made_in_the_crm_and_a_public_lead_with_the_same_phone_share_one_contact(
+    client, factory
+) -> None:  # type: ignore[no-untyped-def]
+    _tenant, headers = await _setup(factory)
+    created = await client.post(f"{CRM}/contacts", headers=headers,
+                                json={"first_name": "Piet", "last_name": "Jansen", "phone": "06 12345678"})
+    assert created.status_code == 201, created.text
+    assert created.json()["phone"] == "+31612345678"
+    lead = await client.post("/api/v1/public/leads", json={"tenant": "mrdj", "first_name": "Piet",
+                                                           "last_name": "Jansen", "phone": "+31 6 1234 5678"})
+    assert lead.status_code == 201, lead.text
+    assert (lead.json()["contact_id"], lead.json()["duplicate"]) == (created.json()["id"], True)
+
+
+async def test_a_contact_with_an_impossible_phone_number_is_refused_naming_the_field(client, factory) -> None:
+    _tenant, headers = await _setup(factory)
+    answer = await client.post(f"{CRM}/contacts", headers=headers, json={"first_name": "X", "phone": "12"})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["phone"]
+
+
 async def test_contact_creation_is_audited_with_the_after_state(client, factory, db) -> None:
     _tenant, headers = await _setup(factory)
     created = (await client.post(f"{CRM}/contacts", headers=headers, json={"first_name": "Anna"})).json()

@@ -13,12 +13,11 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
-    field_validator,
     model_validator,
 )
 
+from rentguy_crm.kit.contact_details import EmailAddress, PhoneNumber
 from rentguy_crm.kit.pagination import as_utc
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost", "spam"]
@@ -31,7 +30,6 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                   AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
 # Offsets are required (a due time without one is ambiguous) and stored and shown in UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(dt.UTC))]
-Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()\-.]{6,32}$", max_length=32)]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
 
 
@@ -94,16 +92,11 @@ class ContactCreate(WriteModel):
 
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)
-    email: EmailStr | None = None
-    phone: Phone | None = None
+    email: EmailAddress | None = None
+    phone: PhoneNumber | None = None
     company: str | None = Field(default=None, max_length=200)
     marketing_opt_in: bool = False
     owner: str | None = Field(default=None, max_length=200)
-
-    @field_validator("email")
-    @classmethod
-    def _lower_email(cls, value: str | None) -> str | None:
-        return value.lower() if value else value
 
     @model_validator(mode="after")
     def _identifiable(self) -> ContactCreate:
@@ -118,16 +111,11 @@ class ContactUpdate(UpdateModel):
 
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
-    phone: Phone | None = None
+    email: EmailAddress | None = None
+    phone: PhoneNumber | None = None
     company: str | None = Field(default=None, max_length=200)
     marketing_opt_in: bool | None = None
     owner: str | None = Field(default=None, max_length=200)
-
-    @field_validator("email")
-    @classmethod
-    def _lower_email(cls, value: str | None) -> str | None:
-        return value.lower() if value else value
 
 
 class Contact(ReadModel):

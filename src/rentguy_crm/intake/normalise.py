@@ -9,13 +9,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.intake.schemas import LeadSubmission
+from rentguy_crm.kit.contact_details import normalise_email, normalise_phone
 
-DEFAULT_PHONE_REGION = "NL"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
@@ -44,24 +41,6 @@ class NormalisedLead:
         data["tenant_id"] = tenant_id
         raw = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def normalise_email(raw: str) -> str:
-    try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-    return result.normalized.lower()
-
-
-def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError("is not a phone number (examples: 06 12345678, +31 20 123 4567)") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("is not a valid phone number (examples: 06 12345678, +31 20 123 4567)")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _blank_to_none(value: str | None) -> str | None:
