@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.models import AutomationRun, Workflow, WorkflowPause
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.ratelimit.profiles import PROFILES
@@ -67,14 +67,19 @@ async def database_families(session: AsyncSession, now: dt.datetime) -> list[Met
         .join(Tenant, Tenant.id == Workflow.tenant_id)
         .where(Workflow.is_current.is_(True))
     )
+    # Paused: `crm workflows pause` (crm_workflow_pauses, which the claim query honours), or a current version
+    # that is disabled. Either way its runs wait and nothing is claimed.
+    pauses = {(slug, key) for slug, key in await session.execute(
+        select(Tenant.slug, WorkflowPause.workflow_key).join(Tenant, Tenant.id == WorkflowPause.tenant_id))}
     seen: set[tuple[str, str]] = set()
     for slug, key, enabled, definition in workflows:
         if (slug, key) in seen:
             continue
         seen.add((slug, key))
-        # A disabled current version is how a paused workflow is stored: its runs wait, nothing is claimed.
-        paused.add_metric([slug, key], 0.0 if enabled else 1.0)
+        paused.add_metric([slug, key], 1.0 if (slug, key) in pauses or not enabled else 0.0)
         sla.add_metric([slug, key], workflow_sla(definition or {}).total_seconds())
+    for slug, key in sorted(pauses - seen):
+        paused.add_metric([slug, key], 1.0)
     # Workflows without queued runs report 0, so "no lag" is a value, not a missing series.
     for slug, key in sorted(seen | set(due)):
         count, age = due.get((slug, key), (0, 0.0))
