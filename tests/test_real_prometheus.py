@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -71,7 +72,8 @@ def alertmanager_test_config(tmp: Path, slack_url: str, crm_url: str, api_key: s
         for slack in receiver.get("slack_configs", []):
             slack["api_url_file"] = str(tmp / "slack-webhook")
         for hook in receiver.get("webhook_configs", []):
-            hook["url"] = crm_url + "/api/v1/webhooks/alertmanager"
+            # Only scheme and host are swapped: the path is the shipped one, so a wrong route fails this test.
+            hook["url"] = crm_url + urlsplit(hook["url"]).path
             hook["http_config"]["authorization"]["credentials_file"] = str(tmp / "crm-key")
     path = tmp / "alertmanager.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -240,7 +240,10 @@ class Worker:
                                      heartbeat_at=now, concurrency=self.concurrency, runs_done=0,
                                      tenant_filter=self.tenant_slug, workflow_filter=self.workflow))
         metrics.worker_heartbeat_timestamp_seconds.labels(self.name).set(now.timestamp())
-        await self._learn_workflows()
+        try:
+            await self._learn_workflows()
+        except Exception as exc:  # registered already: the next heartbeat tries again
+            log.warning("learn_workflows_failed", worker=self.name, error=str(exc)[:300])
 
     async def _learn_workflows(self) -> None:
         """Create the metric series of every current workflow this worker may run, at zero.
