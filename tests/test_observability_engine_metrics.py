@@ -178,3 +178,48 @@ async def test_an_expired_rate_limit_switch_reports_the_profile_it_reverted_to(c
     text = (await client.get("/metrics")).text
     assert sample(text, "crm_rate_limit_profile", tenant="reverted", profile="relaxed") == 0
     assert sample(text, "crm_rate_limit_profile", tenant="reverted", profile="standard") == 1
+
+
+@pytest.mark.slow
+async def test_crm_workers_run_serves_its_metrics_port_with_heartbeat_and_workflow_series(  # type: ignore[no-untyped-def]
+        db, factory, tmp_path) -> None:
+    import asyncio
+
+    import httpx
+
+    from tests.obs_live import live_env, start_worker, wait_until
+    from tests.obs_support import stop
+
+    tenant = await factory.tenant("mrdj")
+    await install_workflow(db, tenant, workflow_doc("lead_intake"))
+    proc, url = await asyncio.to_thread(start_worker, live_env(), tmp_path / "worker.log")
+
+    def registered() -> str | None:  # the port answers first; the worker registers a moment later
+        text = httpx.get(url, timeout=5).text
+        return text if "crm_worker_heartbeat_timestamp_seconds{" in text else None
+
+    try:
+        text = await asyncio.to_thread(wait_until, registered, 20, "the worker did not register")
+    finally:
+        await asyncio.to_thread(stop, proc)
+    assert proc.returncode == 0  # SIGTERM: a clean stop
+    assert sample(text, "crm_automation_runs_finished_total", tenant="mrdj", workflow="lead_intake",
+                  status="failed") == 0
+    heartbeats = [line for line in text.splitlines() if line.startswith("crm_worker_heartbeat_timestamp_seconds{")]
+    assert len(heartbeats) == 1
+
+
+def test_a_taken_metrics_port_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from typer.testing import CliRunner
+
+    from rentguy_crm.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["workers", "run", "--metrics-port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output

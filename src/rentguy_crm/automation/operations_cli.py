@@ -61,7 +61,11 @@ def workers_run(
     if metrics_port is not None:
         from rentguy_crm.observability.exporter import start_worker_metrics
 
-        _server, _thread, bound = start_worker_metrics(metrics_port, addr=metrics_host)
+        try:
+            _server, _thread, bound = start_worker_metrics(metrics_port, addr=metrics_host)
+        except OSError as exc:  # port taken, address not on this host
+            raise fail(f"--metrics-port: cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror}",
+                       code=2) from None
         console.print(f"worker metrics on http://{metrics_host}:{bound}/metrics", highlight=False)
 
     async def go() -> None:
