@@ -131,3 +131,22 @@ def test_watchdog_dashboard_and_rule_use_the_same_threshold_window_and_volume_gu
     panel = next(p for p in dashboard["panels"] if p["title"].startswith("Failure rate"))
     assert 'status=~"failed|dead"' in panel["targets"][0]["expr"] and "[10m]" in panel["targets"][0]["expr"]
     assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == watchdog.THRESHOLD
+
+
+def test_crm_events_receiver_posts_to_the_webhook_route_with_an_alerts_ingest_key() -> None:
+    from urllib.parse import urlsplit
+
+    from rentguy_crm.app import create_app
+    from rentguy_crm.auth.permissions import ROLES, Permission
+
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    receiver = next(r for r in config["receivers"] if r["name"] == "mrdj-crm-events")
+    [hook] = receiver["webhook_configs"]
+    path = urlsplit(hook["url"]).path
+    assert path == "/api/v1/webhooks/alertmanager" and "post" in create_app().openapi()["paths"][path]
+    auth = hook["http_config"]["authorization"]
+    assert auth["type"] == "Bearer" and auth["credentials_file"] and "credentials" not in auth
+    # The key the docs tell operators to create has a role that may ingest alerts.
+    docs = (REPO / "docs" / "observability.md").read_text()
+    assert "crm apikeys create --tenant mrdj --role operations --name alertmanager" in docs
+    assert Permission.ALERTS_INGEST in ROLES["operations"]

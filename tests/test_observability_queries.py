@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rentguy_crm.db import utcnow
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability import metrics as metric_defs
-from tests.obs_support import REPO, add_runs, add_workflow
+from tests.obs_support import REPO, add_runs, add_workflow, sample
 from tests.promql_refs import References, grafana_to_promql, label_values_query, references
 
 DASHBOARD = REPO / "ops" / "grafana" / "dashboards" / "automation_throughput.json"
@@ -68,8 +68,8 @@ def defined_series() -> dict[str, set[str]]:
 def scraped_series(text: str) -> dict[str, set[str]]:
     series: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series.setdefault(sample.name, set()).update(sample.labels)
+        for one in family.samples:
+            series.setdefault(one.name, set()).update(one.labels)
     return series
 
 
@@ -111,7 +111,8 @@ async def test_dashboard_and_rule_queries_name_only_exported_metrics_and_labels(
     await add_runs(db, tenant, "lead_intake", "queued", 2, created_at=utcnow() - dt.timedelta(minutes=1))
     live = scraped_series((await client.get("/metrics")).text)
     for family in exporter.DB_DERIVED_FAMILIES:
-        assert live.get(family) == {"tenant", "workflow"}, family
+        expected = {"tenant", "profile"} if family == "crm_rate_limit_profile" else {"tenant", "workflow"}
+        assert live.get(family) == expected, family
     # Counters and histograms are instrumented by lead capture and the run engine: compared with their definitions.
     known = {**defined_series(), **{k: v for k, v in live.items() if k in exporter.DB_DERIVED_FAMILIES}}
     assert all_problems(known) == []
@@ -165,48 +166,52 @@ def test_every_dashboard_query_is_valid_promql(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "needs lead capture (issue 3: POST /api/v1/leads instrumented with crm_lead_capture_*) and the run engine "
-    "(issue 4: embedded workers instrumented with crm_automation_* and the heartbeat), which are not in the "
-    "observability branch; unmark after merging them"))
-async def test_dashboard_queries_match_live_scrape(db, factory) -> None:
+async def test_dashboard_queries_match_live_scrape(db, factory, tmp_path) -> None:
+    """The embedded app (API and workers in one process, `crm run`) after real leads and real runs: every metric
+    and label the dashboard and the rules use is in its /metrics, and the run counters agree with the run table."""
     import asyncio
 
+    from sqlalchemy import text
+
+    from tests.obs_live import sync_workflows
+
     tenant = await factory.tenant("mrdj")
-    headers = await factory.headers(tenant, "sales")
-    live = await asyncio.to_thread(_scrape_after_a_lead_and_a_run, headers)
+    await sync_workflows(db, tmp_path / "workflows")
+    api_key = await factory.api_key(tenant, "sales")
+    scrape = await asyncio.to_thread(_scrape_after_leads_and_runs, api_key)
+    live = scraped_series(scrape)
     assert all_problems(live) == []
+    async with db.session() as session:
+        rows = (await session.execute(text(
+            "SELECT workflow_key, status, count(*) AS n FROM crm_automation_runs GROUP BY workflow_key, status"))).all()
+    assert {(r.workflow_key, r.status): r.n for r in rows} == {
+        ("lead_intake", "failed"): 1, ("lead_intake", "succeeded"): 1, ("lead_followup", "succeeded"): 2}
+    for r in rows:
+        assert sample(scrape, "crm_automation_runs_finished_total", tenant="mrdj", workflow=r.workflow_key,
+                      status=r.status) == r.n
+    assert sample(scrape, "crm_lead_capture_requests_total", tenant="mrdj", route="server", outcome="created") == 2
+    assert sample(scrape, "crm_rate_limit_profile", tenant="mrdj", profile="standard") == 1
 
 
-def _scrape_after_a_lead_and_a_run(headers: dict[str, str]) -> dict[str, set[str]]:
-    """Start the embedded app (API + workers), post a lead, wait until its run finished, return the scrape."""
-    import time
-
+def _scrape_after_leads_and_runs(api_key: str) -> str:
+    """Start the embedded app, post two leads (one makes lead_intake fail), return the scrape once all four runs
+    have finished."""
     import httpx
 
-    from tests.obs_support import PYTHON, child_env, free_port, stop, wait_http
+    from tests.obs_live import PLUGIN, live_env, post_leads, start_api, wait_until
+    from tests.obs_support import stop
 
-    subprocess.run([PYTHON, "-m", "rentguy_crm.cli", "workflows", "sync", "--tenant", "mrdj"], cwd=REPO,
-                   env=child_env(), capture_output=True, timeout=60, check=False)
-    port = free_port()
-    proc = subprocess.Popen([PYTHON, "-m", "uvicorn", "rentguy_crm.app:create_embedded_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=child_env())
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_api(live_env(CRM_AUTOMATION_PLUGINS=PLUGIN), embedded=True)
     try:
-        wait_http(base + "/healthz", proc=proc)
-        lead = {"first_name": "Anna", "last_name": "de Vries", "email": "anna@example.nl", "phone": "+31612345678",
-                "event_type": "bruiloft", "event_date": (utcnow() + dt.timedelta(days=90)).date().isoformat(),
-                "message": "Graag een offerte", "consent": {"privacy": True}}
-        response = httpx.post(base + "/api/v1/leads", json=lead, headers=headers, timeout=10)
-        assert response.status_code in (200, 201, 202), response.text
-        deadline = time.monotonic() + 30
-        live: dict[str, set[str]] = {}
-        while time.monotonic() < deadline:
-            live = scraped_series(httpx.get(base + "/metrics", timeout=5).text)
-            if "crm_automation_runs_finished_total" in live and "crm_worker_heartbeat_timestamp_seconds" in live:
-                break
-            time.sleep(0.5)
-        return live
+        post_leads(base, api_key, 2, fail_every=2)
+
+        def finished() -> str | None:
+            text = httpx.get(base + "/metrics", timeout=5).text
+            done = [sample(text, "crm_automation_runs_finished_total", tenant="mrdj", workflow=w, status=s)
+                    for w, s in (("lead_intake", "failed"), ("lead_intake", "succeeded"),
+                                 ("lead_followup", "succeeded"))]
+            return text if done == [1, 1, 2] else None
+
+        return str(wait_until(finished, 30, "the four runs did not finish"))
     finally:
         stop(proc)

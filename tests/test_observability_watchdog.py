@@ -11,7 +11,7 @@ from sqlalchemy import select
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.observability import watchdog
 from rentguy_crm.observability.models import WatchdogAlert
-from rentguy_crm.observability.slack_notify import SlackWebhookNotifier, slack_notifier_for
+from rentguy_crm.observability.slack_notify import SlackWebhookNotifier, ops_notifier_for
 from tests.obs_support import add_runs
 from tests.slack_fake import SlackFake, slack_webhook_fake
 
@@ -34,7 +34,7 @@ async def finish(db, tenant, workflow: str, status: str, count: int, *, at: dt.d
 
 async def check(db, now: dt.datetime = NOW) -> list[watchdog.Transition]:
     async with db.session() as session:
-        return await watchdog.check_failure_rates(session, now, slack_notifier_for)
+        return await watchdog.check_failure_rates(session, now, ops_notifier_for)
 
 
 async def test_rule_firing_posts_once_to_the_ops_channel(db, factory, slack) -> None:
@@ -149,3 +149,60 @@ async def test_watchdog_command_reports_and_posts_a_firing_workflow(db, factory,
     [change] = json.loads(result.stdout)
     assert (change["workflow"], change["state"], change["notified"]) == ("lead_intake", "firing", True)
     assert len(slack.posts) == 1
+
+
+async def test_a_tenant_with_a_slack_channel_config_gets_the_post_on_its_ops_target(db, factory, monkeypatch) -> None:
+    with slack_webhook_fake() as fake:
+        monkeypatch.setenv("CRM_TEST_SALES_SLACK", fake.url + "/sales")
+        monkeypatch.setenv("CRM_TEST_OPS_SLACK", fake.url + "/ops")
+        monkeypatch.delenv(ENV, raising=False)
+        tenant = await factory.tenant("mrdj", channels={"slack": {
+            "webhook_url": "env:CRM_TEST_SALES_SLACK", "default_target": "#mrdj-sales",
+            "targets": {"#mrdj-ops": "env:CRM_TEST_OPS_SLACK"}}})
+        await finish(db, tenant, "lead_intake", "failed", 25, at=NOW - dt.timedelta(minutes=1))
+        [change] = await check(db)
+    assert change.state == "firing" and change.notified
+    [post] = fake.posts
+    assert post["_path"].endswith("/ops") and "FIRING" in post["text"]
+
+
+async def test_an_ops_channel_missing_from_the_slack_config_stays_owed_and_posts_nothing(db, factory,
+                                                                                        monkeypatch) -> None:
+    with slack_webhook_fake() as fake:
+        monkeypatch.setenv("CRM_TEST_SALES_SLACK", fake.url + "/sales")
+        tenant = await factory.tenant("mrdj", channels={"slack": {
+            "webhook_url": "env:CRM_TEST_SALES_SLACK", "default_target": "#mrdj-sales"}})
+        await finish(db, tenant, "lead_intake", "failed", 25, at=NOW - dt.timedelta(minutes=1))
+        [change] = await check(db)
+    # Posting to the sales channel instead would hide the mistake: nothing is sent, the post stays owed.
+    assert change.state == "firing" and not change.notified and fake.posts == []
+    async with db.session() as session:
+        [row] = (await session.scalars(select(WatchdogAlert))).all()
+    assert row.pending_notification == "firing"
+
+
+async def test_watchdog_is_a_scheduled_job_that_runs_once_per_minute_tick(db, factory, slack) -> None:
+    from rentguy_crm.automation import schedules
+    from rentguy_crm.automation.models import ScheduleRun
+    from rentguy_crm.observability import jobs
+
+    job = schedules.jobs()[jobs.WATCHDOG_JOB]
+    assert job.cron == "* * * * *"
+    tenant = await factory.tenant("mrdj")
+    now = dt.datetime.now(dt.UTC)
+    await finish(db, tenant, "lead_intake", "failed", 25, at=now - dt.timedelta(seconds=30))
+    only_watchdog = {jobs.WATCHDOG_JOB: job}
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(schedules, "_JOBS", only_watchdog)
+    try:
+        runner = schedules.ScheduleRunner(db, owner="test-worker", clock=lambda: now)
+        assert await runner.tick() == 1
+        assert await runner.tick() == 0  # the same minute's tick does not run twice
+    finally:
+        monkeypatch.undo()
+    async with db.session() as session:
+        [tick] = (await session.scalars(select(ScheduleRun))).all()
+    assert tick.status == "succeeded"
+    assert tick.result == {"changes": [{"tenant": "mrdj", "workflow": "lead_intake", "state": "firing",
+                                        "notified": True}]}
+    assert len(slack.posts) == 1 and slack.posts[0]["channel"] == "#mrdj-ops"

@@ -1,6 +1,7 @@
-"""A real Prometheus (the Debian package) scrapes the running app and the worker exporter with the shipped rules,
-and reports the alerts as firing through its own API; with the real Alertmanager, the alert reaches a Slack fake
-and the CRM's webhook."""
+"""A real Prometheus (the Debian package) with the shipped rules scrapes a running instance — the API (uvicorn)
+and a `crm workers run --metrics-port` process executing real runs of leads posted to `POST /api/v1/leads` —
+and reports the failure-rate alert as firing through its own API; with the real Alertmanager, the alert reaches
+a Slack fake and the CRM's webhook."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
 
+from rentguy_crm.automation import service as automation_service
 from rentguy_crm.db import utcnow
-from tests.obs_support import PYTHON, REPO, add_runs, add_workflow, child_env, free_port, stop, wait_http
+from tests.obs_live import live_env, post_leads, start_api, start_worker, sync_workflows, wait_until
+from tests.obs_support import REPO, add_runs, add_workflow, free_port, stop, wait_http
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
@@ -29,6 +33,8 @@ RULES = REPO / "ops" / "prometheus" / "rules" / "crm.yml"
 ALERTMANAGER = REPO / "ops" / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER_BINARY = os.environ.get("CRM_ALERTMANAGER_BINARY", "/usr/bin/prometheus-alertmanager")
 TIME_BUDGET = 90.0
+LEADS = 30
+FAIL_EVERY = 4  # leads 0, 4, 8, ... come from the failing city: 8 of 30 lead_intake runs fail (27%)
 
 
 def fast_rules(source: Path, target: Path) -> None:
@@ -66,7 +72,8 @@ def alertmanager_test_config(tmp: Path, slack_url: str, crm_url: str, api_key: s
         for slack in receiver.get("slack_configs", []):
             slack["api_url_file"] = str(tmp / "slack-webhook")
         for hook in receiver.get("webhook_configs", []):
-            hook["url"] = crm_url + "/api/v1/webhooks/alertmanager"
+            # Only scheme and host are swapped: the path is the shipped one, so a wrong route fails this test.
+            hook["url"] = crm_url + urlsplit(hook["url"]).path
             hook["http_config"]["authorization"]["credentials_file"] = str(tmp / "crm-key")
     path = tmp / "alertmanager.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -83,33 +90,43 @@ def find(alerts: list[dict[str, Any]], name: str, workflow: str) -> dict[str, An
                 None)
 
 
-def run_stack(tmp: Path, done: Callable[[list[dict[str, Any]]], bool] | None = None,
+def query(base: str, promql: str) -> list[dict[str, Any]]:
+    response = httpx.get(base + "/api/v1/query", params={"query": promql}, timeout=5).json()
+    return list(response["data"]["result"])
+
+
+async def prepare_instance(db: Any, factory: Any, tmp: Path) -> tuple[Any, str]:
+    """Tenant mrdj with the test workflows synced, a paused workflow whose queue ages past its 1-minute SLA, and
+    an API key of role operations (leads:submit for posting leads, alerts:ingest for Alertmanager)."""
+    tenant = await factory.tenant("mrdj")
+    await sync_workflows(db, tmp / "workflows")
+    await add_workflow(db, tenant, "post_event_care", sla="1m")
+    async with db.session() as session:
+        await automation_service.pause_workflow(session, tenant, "post_event_care", actor="test",
+                                                reason="SMTP storing", now=utcnow())
+    await add_runs(db, tenant, "post_event_care", "queued", 2, created_at=utcnow() - dt.timedelta(minutes=5))
+    return tenant, await factory.api_key(tenant, "operations", name="alertmanager")
+
+
+def run_stack(tmp: Path, api_key: str, done: Callable[[list[dict[str, Any]]], bool] | None = None,
               alertmanager: Callable[[str], Path] | None = None) -> list[dict[str, Any]]:
-    """Start app, stand-in worker exporter, Prometheus (and Alertmanager when given its config factory, which gets
-    the app's URL); wait until both alerts fire and `done` holds; return the firing alerts."""
+    """Start the API, a worker with its metrics port, Prometheus (and Alertmanager when given its config factory,
+    which gets the app's URL); post the leads once Prometheus has seen the workflows' series at zero; wait until
+    the failure-rate and queue-lag alerts fire and `done` holds; return the firing alerts."""
     started = time.monotonic()
     processes: list[subprocess.Popen[bytes]] = []
-    env = child_env()
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = live_env()
     try:
-        api_port = free_port()
-        processes.append(subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "rentguy_crm.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(api_port), "--log-level", "warning"], cwd=REPO, env=env))
-        port_file = tmp / "worker-port"
-        processes.append(subprocess.Popen(
-            [PYTHON, str(REPO / "tests" / "standin_engine_exporter.py"), str(port_file), str(TIME_BUDGET)],
-            cwd=REPO, env=env))
-        wait_http(f"http://127.0.0.1:{api_port}/metrics", proc=processes[0])
-        while not port_file.exists() or not port_file.read_text():
-            assert time.monotonic() - started < 20, "the worker exporter did not start"
-            time.sleep(0.1)
+        api, api_base = start_api(env)
+        processes.append(api)
+        worker, worker_metrics = start_worker(env, tmp / "worker.log")
+        processes.append(worker)
         rules = tmp / "crm-fast.yml"
         fast_rules(RULES, rules)
         alertmanager_target = None
         if alertmanager is not None:
             am_port = free_port()
-            am_config = alertmanager(f"http://127.0.0.1:{api_port}")
+            am_config = alertmanager(api_base)
             with open(tmp / "alertmanager.log", "wb") as am_log:
                 processes.append(subprocess.Popen(
                     [ALERTMANAGER_BINARY, f"--config.file={am_config}", f"--storage.path={tmp / 'am-data'}",
@@ -119,7 +136,8 @@ def run_stack(tmp: Path, done: Callable[[list[dict[str, Any]]], bool] | None = N
             alertmanager_target = f"127.0.0.1:{am_port}"
         config = tmp / "prometheus.yml"
         config.write_text(yaml.safe_dump(prometheus_config(
-            f"127.0.0.1:{api_port}", f"127.0.0.1:{port_file.read_text()}", rules, alertmanager_target)))
+            api_base.removeprefix("http://"), worker_metrics.removeprefix("http://").removesuffix("/metrics"),
+            rules, alertmanager_target)))
         prom_port = free_port()
         with open(tmp / "prometheus.log", "wb") as prometheus_log:
             processes.append(subprocess.Popen(
@@ -128,43 +146,61 @@ def run_stack(tmp: Path, done: Callable[[list[dict[str, Any]]], bool] | None = N
                 cwd=tmp, stdout=subprocess.DEVNULL, stderr=prometheus_log))
         base = f"http://127.0.0.1:{prom_port}"
         wait_http(base + "/-/ready", proc=processes[-1], timeout=30)
+        # The worker created the series at zero when it learnt the workflows: once Prometheus has scraped that,
+        # every failure is an increase it can count.
+        wait_until(lambda: query(base, 'crm_automation_runs_finished_total{job="rentguy-crm-workers",'
+                                       'workflow="lead_intake",status="failed"} == 0'),
+                   30, "Prometheus did not scrape the worker's zero series")
+        post_leads(api_base, api_key, LEADS, FAIL_EVERY)
         alerts: list[dict[str, Any]] = []
         while time.monotonic() - started < TIME_BUDGET:
             alerts = firing(base)
             if find(alerts, "CrmAutomationFailureRateHigh", "lead_intake") and find(
-                    alerts, "CrmAutomationQueueLagAboveSla", "lead_intake") and (done is None or done(alerts)):
+                    alerts, "CrmAutomationQueueLagAboveSla", "post_event_care") and (done is None or done(alerts)):
                 return alerts
             time.sleep(1)
         log = (tmp / "prometheus.log").read_text()[-2000:]
-        raise AssertionError(f"alerts not firing within {TIME_BUDGET}s: {alerts}\nprometheus log: {log}")
+        raise AssertionError(f"alerts not firing within {TIME_BUDGET}s: {alerts}\nprometheus log: {log}\n"
+                             f"worker log: {(tmp / 'worker.log').read_text()[-2000:]}")
     finally:
         for proc in reversed(processes):
             stop(proc)
 
 
-async def test_real_prometheus_fires_the_failure_rate_and_queue_lag_alerts(db, factory, tmp_path) -> None:
+async def test_real_prometheus_fires_the_failure_rate_alert_for_real_failing_runs(db, factory, tmp_path) -> None:
     if not shutil.which(PROMETHEUS):
         pytest.skip(f"!!!!! {PROMETHEUS} is NOT INSTALLED (Debian package prometheus): real Prometheus check "
                     "SKIPPED !!!!!")
-    # The queue lag comes from the app's own code: a due run older than its workflow's 1-minute SLA.
-    tenant = await factory.tenant("mrdj")
-    await add_workflow(db, tenant, "lead_intake", sla="1m")
-    await add_workflow(db, tenant, "proposal_followup", sla="1h")
-    await add_runs(db, tenant, "lead_intake", "queued", 2, created_at=utcnow() - dt.timedelta(minutes=5))
-    await add_runs(db, tenant, "proposal_followup", "queued", 1, created_at=utcnow() - dt.timedelta(minutes=5))
+    _tenant, api_key = await prepare_instance(db, factory, tmp_path)
 
-    alerts = await asyncio.to_thread(run_stack, tmp_path)
+    alerts = await asyncio.to_thread(run_stack, tmp_path, api_key)
 
     failure = find(alerts, "CrmAutomationFailureRateHigh", "lead_intake")
     assert failure is not None
     assert failure["labels"]["tenant"] == "mrdj" and failure["labels"]["severity"] == "critical"
     assert failure["annotations"]["runbook_url"].endswith("#22-automation-failure-rate--2")
     assert float(failure["value"]) > 0.02
-    # Below 2% (1 in 200) and within its SLA: no alert for proposal_followup.
-    assert find(alerts, "CrmAutomationFailureRateHigh", "proposal_followup") is None
-    assert find(alerts, "CrmAutomationQueueLagAboveSla", "proposal_followup") is None
-    # The stand-in worker's heartbeat is fresh, so the workers are not reported missing.
+    # The healthy workflow ran as often and stays quiet; its queue is empty.
+    assert find(alerts, "CrmAutomationFailureRateHigh", "lead_followup") is None
+    assert find(alerts, "CrmAutomationQueueLagAboveSla", "lead_followup") is None
+    # The worker's heartbeat is fresh, so the workers are not reported missing.
     assert not [a for a in alerts if a["labels"]["alertname"] in ("CrmWorkersAbsent", "CrmWorkerHeartbeatStale")]
+    # The runs behind it are real: the worker executed every lead's two runs.
+    from sqlalchemy import text
+
+    async with db.session() as session:
+        counts = {(r.workflow_key, r.status): r.n for r in (await session.execute(text(
+            "SELECT workflow_key, status, count(*) AS n FROM crm_automation_runs GROUP BY workflow_key, status")))}
+    failing = len(range(0, LEADS, FAIL_EVERY))
+    assert counts[("lead_intake", "failed")] == failing
+    assert counts[("lead_intake", "succeeded")] == LEADS - failing
+    assert counts[("lead_followup", "succeeded")] == LEADS
+    # Every worker line about a failed run names the run, the tenant and the workflow.
+    lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines() if line.startswith("{")]
+    failed_lines = [line for line in lines if line.get("event") == "run_failed"]
+    assert len(failed_lines) == failing
+    assert all(line["tenant"] == "mrdj" and line["workflow"] == "lead_intake" and line["run_id"]
+               for line in failed_lines)
 
 
 async def test_alert_reaches_slack_mrdj_ops_and_is_recorded_as_a_crm_event(db, factory, tmp_path) -> None:
@@ -177,16 +213,13 @@ async def test_alert_reaches_slack_mrdj_ops_and_is_recorded_as_a_crm_event(db, f
     from rentguy_crm.events.models import Event
     from tests.slack_fake import slack_webhook_fake
 
-    tenant = await factory.tenant("mrdj")
-    await add_workflow(db, tenant, "lead_intake", sla="1m")
-    await add_runs(db, tenant, "lead_intake", "queued", 1, created_at=utcnow() - dt.timedelta(minutes=5))
-    raw_key = await factory.api_key(tenant, "operations", name="alertmanager")
+    tenant, raw_key = await prepare_instance(db, factory, tmp_path)
 
     with slack_webhook_fake() as slack:
         def delivered(_alerts: list[dict[str, Any]]) -> bool:
             return any("CrmAutomationFailureRateHigh" in text for text in slack.texts())
 
-        await asyncio.to_thread(run_stack, tmp_path, delivered,
+        await asyncio.to_thread(run_stack, tmp_path, raw_key, delivered,
                                 lambda crm_url: alertmanager_test_config(tmp_path, slack.url, crm_url, raw_key))
         post = next(p for p in slack.posts if "CrmAutomationFailureRateHigh" in json.dumps(p))
     assert post["channel"] == "#mrdj-ops"

@@ -29,6 +29,7 @@ from rentguy_crm.automation.variables import jsonable, subject_variables
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.integrations.base import DeliveryError
 from rentguy_crm.observability import metrics
+from rentguy_crm.observability.logging import bind_run
 from rentguy_crm.tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -105,9 +106,31 @@ class RunExecutor:
         self._programs: dict[int, tuple[WorkflowDefinition, list[Instruction]]] = {}
         self._tenants: dict[int, Tenant] = {}
         self._channels: dict[int, Channels] = {}
+        self._slugs: dict[int, str] = {}
+        # Finished runs whose metrics are recorded once their transaction committed (run id -> observation).
+        self._finished: dict[int, tuple[str, dt.datetime | None, dt.datetime, bool]] = {}
+
+    def known_slug(self, tenant_id: int) -> str:
+        return self._slugs.get(tenant_id, str(tenant_id))
+
+    async def slug_of(self, tenant_id: int) -> str:
+        """The tenant's slug (metric label, log field), looked up once per tenant and process."""
+        slug = self._slugs.get(tenant_id)
+        if slug is None:
+            async with self.db.session() as session:
+                slug = await session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or str(tenant_id)
+            self._slugs[tenant_id] = slug
+        return slug
 
     async def execute(self, claim: ClaimedRun) -> str:
-        """Run a claimed run until it finishes, parks, fails, or this worker must let go. Returns the outcome."""
+        """Run a claimed run until it finishes, parks, fails, or this worker must let go. Returns the outcome.
+
+        Every log line written meanwhile carries the run id, tenant and workflow.
+        """
+        with bind_run(claim.id, await self.slug_of(claim.tenant_id), claim.workflow_key):
+            return await self._execute(claim)
+
+    async def _execute(self, claim: ClaimedRun) -> str:
         if claim.attempt > claim.max_attempts:
             return await self._record_failure(claim, None, LeaseExpired(
                 f"attempt {claim.attempt - 1} of {claim.max_attempts} did not finish before its lease expired"),
@@ -151,7 +174,9 @@ class RunExecutor:
         writes: list[dict[str, Any]] = []
         finished: list[ClaimedRun] = []
         for claim in claims:
-            row = await self._group_one(session, claim, now)
+            slug = self._slugs.get(claim.tenant_id) or (await self._tenant(session, claim.tenant_id))[0].slug
+            with bind_run(claim.id, slug, claim.workflow_key):
+                row = await self._group_one(session, claim, now)
             if row is None:
                 rest.append(claim)
                 continue
@@ -167,8 +192,10 @@ class RunExecutor:
         return outcomes, rest, finished
 
     def observe_group(self, finished: list[ClaimedRun], now: dt.datetime) -> None:
+        """Metrics of the runs a group commit finished; call after that transaction committed."""
         for claim in finished:
-            self._observe_finished(claim, "succeeded", claim.created_at, now)
+            self._observe_finished(claim, "succeeded", claim.created_at, now,
+                                   breached=_late(claim.sla_due_at, claim.sla_breached, now))
 
     async def _group_one(self, session: AsyncSession, claim: ClaimedRun, now: dt.datetime) -> dict[str, Any] | None:
         if claim.attempt > claim.max_attempts:
@@ -220,7 +247,8 @@ class RunExecutor:
         if pc >= len(program):
             started_at = claim.started_at or now
             row.update(status="succeeded", completed_at=now, lease_owner=None, lease_expires_at=None, run_after=now,
-                       duration_ms=int((now - started_at).total_seconds() * 1000))
+                       duration_ms=int((now - started_at).total_seconds() * 1000),
+                       sla_breached=claim.sla_breached or _late(claim.sla_due_at, False, now))
         elif park_until is not None:
             row.update(status="waiting", lease_owner=None, lease_expires_at=None, run_after=park_until)
         else:
@@ -241,15 +269,16 @@ class RunExecutor:
                     .values(updated_at=now, **values).execution_options(synchronize_session=False))
                 landed += int(result.rowcount or 0)  # type: ignore[attr-defined]
             return landed
+        rows = [{"sla_breached": None, **r} for r in rows]  # only completions set it
         payload = json.dumps([jsonable(r) for r in rows])
         result = await session.execute(text(
             "UPDATE crm_automation_runs AS r SET status = v.status, current_step = v.current_step, "
             "step_log = v.step_log, context = v.context, run_after = v.run_after, lease_owner = v.lease_owner, "
             "lease_expires_at = v.lease_expires_at, completed_at = v.completed_at, duration_ms = v.duration_ms, "
-            "updated_at = :now "
+            "sla_breached = COALESCE(v.sla_breached, r.sla_breached), updated_at = :now "
             "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
             "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
-            "completed_at timestamptz, duration_ms integer) "
+            "completed_at timestamptz, duration_ms integer, sla_breached boolean) "
             "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
             {"rows": payload, "owner": self.owner, "now": now})
         return len(result.all())
@@ -273,6 +302,10 @@ class RunExecutor:
                                          f"any more: {where}: {first['msg']}") from None
             cached = (definition, compile_program(definition))
             self._programs[workflow_id] = cached
+            slug = self._slugs.get(workflow.tenant_id) or await session.scalar(
+                select(Tenant.slug).where(Tenant.id == workflow.tenant_id)) or str(workflow.tenant_id)
+            self._slugs[workflow.tenant_id] = slug
+            metrics.init_workflow_series(slug, workflow.key)
         return cached
 
     async def _tenant(self, session: AsyncSession, tenant_id: int) -> tuple[Tenant, Channels]:
@@ -280,6 +313,7 @@ class RunExecutor:
         if tenant is None:
             tenant = await session.get(Tenant, tenant_id)
             assert tenant is not None
+            self._slugs[tenant_id] = tenant.slug
             # Detached so a rolled-back step (which expires the session's objects) leaves the cached copy intact.
             session.expunge(tenant)
             self._tenants[tenant_id] = tenant
@@ -288,13 +322,24 @@ class RunExecutor:
 
     async def _fence(self, session: AsyncSession, run_id: int) -> Any:
         stmt = (select(AutomationRun.current_step, AutomationRun.step_log, AutomationRun.context,
-                       AutomationRun.attempt, AutomationRun.started_at, AutomationRun.created_at)
+                       AutomationRun.attempt, AutomationRun.started_at, AutomationRun.created_at,
+                       AutomationRun.sla_due_at, AutomationRun.sla_breached)
                 .where(AutomationRun.id == run_id, AutomationRun.lease_owner == self.owner,
                        AutomationRun.status == "running")
                 .with_for_update())
         return (await session.execute(stmt)).first()
 
     async def _advance(self, claim: ClaimedRun) -> str:
+        try:
+            outcome = await self._advance_in_transaction(claim)
+        finally:
+            observation = self._finished.pop(claim.id, None)
+        if observation is not None:  # committed: only now does the run count as finished
+            status, created_at, now, breached = observation
+            self._observe_finished(claim, status, created_at, now, breached=breached)
+        return outcome
+
+    async def _advance_in_transaction(self, claim: ClaimedRun) -> str:
         started = time.perf_counter()
         now = self.clock()
         pc: int | None = None
@@ -344,6 +389,7 @@ class RunExecutor:
                 return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
                                               len(program), now, park_until, result.status == "stop")
         except Exception as exc:  # the step's transaction rolled back; record the failure in a new one
+            self._finished.pop(claim.id, None)
             if pc is None and not isinstance(exc, PermanentStepError):
                 raise  # the database itself failed before any step ran: the worker's loop backs off
             return await self._record_failure(claim, pc, exc, retryable=is_retryable(exc), started=started)
@@ -385,19 +431,23 @@ class RunExecutor:
     async def _finish(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
                       context: dict[str, Any], pc: int, status: str, now: dt.datetime) -> None:
         started_at = row.started_at or now
+        # Finished after its due time: a breach. The SLA job marks runs still open (or failed) past it; one that
+        # succeeds late between two of its checks is marked here, so the breach counter matches the SLA view.
+        late = _late(row.sla_due_at, row.sla_breached, now)
         await self._write(session, claim, status=status, current_step=pc, step_log=entries, context=context,
                           completed_at=now, duration_ms=int((now - started_at).total_seconds() * 1000),
-                          lease_owner=None, lease_expires_at=None)
-        self._observe_finished(claim, status, row.created_at, now)
+                          lease_owner=None, lease_expires_at=None, **({"sla_breached": True} if late else {}))
+        self._finished[claim.id] = (status, row.created_at, now, late)
 
     def _observe_finished(self, claim: ClaimedRun, status: str, created_at: dt.datetime | None,
-                          now: dt.datetime) -> None:
-        tenant = self._tenants.get(claim.tenant_id)
-        slug = tenant.slug if tenant is not None else str(claim.tenant_id)
+                          now: dt.datetime, *, breached: bool = False) -> None:
+        slug = self._slugs.get(claim.tenant_id, str(claim.tenant_id))
         metrics.automation_runs_finished_total.labels(slug, claim.workflow_key, status).inc()
         if created_at is not None:
             metrics.automation_run_duration_seconds.labels(slug, claim.workflow_key).observe(
                 max((now - created_at).total_seconds(), 0.0))
+        if breached:
+            metrics.automation_sla_breaches_total.labels(slug, claim.workflow_key).inc()
 
     async def _record_failure(self, claim: ClaimedRun, pc: int | None, exc: BaseException, *, retryable: bool,
                               started: float | None = None, dead: bool = False) -> str:
@@ -427,17 +477,29 @@ class RunExecutor:
                 if isinstance(retry_after, dt.timedelta) and retry_after > delay:
                     delay = retry_after
                 await self._write(session, claim, status="queued", run_after=now + delay, **common)
-                tenant = self._tenants.get(claim.tenant_id)
-                metrics.automation_run_retries_total.labels(tenant.slug if tenant else str(claim.tenant_id),
-                                                            claim.workflow_key).inc()
-                log.info("run_retry_scheduled", run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
-                         delay_s=round(delay.total_seconds(), 3), error=error["type"])
-                return "retry"
-            status = "dead" if (retryable or dead) else "failed"
-            started_at = row.started_at or now
-            await self._write(session, claim, status=status, completed_at=now,
-                              duration_ms=int((now - started_at).total_seconds() * 1000), **common)
-            self._observe_finished(claim, status, row.created_at, now)
-            log.warning("run_" + status, run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
-                        error_type=error["type"], error=error["message"])
-            return status
+                outcome = "retry"
+            else:
+                outcome = "dead" if (retryable or dead) else "failed"
+                started_at = row.started_at or now
+                await self._write(session, claim, status=outcome, completed_at=now,
+                                  duration_ms=int((now - started_at).total_seconds() * 1000), **common)
+        # Committed: now the metrics and the log line (a failure to commit leaves the lease to expire instead).
+        if outcome == "retry":
+            metrics.automation_run_retries_total.labels(self._slugs.get(claim.tenant_id, str(claim.tenant_id)),
+                                                        claim.workflow_key).inc()
+            log.info("run_retry_scheduled", run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
+                     delay_s=round(delay.total_seconds(), 3), error=error["type"])
+            return outcome
+        # Failed runs past their SLA are marked (and counted) by the SLA job, with their event.
+        self._observe_finished(claim, outcome, row.created_at, now)
+        log.warning("run_" + outcome, run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
+                    error_type=error["type"], error=error["message"])
+        return outcome
+
+
+def _late(due: dt.datetime | None, already_marked: bool, now: dt.datetime) -> bool:
+    """A run completing now after its SLA due time, not yet marked breached."""
+    if due is None or already_marked:
+        return False
+    due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
+    return now > due

@@ -48,11 +48,25 @@ def workers_run(
     plugin: list[str] = typer.Option([], "--plugin", help="Import this module first (registers step handlers or "
                                                           "scheduled jobs). Repeatable; also CRM_AUTOMATION_PLUGINS."),
     no_schedules: bool = typer.Option(False, "--no-schedules", help="Do not run scheduled jobs in this worker."),
+    metrics_port: int = typer.Option(None, "--metrics-port", min=0, max=65535,
+                                     help="Serve this worker's Prometheus metrics on this port (0: a free one). "
+                                          "Off by default."),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host",
+                                     help="Address the metrics port binds to (0.0.0.0 for a remote Prometheus)."),
 ) -> None:
     """Run automation workers until SIGTERM/SIGINT; then finish in-flight steps, release the rest, exit 0."""
     from rentguy_crm.automation.worker import Worker, load_plugins
 
     load_plugins(plugin)
+    if metrics_port is not None:
+        from rentguy_crm.observability.exporter import start_worker_metrics
+
+        try:
+            _server, _thread, bound = start_worker_metrics(metrics_port, addr=metrics_host)
+        except OSError as exc:  # port taken, address not on this host
+            raise fail(f"--metrics-port: cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror}",
+                       code=2) from None
+        console.print(f"worker metrics on http://{metrics_host}:{bound}/metrics", highlight=False)
 
     async def go() -> None:
         worker = Worker(concurrency=concurrency, tenant=tenant, workflow=workflow, grace=grace,

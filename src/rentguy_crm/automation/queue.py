@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, event, text
+from sqlalchemy import Boolean, Integer, String, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -36,6 +36,9 @@ class ClaimedRun:
     step_log: list[Any] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
     started_at: dt.datetime | None = None
+    # For the SLA check at completion: a run that finishes after its due time counts as a breach.
+    sla_due_at: dt.datetime | None = None
+    sla_breached: bool = False
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
@@ -68,7 +71,7 @@ class QueueDatabase(dbmod.Database):
 _NOT_PAUSED = ("NOT EXISTS (SELECT 1 FROM crm_workflow_pauses p "
                "WHERE p.tenant_id = r.tenant_id AND p.workflow_key = r.workflow_key)")
 _RETURNING = ("id, tenant_id, workflow_id, workflow_key, attempt, max_attempts, lead_id, deal_id, created_at, "
-              "current_step, step_log, context, started_at")
+              "current_step, step_log, context, started_at, sla_due_at, sla_breached")
 
 
 def _filters(tenant_ids: Sequence[int] | None, workflow_keys: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
@@ -103,7 +106,7 @@ async def claim_due_runs(session: AsyncSession, *, owner: str, now: dt.datetime,
     ).columns(id=IdType, tenant_id=IdType, workflow_id=IdType, workflow_key=String(), attempt=Integer(),
               max_attempts=Integer(), lead_id=IdType, deal_id=IdType, created_at=dbmod.UTCDateTime(),
               current_step=Integer(), step_log=dbmod.JSONType, context=dbmod.JSONType,
-              started_at=dbmod.UTCDateTime())
+              started_at=dbmod.UTCDateTime(), sla_due_at=dbmod.UTCDateTime(), sla_breached=Boolean())
     if "tenant_ids" in params:
         stmt = stmt.bindparams(bindparam("tenant_ids", expanding=True))
     if "workflow_keys" in params:
@@ -115,7 +118,8 @@ async def claim_due_runs(session: AsyncSession, *, owner: str, now: dt.datetime,
                               workflow_key=r.workflow_key, attempt=r.attempt, max_attempts=r.max_attempts,
                               lead_id=r.lead_id, deal_id=r.deal_id, created_at=r.created_at,
                               current_step=r.current_step, step_log=list(r.step_log or []),
-                              context=dict(r.context or {}), started_at=r.started_at) for r in rows),
+                              context=dict(r.context or {}), started_at=r.started_at,
+                              sla_due_at=r.sla_due_at, sla_breached=bool(r.sla_breached)) for r in rows),
                   key=lambda c: c.id)
 
 

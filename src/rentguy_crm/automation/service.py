@@ -12,6 +12,7 @@ from rentguy_crm.audit import service as audit
 from rentguy_crm.automation.dispatch import wake_workers
 from rentguy_crm.automation.models import RUN_STATUSES, AutomationRun, Workflow, WorkflowPause
 from rentguy_crm.errors import Conflict, NotFound, ValidationFailed
+from rentguy_crm.observability import metrics
 from rentguy_crm.tenants.models import Tenant
 
 RETRYABLE_STATUSES = ("failed", "dead", "cancelled")
@@ -90,6 +91,8 @@ async def cancel_run(session: AsyncSession, tenant_id: int | None, run_id: int, 
     await session.flush()
     await audit.record(session, actor=actor, action="automation.run.cancel", entity_type="automation_run",
                        entity_id=run.id, tenant_id=run.tenant_id, before=before, after={"status": "cancelled"})
+    slug = await session.scalar(select(Tenant.slug).where(Tenant.id == run.tenant_id)) or str(run.tenant_id)
+    metrics.automation_runs_finished_total.labels(slug, run.workflow_key, "cancelled").inc()
     return run
 
 

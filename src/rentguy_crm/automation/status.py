@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun, WorkerRecord, WorkflowPause
-from rentguy_crm.observability import metrics
 from rentguy_crm.tenants.models import Tenant
 
 # A worker that has not heartbeated for this long is reported dead (heartbeats come every lease/3).
@@ -69,10 +68,8 @@ async def queue_status(session: AsyncSession, now: dt.datetime, tenant_id: int |
         entry(slug, pause.workflow_key)["paused"] = True
         paused.append({"tenant": slug, "workflow": pause.workflow_key, "paused_at": pause.paused_at,
                        "paused_by": pause.paused_by, "reason": pause.reason})
-    for e in flows.values():
-        metrics.automation_queue_depth.labels(e["tenant"], e["workflow"]).set(e["depth"])
-        metrics.automation_queue_lag_seconds.labels(e["tenant"], e["workflow"]).set(e["lag_s"])
-        metrics.automation_workflow_paused.labels(e["tenant"], e["workflow"]).set(1 if e["paused"] else 0)
+    # No gauges set here: /metrics reads queue depth, lag and pauses from the database at scrape time
+    # (observability/queue_state.py), the same in every process.
     workflows = sorted(flows.values(), key=lambda e: (e["tenant"], e["workflow"]))
     return {"depth": sum(e["depth"] for e in workflows), "max_lag_s": max((e["lag_s"] for e in workflows), default=0),
             "workflows": workflows, "paused": paused}

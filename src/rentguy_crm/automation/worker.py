@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from rentguy_crm.automation import dispatch, queue, schedules
 from rentguy_crm.automation.engine import Clock, RunExecutor
-from rentguy_crm.automation.models import WorkerRecord
+from rentguy_crm.automation.models import WorkerRecord, Workflow
 from rentguy_crm.automation.steps_api import ChannelsFactory
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.observability import metrics
@@ -75,6 +75,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.known_workflows: set[tuple[str, str]] = set()
 
     # -- control ---------------------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -186,7 +187,8 @@ class Worker:
             return outcome
         except Exception as exc:
             # The database went away mid-run: the lease runs out and the run is claimed again.
-            log.warning("run_interrupted", worker=self.name, run_id=claim.id, error=str(exc)[:300])
+            log.warning("run_interrupted", worker=self.name, run_id=claim.id, workflow=claim.workflow_key,
+                        tenant=self.executor.known_slug(claim.tenant_id), error=str(exc)[:300])
             return "interrupted"
         finally:
             self.in_flight.pop(claim.id, None)
@@ -242,6 +244,29 @@ class Worker:
                                      heartbeat_at=now, concurrency=self.concurrency, runs_done=0,
                                      tenant_filter=self.tenant_slug, workflow_filter=self.workflow))
         metrics.worker_heartbeat_timestamp_seconds.labels(self.name).set(now.timestamp())
+        try:
+            await self._learn_workflows()
+        except Exception as exc:  # registered already: the next heartbeat tries again
+            log.warning("learn_workflows_failed", worker=self.name, error=str(exc)[:300])
+
+    async def _learn_workflows(self) -> None:
+        """Create the metric series of every current workflow this worker may run, at zero.
+
+        Prometheus' increase() does not count a series that first appears at 1, so without this the first
+        failure of a workflow in this process would be invisible to the failure-rate alert. Called at start and
+        with every heartbeat, so a newly synced workflow is known before its first run is likely to finish.
+        """
+        query = (select(Tenant.slug, Workflow.key).join(Tenant, Tenant.id == Workflow.tenant_id)
+                 .where(Workflow.is_current.is_(True)))
+        if self.tenant_slug:
+            query = query.where(Tenant.slug == self.tenant_slug)
+        if self.workflow:
+            query = query.where(Workflow.key == self.workflow)
+        async with self.db.session() as session:
+            current = {(slug, key) for slug, key in (await session.execute(query)).all()}
+        for slug, key in sorted(current - self.known_workflows):
+            metrics.init_workflow_series(slug, key)
+        self.known_workflows |= current
 
     async def _mark_stopped(self) -> None:
         async with self.db.session() as session:
@@ -261,6 +286,7 @@ class Worker:
                     await session.execute(update(WorkerRecord).where(WorkerRecord.name == self.name)
                                           .values(heartbeat_at=now, runs_done=self.runs_done, stopped_at=None))
                 metrics.worker_heartbeat_timestamp_seconds.labels(self.name).set(now.timestamp())
+                await self._learn_workflows()
             except Exception as exc:
                 log.warning("heartbeat_failed", worker=self.name, error=str(exc)[:300])
 

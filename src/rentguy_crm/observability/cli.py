@@ -19,12 +19,12 @@ def watchdog_command(as_json: bool = JsonOption) -> None:
 
     Meant to run every minute (scheduled job or `* * * * *` cron) for tenants without Prometheus.
     """
-    from rentguy_crm.observability.slack_notify import slack_notifier_for
+    from rentguy_crm.observability.slack_notify import ops_notifier_for
     from rentguy_crm.observability.watchdog import check_failure_rates
 
     async def go() -> list[dict[str, Any]]:
         async with one_off_session() as session:
-            return [asdict(t) for t in await check_failure_rates(session, utcnow(), slack_notifier_for)]
+            return [asdict(t) for t in await check_failure_rates(session, utcnow(), ops_notifier_for)]
 
     emit(run_async(go), as_json=as_json,
          columns=["tenant", "workflow", "state", "failure_rate", "finished_runs", "failed_runs", "notified"],

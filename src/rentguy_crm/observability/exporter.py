@@ -3,8 +3,8 @@
 With `PROMETHEUS_MULTIPROC_DIR` set (what `crm serve --workers N` does), every process writes its samples to
 files in that directory and any process's `/metrics` answers for all of them; without it, the default
 in-process registry is served. Gauges that describe shared state (queue depth and lag, paused workflows,
-workflow SLA) are read from the database at scrape time instead (see `queue_state.py`), so every process
-reports the same truth.
+workflow SLA, rate-limit profile) are read from the database at scrape time instead (see `queue_state.py`),
+so every process reports the same truth.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ DB_DERIVED_FAMILIES = frozenset({
     "crm_automation_queue_lag_seconds",
     "crm_automation_workflow_paused",
     "crm_automation_workflow_sla_seconds",
+    "crm_rate_limit_profile",
 })
 
 

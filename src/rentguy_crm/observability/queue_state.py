@@ -1,4 +1,5 @@
-"""Gauges read from the database at scrape time: queue depth and lag, paused workflows, workflow SLA.
+"""Gauges read from the database at scrape time: queue depth and lag, paused workflows, workflow SLA, and the
+rate-limit profile in force per tenant.
 
 They describe shared state, so computing them in the process that is scraped is right however many API and
 worker processes run (each scrape target reports the same numbers; rules aggregate with `max by`).
@@ -15,8 +16,11 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.models import AutomationRun, Workflow, WorkflowPause
 from rentguy_crm.kit.durations import parse_duration
+from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.ratelimit.profiles import PROFILES
+from rentguy_crm.ratelimit.service import effective
 from rentguy_crm.tenants.models import Tenant
 
 DUE_STATUSES = ("queued", "waiting")
@@ -63,20 +67,41 @@ async def database_families(session: AsyncSession, now: dt.datetime) -> list[Met
         .join(Tenant, Tenant.id == Workflow.tenant_id)
         .where(Workflow.is_current.is_(True))
     )
+    # Paused: `crm workflows pause` (crm_workflow_pauses, which the claim query honours), or a current version
+    # that is disabled. Either way its runs wait and nothing is claimed.
+    pauses = {(slug, key) for slug, key in await session.execute(
+        select(Tenant.slug, WorkflowPause.workflow_key).join(Tenant, Tenant.id == WorkflowPause.tenant_id))}
     seen: set[tuple[str, str]] = set()
     for slug, key, enabled, definition in workflows:
         if (slug, key) in seen:
             continue
         seen.add((slug, key))
-        # A disabled current version is how a paused workflow is stored: its runs wait, nothing is claimed.
-        paused.add_metric([slug, key], 0.0 if enabled else 1.0)
+        paused.add_metric([slug, key], 1.0 if (slug, key) in pauses or not enabled else 0.0)
         sla.add_metric([slug, key], workflow_sla(definition or {}).total_seconds())
+    for slug, key in sorted(pauses - seen):
+        paused.add_metric([slug, key], 1.0)
     # Workflows without queued runs report 0, so "no lag" is a value, not a missing series.
     for slug, key in sorted(seen | set(due)):
         count, age = due.get((slug, key), (0, 0.0))
         depth.add_metric([slug, key], float(count))
         lag.add_metric([slug, key], age)
-    return [depth, lag, paused, sla]
+    return [depth, lag, paused, sla, await rate_limit_family(session, now)]
+
+
+async def rate_limit_family(session: AsyncSession, now: dt.datetime) -> Metric:
+    """1 for the profile in force per tenant, 0 for the others: the stored switch (and its expiry) or the
+    tenant's default, computed like the request path does (`ratelimit.service.effective`)."""
+    family = GaugeMetricFamily("crm_rate_limit_profile",
+                               "1 for the rate-limit profile in force per tenant (strict, standard, relaxed).",
+                               labels=["tenant", "profile"])
+    rows = await session.execute(select(Tenant, RateLimitSwitch)
+                                 .outerjoin(RateLimitSwitch, RateLimitSwitch.tenant_id == Tenant.id)
+                                 .order_by(Tenant.slug))
+    for tenant, switch in rows:
+        in_force = effective(tenant, switch, now).profile
+        for name in PROFILES:
+            family.add_metric([tenant.slug, name], 1.0 if name == in_force else 0.0)
+    return family
 
 
 def _aware(value: dt.datetime | str | None) -> dt.datetime | None:

@@ -1,4 +1,5 @@
-"""A small Slack incoming-webhook client for operations alerts (the watchdog), apart from the templated channel.
+"""Where operations alerts (the watchdog) go: the tenant's configured Slack channel, or a webhook URL from the
+environment for tenants without one (a small Slack incoming-webhook client of its own).
 
 Speaks Slack's documented contract: POST JSON `{"text": ...}` to the webhook URL; 200 `ok` on success, 429 with
 `Retry-After` when rate limited, 4xx with a reason (`invalid_payload`, `channel_not_found`, ...) otherwise.
@@ -11,7 +12,12 @@ import os
 
 import httpx
 
-from rentguy_crm.integrations.base import DeliveryReceipt, PermanentDeliveryError, RetryableDeliveryError
+from rentguy_crm.integrations.base import (
+    ChatNotifier,
+    DeliveryReceipt,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from rentguy_crm.tenants.config import Monitoring
 from rentguy_crm.tenants.models import Tenant
 
@@ -43,6 +49,24 @@ class SlackWebhookNotifier:
                 retry_after=dt.timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None)
         raise PermanentDeliveryError(f"Slack refused the message: {response.status_code} {reason}",
                                      status=response.status_code)
+
+
+async def ops_notifier_for(tenant: Tenant) -> ChatNotifier | None:
+    """The notifier the watchdog posts through (with `target=monitoring.ops_channel`).
+
+    A tenant whose `channels.slack` is configured posts through that channel, like its workflows do: the ops
+    channel is one of its `targets` (or its default). Otherwise the incoming-webhook URL in the environment
+    variable named by `monitoring.slack_webhook_url_env`; None when neither is set.
+    """
+    from rentguy_crm.integrations.registry import build_channels, channels_config
+
+    try:
+        configured = channels_config(tenant).slack is not None
+    except ValueError:
+        configured = True  # build_channels turns an invalid section into a channel that says what is wrong
+    if configured:
+        return (await build_channels(tenant)).slack
+    return await slack_notifier_for(tenant)
 
 
 async def slack_notifier_for(tenant: Tenant) -> SlackWebhookNotifier | None:

@@ -1,4 +1,7 @@
-"""Which profile is in force for a tenant, switching it (audited, optionally for a while), and reverting."""
+"""Which profile is in force for a tenant, switching it (audited, optionally for a while), and reverting.
+
+`crm_rate_limit_profile` is read from here at scrape time (`observability/queue_state.py`), not set per process.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.kit import clock
-from rentguy_crm.observability.metrics import rate_limit_profile
 from rentguy_crm.ratelimit.models import RateLimitSwitch
-from rentguy_crm.ratelimit.profiles import PROFILES, check_profile_name
+from rentguy_crm.ratelimit.profiles import check_profile_name
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
 
@@ -56,9 +58,7 @@ async def _switch_row(session: AsyncSession, tenant_id: int) -> RateLimitSwitch 
 
 
 async def current(session: AsyncSession, tenant: Tenant, now: dt.datetime | None = None) -> EffectiveProfile:
-    result = effective(tenant, await _switch_row(session, tenant.id), now or clock.now())
-    _publish(result)
-    return result
+    return effective(tenant, await _switch_row(session, tenant.id), now or clock.now())
 
 
 async def set_profile(
@@ -88,9 +88,7 @@ async def set_profile(
                        before={"profile": before.profile, "until": _iso(before.until)},
                        after={"profile": profile, "until": _iso(until), "at": now.isoformat()})
     invalidate(tenant.id)
-    result = effective(tenant, switch, now)
-    _publish(result)
-    return result
+    return effective(tenant, switch, now)
 
 
 async def revert_expired(session: AsyncSession, now: dt.datetime | None = None) -> list[EffectiveProfile]:
@@ -124,11 +122,6 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _publish(result: EffectiveProfile) -> None:
-    for name in PROFILES:
-        rate_limit_profile.labels(tenant=result.tenant, profile=name).set(1 if name == result.profile else 0)
-
-
 # --- the per-process cache the request path reads -------------------------------------------------------------
 
 _cache: dict[int, tuple[float, RateLimitSwitch | None]] = {}
@@ -151,6 +144,4 @@ async def cached_profile(session: AsyncSession, tenant: Tenant, default: str) ->
             session.expunge(switch)
         hit = (mono, switch)
         _cache[tenant.id] = hit
-    result = effective(tenant, hit[1], clock.now(), default)
-    _publish(result)
-    return result
+    return effective(tenant, hit[1], clock.now(), default)
