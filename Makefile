@@ -8,7 +8,8 @@ PIP_FLAGS ?= --disable-pip-version-check -q
 # Postgres run of the suite: on by default when Postgres answers; override the URL or set PG_TEST_URL= to skip.
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install install-test lint bench clean help alerting-check prometheus-check
+.PHONY: run test test-sqlite test-postgres install install-test lint bench clean help alerting-check prometheus-check \
+	validate-workflows smoke bench-lead-capture bench-automation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,16 +71,15 @@ prometheus-check: install-test ## A real Prometheus with the shipped rules fires
 clean: ## Remove the virtual environment and local data under var/
 	rm -rf $(VENV) var/*.db var/*.db-* var/dev-api-key
 
-.PHONY: validate-workflows
 validate-workflows: $(STAMP) ## Check automation/workflows/*.yaml: every mistake as file:line: message
 	$(BIN)/crm workflows validate
-.PHONY: smoke
-smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api]
+
+smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api|sso]
 	$(BIN)/pytest -m tenant_smoke --tenant=$(or $(TENANT),mrdj) $(if $(CASE),--case=$(CASE))
-.PHONY: bench-lead-capture
+
 bench-lead-capture: install-test ## Lead capture vs. a bare one-INSERT endpoint on Postgres (bench/README.md)
 	$(BIN)/python bench/lead_capture.py $(BENCH_ARGS)
-.PHONY: bench-automation
+
 bench-automation: install-test ## Automation benchmarks on Postgres: throughput vs procrastinate, lead latency, claim speed
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/worker_throughput.py --runs 5000
