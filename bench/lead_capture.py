@@ -96,6 +96,24 @@ async def _provision() -> str:
     return raw
 
 
+async def sync_workflows(db: object) -> None:
+    """Load the workflow library for mrdj, so each lead also creates its `lead_intake` run (as in production)."""
+    from rentguy_crm.automation import workflows_service
+
+    async with db.session() as session:  # type: ignore[attr-defined]
+        await workflows_service.sync(session, "mrdj", actor="bench")
+
+
+async def _sync_with_own_database(url: str) -> None:
+    from rentguy_crm.db import Database
+
+    db = Database(url=url)
+    try:
+        await sync_workflows(db)
+    finally:
+        await db.dispose()
+
+
 def start_server(target: str, port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"CRM_DATABASE_URL": url, "CRM_LOG_LEVEL": "WARNING", "CRM_ENV": "dev",
                         "PYTHONPATH": str(ROOT)}
