@@ -5,8 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, exists, select, text
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    FromClause,
+    Table,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.errors import NotFound
+from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import SLUG, TenantConfig
@@ -124,6 +140,72 @@ async def insert_contact_if_new(session: AsyncSession, values: dict[str, object]
         stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
                                            index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
     return (await session.scalars(stmt.returning(Contact))).first()
+
+
+@dataclass(frozen=True)
+class StoredNew:
+    contact_id: int
+    lead_id: int
+    event_id: int | None
+
+
+def _literals(table: Table, values: dict[str, Any]) -> list[ColumnElement[Any]]:
+    return [literal(value, table.c[name].type).label(name) for name, value in values.items()]
+
+
+async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any], lead: dict[str, Any],
+                                 event: dict[str, Any] | None, runs: list[dict[str, Any]],
+                                 notify_channel: str) -> StoredNew | None:
+    """Postgres: a new person's contact, their lead, its event and the runs it starts in ONE statement.
+
+    Each INSERT is a data-modifying CTE fed by the one before (`contact → lead → event → runs`), so one round
+    trip does what would otherwise take four or five. The event payload gets the new ids from the CTEs
+    (`payload || {"lead_id", "contact_id"}`). When the tenant already has the contact, the first insert does
+    nothing (ON CONFLICT on the partial unique index), so nothing else is inserted and None comes back: the
+    caller then takes the known-contact path (lock the row, double-click check, ...).
+    """
+    contacts = Contact.__table__
+    new_contact = pg_insert(contacts).values(**contact)
+    if contact.get("email"):
+        new_contact = new_contact.on_conflict_do_nothing(index_elements=["tenant_id", "email"],
+                                                         index_where=Contact.email.is_not(None))
+    else:
+        new_contact = new_contact.on_conflict_do_nothing(
+            index_elements=["tenant_id", "phone"],
+            index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
+    c = new_contact.returning(contacts.c.id).cte("new_contact")
+    leads = Lead.__table__
+    lead_cols = [*lead, "contact_id"]
+    l_ = (insert(leads).from_select(lead_cols, select(*_literals(leads, lead), c.c.id))
+          .returning(leads.c.id, leads.c.contact_id).cte("new_lead"))
+    ctes: list[CTE] = [c, l_]
+    columns: list[ColumnElement[Any]] = [l_.c.contact_id, l_.c.id]
+    source: FromClause = l_
+    if event is not None:
+        events = Event.__table__
+        payload = dict(event.pop("payload"))
+        ids = func.jsonb_build_object("lead_id", l_.c.id, "contact_id", l_.c.contact_id)
+        e = (insert(events).from_select(
+            [*event, "subject_id", "payload"],
+            select(*_literals(events, event), l_.c.id, cast(literal(payload, JSONB), JSONB).op("||")(ids)))
+            .returning(events.c.id, events.c.subject_id).cte("new_event"))
+        ctes.append(e)
+        columns.append(e.c.id)
+        source = l_.join(e, e.c.subject_id == l_.c.id)
+        runs_table = AutomationRun.__table__
+        for n, run in enumerate(runs):
+            ctes.append(insert(runs_table).from_select(
+                [*run, "trigger_event_id", "lead_id"],
+                select(*_literals(runs_table, run), e.c.id, e.c.subject_id))
+                .returning(runs_table.c.id).cte(f"new_run_{n}"))
+        if runs:
+            # Delivered at commit like the runs themselves; evaluated only when a row (a new lead) comes back.
+            columns.append(func.pg_notify(notify_channel, ""))
+    stmt = select(*columns).select_from(source).add_cte(*ctes)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return StoredNew(contact_id=row[0], lead_id=row[1], event_id=row[2] if event is not None else None)
 
 
 async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,
