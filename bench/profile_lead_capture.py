@@ -40,18 +40,24 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile (bench extra)")
     parser.add_argument("--workflows", action="store_true", help="load the workflow library for the tenant")
+    parser.add_argument("--bare", action="store_true", help="profile the bare one-INSERT baseline instead")
     args = parser.parse_args()
 
     key = await asyncio.to_thread(prepare_database, args.database_url)
     from rentguy_crm.app import create_app
 
-    app = create_app()
+    if args.bare:
+        from bench.bare_insert_app import create_app as create_bare_app
+
+        app = create_bare_app()
+    else:
+        app = create_app()
     counts: Counter[str] = Counter()
     counting = False
 
     async with app.router.lifespan_context(app):
-        db = app.state.db
-        if args.workflows:
+        db = app.state.db if not args.bare else None
+        if args.workflows and db is not None:
             from bench.lead_capture import sync_workflows
 
             await sync_workflows(db)
@@ -72,7 +78,7 @@ async def main() -> None:
             if counting:
                 counts["pool checkout (pre-ping SELECT 1)"] += 1
 
-        sync_engine = db.engine.sync_engine
+        sync_engine = (db.engine if db is not None else app.state.engine).sync_engine
         event.listen(sync_engine, "before_cursor_execute", on_execute)
         event.listen(sync_engine, "begin", on_begin)
         event.listen(sync_engine, "commit", on_commit)
@@ -85,7 +91,7 @@ async def main() -> None:
             async def post(n: int) -> None:
                 body = {"first_name": "Bench", "last_name": f"Lead {n}", "email": f"p{n}@bench.example",
                         "event_type": "bruiloft", "guests": 100, "message": "benchmark"}
-                response = await client.post("/api/v1/leads", json=body, headers=headers)
+                response = await client.post("/leads" if args.bare else "/api/v1/leads", json=body, headers=headers)
                 assert response.status_code in (200, 201), response.text
 
             for n in range(50):  # warm-up: caches, pool
@@ -97,15 +103,17 @@ async def main() -> None:
                 profiler = Profiler(async_mode="enabled", interval=0.0005)
                 profiler.start()
             counting = True
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for n in range(50, 50 + args.requests):
                 await post(n)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             counting = False
             if profiler is not None:
                 profiler.stop()
 
-    print(f"{args.requests} sequential requests in process: {elapsed / args.requests * 1000:.2f} ms each")
+    print(f"{'bare endpoint' if args.bare else 'lead capture'}: {args.requests} sequential requests in process: "
+          f"{elapsed / args.requests * 1000:.2f} ms each, {cpu / args.requests * 1000:.2f} ms CPU each "
+          "(this process: app and client)")
     print("database work per request (BEGIN/COMMIT are round trips too; the pre-ping is a SELECT 1):")
     for kind, count in sorted(counts.items(), key=lambda kv: -kv[1]):
         print(f"  {count / args.requests:5.2f}  {kind}")
