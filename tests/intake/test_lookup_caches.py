@@ -134,3 +134,32 @@ async def test_first_workflow_installed_in_this_process_starts_runs_at_once(
     await install_workflow(db, mrdj, workflow_doc("lead_intake"))
     after = (await client.post(SERVER, json=body(2), headers=headers)).json()
     assert (before["automation_triggered"], after["automation_triggered"]) == (False, True)
+
+
+async def test_new_person_costs_one_statement_between_begin_and_commit_on_postgres(
+        client: httpx.AsyncClient, db: Database, factory, mrdj, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The round-trip budget of a new lead: the key, tenant, profile and workflows come from the caches, and
+    contact, lead, `lead.created` and its run are one statement."""
+    if db.dialect != "postgresql":
+        pytest.skip("the one-statement store is Postgres only; SQLite stores step by step")
+    from sqlalchemy import event
+
+    from rentguy_crm.intake.tally import tally
+
+    monkeypatch.setattr(tally, "last_flush", float("inf"))  # the status tally's own flush is not the request's
+    await install_workflow(db, mrdj, workflow_doc("lead_intake"))
+    headers = await factory.headers(mrdj, "sales")
+    assert (await client.post(SERVER, json=body(1), headers=headers)).status_code == 201  # fills the caches
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        response = await client.post(SERVER, json=body(2), headers=headers)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert response.status_code == 201 and response.json()["automation_triggered"] is True
+    assert statements == ["WITH"]
+    assert await _runs(db) == [("lead_intake", 1), ("lead_intake", 1)]
