@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
 from rentguy_crm.auth import service as keys
 from rentguy_crm.auth.models import ApiKey
@@ -98,7 +98,8 @@ async def _disable_elsewhere(db: Database, key: str) -> None:
     """A change by another process: a plain SQL update this process's ORM listeners do not see."""
     async with db.session() as session:
         await session.connection()
-        await session.execute(Workflow.__table__.update().where(Workflow.__table__.c.key == key).values(enabled=False))
+        table: Table = Workflow.__table__  # type: ignore[assignment]
+        await session.execute(table.update().where(table.c.key == key).values(enabled=False))
 
 
 async def test_workflow_disabled_elsewhere_is_seen_by_dispatch_within_the_cache_time(

@@ -71,10 +71,19 @@ WORKFLOW_CACHE_SECONDS = 2.0
 
 
 class WorkflowVersion(Protocol):
-    id: int
-    tenant_id: int
-    key: str
-    version: int
+    """What a new run needs of a workflow version: a stored row or a cached snapshot."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def tenant_id(self) -> int: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,11 @@ class StoredNew:
     event_id: int | None
 
 
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
 def _params(table: Table, prefix: str, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
     return [bindparam(f"{prefix}{name}", type_=table.c[name].type).label(name) for name in names]
 
@@ -165,7 +170,7 @@ def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
     if stmt is not None:
         return stmt
     by_email, contact_cols, lead_cols, event_cols, run_cols = shape
-    contacts = Contact.__table__
+    contacts = _table(Contact)
     new_contact = pg_insert(contacts).values(
         {name: bindparam(f"c_{name}", type_=contacts.c[name].type) for name in contact_cols})
     if by_email:
@@ -176,14 +181,14 @@ def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
             index_elements=["tenant_id", "phone"],
             index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
     c = new_contact.returning(contacts.c.id).cte("new_contact")
-    leads = Lead.__table__
+    leads = _table(Lead)
     l_ = (insert(leads).from_select([*lead_cols, "contact_id"], select(*_params(leads, "l_", lead_cols), c.c.id))
           .returning(leads.c.id, leads.c.contact_id).cte("new_lead"))
     ctes: list[CTE] = [c, l_]
     columns: list[ColumnElement[Any]] = [l_.c.contact_id, l_.c.id]
     source: FromClause = l_
     if event_cols is not None:
-        events = Event.__table__
+        events = _table(Event)
         ids = func.jsonb_build_object("lead_id", l_.c.id, "contact_id", l_.c.contact_id)
         payload = cast(bindparam("e_payload", type_=JSONB), JSONB).op("||")(ids)
         e = (insert(events).from_select(
@@ -192,7 +197,7 @@ def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
         ctes.append(e)
         columns.append(e.c.id)
         source = l_.join(e, e.c.subject_id == l_.c.id)
-        runs_table = AutomationRun.__table__
+        runs_table = _table(AutomationRun)
         for n, cols in enumerate(run_cols):
             ctes.append(insert(runs_table).from_select(
                 [*cols, "trigger_event_id", "lead_id"],
