@@ -96,6 +96,24 @@ async def _provision() -> str:
     return raw
 
 
+async def sync_workflows(db: object) -> None:
+    """Load the workflow library for mrdj, so each lead also creates its `lead_intake` run (as in production)."""
+    from rentguy_crm.automation import workflows_service
+
+    async with db.session() as session:  # type: ignore[attr-defined]
+        await workflows_service.sync(session, "mrdj", actor="bench")
+
+
+async def _sync_with_own_database(url: str) -> None:
+    from rentguy_crm.db import Database
+
+    db = Database(url=url)
+    try:
+        await sync_workflows(db)
+    finally:
+        await db.dispose()
+
+
 def start_server(target: str, port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"CRM_DATABASE_URL": url, "CRM_LOG_LEVEL": "WARNING", "CRM_ENV": "dev",
                         "PYTHONPATH": str(ROOT)}
@@ -197,9 +215,13 @@ async def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=30, help="cap per peak run")
     parser.add_argument("--half-seconds", type=float, default=10, help="length of the half-of-peak run")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (same for both)")
+    parser.add_argument("--workflows", action="store_true",
+                        help="load the workflow library first, so each lead also queues its lead_intake run")
     args = parser.parse_args()
 
     key = await asyncio.to_thread(prepare_database, args.database_url)
+    if args.workflows:
+        await _sync_with_own_database(args.database_url)
     ports = {"lead": free_port(), "bare": free_port()}
     servers = [start_server("rentguy_crm.app:create_app", ports["lead"], args.database_url, args.workers),
                start_server("bench.bare_insert_app:create_app", ports["bare"], args.database_url, args.workers)]
@@ -224,7 +246,8 @@ async def main() -> None:
                 server.kill()
 
     print(f"lead capture benchmark: Postgres {make_url(args.database_url).render_as_string(hide_password=True)}, "
-          f"uvicorn workers={args.workers}, concurrency={args.concurrency}, cpus={os.cpu_count()}")
+          f"uvicorn workers={args.workers}, concurrency={args.concurrency}, cpus={os.cpu_count()}, "
+          f"workflows={'library' if args.workflows else 'none'}")
     print(line("bare INSERT endpoint, peak", peak_bare))
     print(line("lead capture (full pipeline), peak", peak_lead))
     print(line(f"bare, open loop at {peak_bare.rate / 2:.0f}/s", half_bare))

@@ -155,3 +155,16 @@ def fresh_intake_caches() -> Iterator[None]:
 @pytest.fixture
 async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
     return await factory.tenant("mrdj")
+
+
+@pytest.fixture(autouse=True)
+def fresh_lookup_caches() -> Iterator[None]:
+    """API-key principals and tenants' current workflows are cached per process; tables are emptied between tests."""
+    from rentguy_crm.auth.service import forget_principals
+    from rentguy_crm.automation.dispatch import forget_workflows
+
+    forget_principals()
+    forget_workflows()
+    yield
+    forget_principals()
+    forget_workflows()

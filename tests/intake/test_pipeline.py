@@ -158,25 +158,64 @@ async def test_server_route_refuses_another_tenant_in_body(client: httpx.AsyncCl
 
 
 async def test_automation_triggered_reflects_runs_created_with_the_event(
-        client: httpx.AsyncClient, db: Database, mrdj, monkeypatch) -> None:
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
     from rentguy_crm.automation.models import AutomationRun
-    from rentguy_crm.db import utcnow
-    from rentguy_crm.events import service as events
+    from tests.automation_support import install_workflow, workflow_doc
 
-    real_emit = events.emit
-
-    async def emit_with_runs(session, tenant_id, type, **kwargs):  # type: ignore[no-untyped-def]
-        # What the automation engine does inside emit: create the runs in the caller's transaction.
-        event = await real_emit(session, tenant_id, type, **kwargs)
-        session.add(AutomationRun(tenant_id=tenant_id, workflow_key="lead_intake", trigger_type=type,
-                                  trigger_event_id=event.id, subject_type="lead", lead_id=kwargs["subject_id"],
-                                  run_after=utcnow()))
-        await session.flush()
-        return event
-
-    monkeypatch.setattr(events, "emit", emit_with_runs)
+    await install_workflow(db, mrdj, workflow_doc("lead_intake"))
     body = (await client.post(PUBLIC, json=form())).json()
     assert body["automation_triggered"] is True
+    async with db.session() as session:
+        run = (await session.scalars(select(AutomationRun))).one()
+        event = (await session.scalars(select(Event))).one()
+    assert (run.lead_id, run.trigger_event_id, run.workflow_key, run.status) == (
+        body["lead_id"], event.id, "lead_intake", "queued")
+    assert event.payload["lead_id"] == body["lead_id"] and event.payload["contact_id"] == body["contact_id"]
+
+
+async def test_no_matching_workflow_answers_automation_not_triggered(
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
+    from tests.automation_support import install_workflow, workflow_doc
+
+    await install_workflow(db, mrdj, workflow_doc("proposal_followup", triggers=[{"event": "deal.created"}]))
+    body = (await client.post(PUBLIC, json=form())).json()
+    assert body["automation_triggered"] is False
+    assert await count(db, Event) == 1
+
+
+async def test_trigger_condition_on_the_lead_decides_whether_a_run_starts(
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
+    from rentguy_crm.automation.models import AutomationRun
+    from tests.automation_support import install_workflow, workflow_doc
+
+    await install_workflow(db, mrdj, workflow_doc(
+        "lead_intake", triggers=[{"event": "lead.created", "condition": "lead.event_type == 'bruiloft'"}]))
+    wedding = (await client.post(PUBLIC, json=form(event_type="bruiloft"))).json()
+    party = (await client.post(PUBLIC, json=form(email="b@example.nl", event_type="feest"))).json()
+    assert (wedding["automation_triggered"], party["automation_triggered"]) == (True, False)
+    async with db.session() as session:
+        runs = (await session.scalars(select(AutomationRun))).all()
+    assert [r.lead_id for r in runs] == [wedding["lead_id"]]
+
+
+async def test_spam_from_a_new_person_starts_no_run_and_emits_no_event(
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
+    from rentguy_crm.automation.models import AutomationRun
+    from tests.automation_support import install_workflow, workflow_doc
+
+    await install_workflow(db, mrdj, workflow_doc("lead_intake"))
+    body = (await client.post(PUBLIC, json=form(website="http://spam.example"))).json()
+    assert body["automation_triggered"] is False and body["status"] == "new"
+    assert (await count(db, Event), await count(db, AutomationRun), await count(db, Lead)) == (0, 0, 1)
+
+
+async def test_new_contact_without_opt_in_has_no_consent_record(client: httpx.AsyncClient, db: Database,
+                                                                  mrdj) -> None:
+    await client.post(PUBLIC, json=form(marketing_opt_in=False))
+    async with db.session() as session:
+        contact = (await session.scalars(select(Contact))).one()
+        is_null = await session.scalar(select(Contact.consent.is_(None)))
+    assert contact.marketing_opt_in is False and contact.consent is None and is_null
 
 
 async def test_outcomes_are_counted_in_prometheus(client: httpx.AsyncClient, mrdj) -> None:

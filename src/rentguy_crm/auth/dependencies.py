@@ -36,7 +36,7 @@ async def get_principal(request: Request, session: Session) -> Principal:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <key>'.")
-    principal = await authenticate(session, token.strip())
+    principal = await authenticate(session, token.strip(), cached=True)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
     request.state.principal = principal

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +20,10 @@ from rentguy_crm.errors import BadRequest, NotFound
 from rentguy_crm.tenants.models import Tenant
 
 KEY_PREFIX = "rg_"
+# How long an API process trusts a key it has authenticated: a revocation reaches every process within this.
+# Revoking through `revoke_key` forgets the key in the revoking process at once.
+PRINCIPAL_CACHE_SECONDS = 5.0
+_PRINCIPAL_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,16 +76,46 @@ async def create_key(
     return key, raw
 
 
-async def authenticate(session: AsyncSession, raw: str) -> Principal | None:
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+# key hash → (when it was read, principal). Only known, unrevoked keys are kept: an unknown key always asks.
+_principals: dict[str, tuple[float, Principal]] = {}
+
+
+def forget_principals(api_key_id: int | None = None) -> None:
+    """Drop cached principals (all, or those of one key)."""
+    if api_key_id is None:
+        _principals.clear()
+        return
+    for digest in [d for d, (_at, p) in _principals.items() if p.api_key_id == api_key_id]:
+        _principals.pop(digest, None)
+
+
+async def authenticate(session: AsyncSession, raw: str, *, cached: bool = False) -> Principal | None:
+    """The principal of an unrevoked key, or None. With `cached`, a key read in the last
+    PRINCIPAL_CACHE_SECONDS is answered from this process's memory (the request path uses this)."""
+    digest = hash_key(raw)
+    if cached:
+        hit = _principals.get(digest)
+        if hit is not None and _monotonic() - hit[0] <= PRINCIPAL_CACHE_SECONDS:
+            return hit[1]
     row = (await session.execute(
-        select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
-        .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))
+        select(ApiKey.id, ApiKey.name, ApiKey.roles, Tenant.id, Tenant.slug)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
     )).first()
     if row is None:
+        _principals.pop(digest, None)
         return None
-    key, tenant = row
-    return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, roles=tuple(key.roles), api_key_id=key.id,
-                     name=key.name)
+    key_id, name, roles, tenant_id, tenant_slug = row
+    principal = Principal(tenant_id=tenant_id, tenant_slug=tenant_slug, roles=tuple(roles), api_key_id=key_id,
+                          name=name)
+    if len(_principals) >= _PRINCIPAL_CACHE_MAX:
+        _principals.clear()
+    _principals[digest] = (_monotonic(), principal)
+    return principal
 
 
 async def is_active(session: AsyncSession, raw: str) -> bool:
@@ -100,6 +135,7 @@ async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli") 
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        forget_principals(key.id)
         await audit.record(session, actor=actor, action="apikey.revoked", entity_type="api_key",
                            entity_id=key.id, tenant_id=key.tenant_id)
     return key

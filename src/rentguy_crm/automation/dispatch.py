@@ -7,13 +7,15 @@ events also match `deal.stage.<stage>` and the stage's `automation_flow`) and th
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as SyncSession
 
 from rentguy_crm.automation import expressions
@@ -59,6 +61,128 @@ async def current_workflows(session: AsyncSession, tenant_id: int) -> list[Workf
     return list(rows.all())
 
 
+# --- the per-process cache of a tenant's current workflow versions ---------------------------------------------
+# Every event asks which workflows it starts; reading the workflow table each time costs a query per lead.
+# A process trusts its copy for WORKFLOW_CACHE_SECONDS, so a sync, a new version or a disabled workflow is seen
+# by every process within that time; in the process that writes the change it is seen at once (the ORM
+# listeners below drop the copy on every insert, update or delete of a workflow row).
+
+WORKFLOW_CACHE_SECONDS = 2.0
+
+
+class WorkflowVersion(Protocol):
+    """What a new run needs of a workflow version: a stored row or a cached snapshot."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def tenant_id(self) -> int: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class CurrentWorkflow:
+    """A detached snapshot of one current, enabled version (what dispatch needs of it)."""
+
+    id: int
+    tenant_id: int
+    key: str
+    version: int
+    definition: WorkflowDefinition | None  # None: the stored definition does not parse (logged, skipped)
+
+
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+_workflows: dict[int, tuple[float, tuple[CurrentWorkflow, ...]]] = {}
+
+
+def forget_workflows(tenant_id: int | None = None) -> None:
+    if tenant_id is None:
+        _workflows.clear()
+    else:
+        _workflows.pop(tenant_id, None)
+
+
+def _snapshot(workflow: Workflow) -> CurrentWorkflow:
+    try:
+        definition: WorkflowDefinition | None = definition_of(workflow)
+    except ValueError as exc:
+        log.warning("workflow_definition_invalid", workflow=workflow.key, version=workflow.version, error=str(exc))
+        definition = None
+    return CurrentWorkflow(workflow.id, workflow.tenant_id, workflow.key, workflow.version, definition)
+
+
+async def cached_workflows(session: AsyncSession, tenant_id: int) -> tuple[CurrentWorkflow, ...]:
+    """The tenant's current, enabled versions, read at most every WORKFLOW_CACHE_SECONDS per process."""
+    hit = _workflows.get(tenant_id)
+    now = _monotonic()
+    if hit is not None and now - hit[0] <= WORKFLOW_CACHE_SECONDS:
+        return hit[1]
+    rows = tuple(_snapshot(w) for w in await current_workflows(session, tenant_id))
+    _workflows[tenant_id] = (now, rows)
+    return rows
+
+
+def unconditional_matches(workflows: tuple[CurrentWorkflow, ...],
+                          event_type: str) -> list[tuple[CurrentWorkflow, WorkflowDefinition]] | None:
+    """The workflows an event of this type starts when that is decided by the type alone (no trigger condition
+    and no stage involved), so a caller can write the runs in the same statement as the event. None: the
+    decision needs the event's variables; use `runs_for_event`."""
+    if event_type.startswith("deal.stage."):
+        return None
+    matched: list[tuple[CurrentWorkflow, WorkflowDefinition]] = []
+    for workflow in workflows:
+        if workflow.definition is None:
+            continue
+        triggers = [t for t in workflow.definition.triggers if t.event == event_type]
+        if any(t.condition is not None for t in triggers):
+            return None
+        if triggers:
+            matched.append((workflow, workflow.definition))
+    return matched
+
+
+def _workflow_written(tenant_id: int | None) -> None:
+    forget_workflows(tenant_id)
+
+
+@sa_event.listens_for(Workflow, "after_insert")
+@sa_event.listens_for(Workflow, "after_update")
+@sa_event.listens_for(Workflow, "after_delete")
+def _workflow_row_written(_mapper: Any, _connection: Any, target: Workflow) -> None:
+    _workflow_written(target.tenant_id)
+
+
+@sa_event.listens_for(SyncSession, "do_orm_execute")
+def _workflow_bulk_written(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is Workflow:
+        forget_workflows()
+
+
+@sa_event.listens_for(SyncSession, "after_commit")
+def _forget_after_workflow_commit(session: SyncSession) -> None:
+    # A concurrent request may have re-read the table between the write and its commit: read it again.
+    tenants = session.info.pop("crm_workflows_written", None)
+    for tenant_id in tenants or ():
+        forget_workflows(tenant_id)
+
+
+@sa_event.listens_for(SyncSession, "after_flush")
+def _note_workflow_writes(session: SyncSession, _context: Any) -> None:
+    written = {o.tenant_id for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Workflow)}
+    if written:
+        session.info.setdefault("crm_workflows_written", set()).update(written)
+
+
 def _subject_of(event: Event) -> Subject:
     payload = event.payload or {}
     lead_id = payload.get("lead_id")
@@ -86,7 +210,7 @@ async def _stage_of(session: AsyncSession, event: Event, subject: Subject) -> Pi
 
 async def runs_for_event(session: AsyncSession, event: Event) -> list[AutomationRun]:
     """Create the queued runs an event triggers (in the caller's transaction) and return them."""
-    workflows = await current_workflows(session, event.tenant_id)
+    workflows = await cached_workflows(session, event.tenant_id)
     if not workflows:
         return []
     subject = _subject_of(event)
@@ -97,15 +221,11 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
         if stage is not None:
             types |= {f"deal.stage.{stage.key}", "deal.stage.changed"}
             flow_from_stage = stage.automation_flow
-    tenant = await session.get(Tenant, event.tenant_id)
-    assert tenant is not None
     variables: dict[str, Any] | None = None
     created: list[AutomationRun] = []
     for workflow in workflows:
-        try:
-            definition = definition_of(workflow)
-        except ValueError as exc:
-            log.warning("workflow_definition_invalid", workflow=workflow.key, version=workflow.version, error=str(exc))
+        definition = workflow.definition
+        if definition is None:
             continue
         matched = workflow.key == flow_from_stage
         for trigger in definition.triggers:
@@ -117,6 +237,8 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
                 matched = True
                 continue
             if variables is None:
+                tenant = await session.get(Tenant, event.tenant_id)
+                assert tenant is not None
                 variables = await subject_variables(session, tenant, lead_id=subject.lead_id, deal_id=subject.deal_id)
                 variables["event"] = {"type": event.type, "payload": event.payload}
             matched = _condition_holds(trigger.condition, variables, workflow.key, event.type)
@@ -138,16 +260,21 @@ def _condition_holds(condition: str, variables: dict[str, Any], workflow_key: st
         return False
 
 
-def _new_run(workflow: Workflow, definition: WorkflowDefinition, trigger_type: str, subject: Subject, *,
+def run_values(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject_type: str,
+               now: dt.datetime) -> dict[str, Any]:
+    """The columns of a new queued run, besides its subject ids and trigger event (which the caller adds)."""
+    return {
+        "tenant_id": workflow.tenant_id, "workflow_id": workflow.id, "workflow_key": workflow.key,
+        "workflow_version": workflow.version, "trigger_type": trigger_type, "subject_type": subject_type,
+        "status": "queued", "attempt": 0, "max_attempts": definition.retry.max_attempts, "run_after": now,
+        "current_step": 0, "step_log": [], "context": {}, "sla_due_at": now + definition.sla, "sla_breached": False,
+    }
+
+
+def _new_run(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject: Subject, *,
              event_id: int | None, now: dt.datetime | None = None) -> AutomationRun:
-    now = now or utcnow()
-    return AutomationRun(
-        tenant_id=workflow.tenant_id, workflow_id=workflow.id, workflow_key=workflow.key,
-        workflow_version=workflow.version, trigger_type=trigger_type, trigger_event_id=event_id,
-        subject_type=subject.type, lead_id=subject.lead_id, deal_id=subject.deal_id, status="queued",
-        attempt=0, max_attempts=definition.retry.max_attempts, run_after=now, current_step=0, step_log=[],
-        context={}, sla_due_at=now + definition.sla, sla_breached=False,
-    )
+    values = run_values(workflow, definition, trigger_type, subject.type, now or utcnow())
+    return AutomationRun(trigger_event_id=event_id, lead_id=subject.lead_id, deal_id=subject.deal_id, **values)
 
 
 async def start_manual_run(session: AsyncSession, tenant: Tenant, workflow_key: str, *, lead_id: int | None = None,
@@ -197,6 +324,12 @@ async def wake_workers(session: AsyncSession) -> None:
     """NOTIFY on Postgres is delivered at commit (and dropped on rollback), like the runs themselves."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    runs_written(session)
+
+
+def runs_written(session: AsyncSession) -> None:
+    """Wake this process's embedded workers at commit. A caller that wrote runs in its own statement calls
+    this, and sends `pg_notify(NOTIFY_CHANNEL, '')` in that statement for the other processes."""
     session.sync_session.info["crm_runs_created"] = True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,8 @@ class NormalisedLead:
 
     def fingerprint(self, tenant_id: int) -> str:
         """Hash of what the person submitted; equal bodies within the double-click window are one lead."""
-        data = asdict(self)
+        # Shallow field copy (asdict would deep-copy): the same JSON, so hashes stored earlier still match.
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["tenant_id"] = tenant_id
         raw = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()

@@ -5,8 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, exists, select, text
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    FromClause,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.errors import NotFound
+from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import SLUG, TenantConfig
@@ -124,6 +141,105 @@ async def insert_contact_if_new(session: AsyncSession, values: dict[str, object]
         stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "phone"],
                                            index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
     return (await session.scalars(stmt.returning(Contact))).first()
+
+
+@dataclass(frozen=True)
+class StoredNew:
+    contact_id: int
+    lead_id: int
+    event_id: int | None
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _params(table: Table, prefix: str, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
+    return [bindparam(f"{prefix}{name}", type_=table.c[name].type).label(name) for name in names]
+
+
+Shape = tuple[bool, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None, tuple[tuple[str, ...], ...]]
+_statements: dict[Shape, Select[Any]] = {}
+
+
+def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
+    """The statement for one shape of submission (which columns are given, how many runs), built once per
+    process: constructing a statement of four CTEs costs more Python time than executing it."""
+    stmt = _statements.get(shape)
+    if stmt is not None:
+        return stmt
+    by_email, contact_cols, lead_cols, event_cols, run_cols = shape
+    contacts = _table(Contact)
+    new_contact = pg_insert(contacts).values(
+        {name: bindparam(f"c_{name}", type_=contacts.c[name].type) for name in contact_cols})
+    if by_email:
+        new_contact = new_contact.on_conflict_do_nothing(index_elements=["tenant_id", "email"],
+                                                         index_where=Contact.email.is_not(None))
+    else:
+        new_contact = new_contact.on_conflict_do_nothing(
+            index_elements=["tenant_id", "phone"],
+            index_where=and_(Contact.email.is_(None), Contact.phone.is_not(None)))
+    c = new_contact.returning(contacts.c.id).cte("new_contact")
+    leads = _table(Lead)
+    l_ = (insert(leads).from_select([*lead_cols, "contact_id"], select(*_params(leads, "l_", lead_cols), c.c.id))
+          .returning(leads.c.id, leads.c.contact_id).cte("new_lead"))
+    ctes: list[CTE] = [c, l_]
+    columns: list[ColumnElement[Any]] = [l_.c.contact_id, l_.c.id]
+    source: FromClause = l_
+    if event_cols is not None:
+        events = _table(Event)
+        ids = func.jsonb_build_object("lead_id", l_.c.id, "contact_id", l_.c.contact_id)
+        payload = cast(bindparam("e_payload", type_=JSONB), JSONB).op("||")(ids)
+        e = (insert(events).from_select(
+            [*event_cols, "subject_id", "payload"], select(*_params(events, "e_", event_cols), l_.c.id, payload))
+            .returning(events.c.id, events.c.subject_id).cte("new_event"))
+        ctes.append(e)
+        columns.append(e.c.id)
+        source = l_.join(e, e.c.subject_id == l_.c.id)
+        runs_table = _table(AutomationRun)
+        for n, cols in enumerate(run_cols):
+            ctes.append(insert(runs_table).from_select(
+                [*cols, "trigger_event_id", "lead_id"],
+                select(*_params(runs_table, f"r{n}_", cols), e.c.id, e.c.subject_id))
+                .returning(runs_table.c.id).cte(f"new_run_{n}"))
+        if run_cols:
+            # Delivered at commit like the runs themselves; evaluated only when a row (a new lead) comes back.
+            columns.append(func.pg_notify(notify_channel, ""))
+    stmt = select(*columns).select_from(source).add_cte(*ctes)
+    if len(_statements) > 100:
+        _statements.clear()
+    _statements[shape] = stmt
+    return stmt
+
+
+async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any], lead: dict[str, Any],
+                                 event: dict[str, Any] | None, runs: list[dict[str, Any]],
+                                 notify_channel: str) -> StoredNew | None:
+    """Postgres: a new person's contact, their lead, its event and the runs it starts in ONE statement.
+
+    Each INSERT is a data-modifying CTE fed by the one before (`contact → lead → event → runs`), so one round
+    trip does what would otherwise take four or five. The event payload gets the new ids from the CTEs
+    (`payload || {"lead_id", "contact_id"}`). When the tenant already has the contact, the first insert does
+    nothing (ON CONFLICT on the partial unique index), so nothing else is inserted and None comes back: the
+    caller then takes the known-contact path (lock the row, double-click check, ...).
+    """
+    event_values = dict(event) if event is not None else None
+    payload = event_values.pop("payload") if event_values is not None else None
+    shape: Shape = (bool(contact.get("email")), tuple(contact), tuple(lead),
+                    tuple(event_values) if event_values is not None else None,
+                    tuple(tuple(run) for run in runs) if event_values is not None else ())
+    params: dict[str, Any] = {f"c_{k}": v for k, v in contact.items()}
+    params.update({f"l_{k}": v for k, v in lead.items()})
+    if event_values is not None:
+        params.update({f"e_{k}": v for k, v in event_values.items()})
+        params["e_payload"] = payload
+        for n, run in enumerate(runs):
+            params.update({f"r{n}_{k}": v for k, v in run.items()})
+    row = (await session.execute(_one_statement(shape, notify_channel), params)).first()
+    if row is None:
+        return None
+    return StoredNew(contact_id=row[0], lead_id=row[1], event_id=row[2] if event is not None else None)
 
 
 async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,

@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.automation import dispatch
+from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.crm.models import Contact, Lead
+from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict
 from rentguy_crm.events import service as events
 from rentguy_crm.intake import repository
@@ -86,29 +89,29 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
     return None
 
 
-async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> tuple[Contact, bool]:
+async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead,
+                   known: bool = False) -> tuple[Contact, bool]:
     """The tenant's one contact for this e-mail (or phone without e-mail), created if new.
 
     Concurrent first submissions of one person meet on the partial unique indexes: the insert of all but one
-    does nothing, and they read (and lock) the winner's row instead.
+    does nothing, and they read (and lock) the winner's row instead. `known`: the caller's own insert just
+    found the contact exists, so go straight to reading it.
     """
     tenant_id = req.tenant.id
-    created = await repository.insert_contact_if_new(session, {
-        "tenant_id": tenant_id, "first_name": lead.first_name, "last_name": lead.last_name,
-        "email": lead.email, "phone": lead.phone})
-    if created is not None:
-        return created, True
+    if not known:
+        created = await repository.insert_contact_if_new(session, {
+            "tenant_id": tenant_id, "first_name": lead.first_name, "last_name": lead.last_name,
+            "email": lead.email, "phone": lead.phone})
+        if created is not None:
+            return created, True
     existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
     if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
         raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
     return existing, False
 
 
-def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> None:
-    if not lead.marketing_opt_in:
-        return
-    contact.marketing_opt_in = True
-    contact.consent = {
+def _consent(req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> dict[str, Any]:
+    return {
         "marketing_opt_in": True,
         "text_version": lead.consent_text_version or req.tenant.config.intake.consent_text_version,
         "at": now.isoformat(),
@@ -116,6 +119,60 @@ def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, 
         "user_agent": (req.user_agent or "")[:500] or None,
         "source": lead.source,
     }
+
+
+def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> None:
+    if not lead.marketing_opt_in:
+        return
+    contact.marketing_opt_in = True
+    contact.consent = _consent(req, lead, now)
+
+
+async def _run_plan(session: AsyncSession,
+                    req: IntakeRequest) -> list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]] | None:
+    """The workflows `lead.created` starts for this tenant when the event type alone decides that (spam starts
+    none). None: a trigger condition reads the stored lead, so the one-statement store cannot be used."""
+    if req.spam:
+        return []
+    return dispatch.unconditional_matches(await dispatch.cached_workflows(session, req.tenant.id), "lead.created")
+
+
+async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime,
+                            plan: list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]]) -> CaptureResult | None:
+    """Postgres, a person the tenant does not know yet: contact, lead, `lead.created` and the runs it starts
+    (`plan`) in one statement (see `repository.store_new_contact_lead`). None: the contact exists and nothing
+    was written; the caller takes the known-contact path."""
+    stamp = utcnow()
+    contact = {"tenant_id": req.tenant.id, "first_name": lead.first_name, "last_name": lead.last_name,
+               "email": lead.email, "phone": lead.phone, "company": None, "owner": None,
+               "marketing_opt_in": bool(lead.marketing_opt_in), "created_at": stamp, "updated_at": stamp}
+    if lead.marketing_opt_in:  # left out otherwise: SQL NULL like the ORM path, not a JSON null
+        contact["consent"] = _consent(req, lead, now)
+    flags = sorted(set(req.flags) | ({"spam"} if req.spam else set()))
+    values = _lead_values(req, lead)
+    lead_row = {"tenant_id": req.tenant.id, "external_id": lead.external_id, "status": "spam" if req.spam else "new",
+                "flags": flags, "submission_hash": lead.fingerprint(req.tenant.id), "owner": None,
+                "created_at": stamp, "updated_at": stamp, **values}
+    event: dict[str, Any] | None = None
+    runs: list[dict[str, Any]] = []
+    if not req.spam:
+        rule_pipeline = req.tenant.config.assignment.for_event_type(lead.event_type).pipeline
+        pipeline = rule_pipeline or req.tenant.config.pipeline_for_event_type(lead.event_type).key
+        event = {"tenant_id": req.tenant.id, "type": "lead.created", "subject_type": "lead", "occurred_at": stamp,
+                 "processed_at": None,
+                 "payload": {"event_type": lead.event_type, "priority": values["priority"], "team": values["team"],
+                             "pipeline": pipeline, "source": lead.source, "flags": flags, "new_contact": True}}
+        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp) | {"deal_id": None} for w, d in plan]
+    stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
+                                                     dispatch.NOTIFY_CHANNEL)
+    if stored is None:
+        return None
+    if runs:
+        dispatch.runs_written(session)
+    outcome = "spam" if req.spam else "created"
+    body = LeadCaptured(lead_id=stored.lead_id, contact_id=stored.contact_id, status="new", duplicate=False,
+                        automation_triggered=bool(runs)).model_dump()
+    return CaptureResult(201, body, outcome)
 
 
 def _fill_contact(contact: Contact, lead: NormalisedLead) -> None:
@@ -153,7 +210,17 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
         replay = await find_replay(session, req, lead)
         if replay is not None:
             return replay
-    contact, new_contact = await _contact(session, req, lead)
+    tried_one_statement = False
+    if session.get_bind().dialect.name == "postgresql":
+        plan = await _run_plan(session, req)
+        if plan is not None:
+            tried_one_statement = True
+            stored = await _store_new_person(session, req, lead, now, plan)
+            if stored is not None:
+                await _remember(session, req, stored, now)
+                return stored
+    # SQLite, a known contact, or trigger conditions that read the stored lead: step by step.
+    contact, new_contact = await _contact(session, req, lead, known=tried_one_statement)
     if not new_contact:
         _fill_contact(contact, lead)
         if not req.idempotency_key:
@@ -174,13 +241,13 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     if not req.spam:
         rule_pipeline = req.tenant.config.assignment.for_event_type(lead.event_type).pipeline
         pipeline = rule_pipeline or req.tenant.config.pipeline_for_event_type(lead.event_type).key
-        await events.emit(session, req.tenant.id, "lead.created", subject_type="lead", subject_id=new.id, payload={
-            "lead_id": new.id, "contact_id": contact.id, "event_type": lead.event_type,
-            "priority": new.priority, "team": new.team, "pipeline": pipeline, "source": lead.source,
-            "flags": flags, "new_contact": new_contact,
-        })
-        # Runs exist once the automation engine consumes `lead.created` inside emit; ask, don't assume.
-        automation = await repository.has_automation_runs(session, new.id)
+        _event, runs = await events.emit_with_runs(
+            session, req.tenant.id, "lead.created", subject_type="lead", subject_id=new.id, payload={
+                "lead_id": new.id, "contact_id": contact.id, "event_type": lead.event_type,
+                "priority": new.priority, "team": new.team, "pipeline": pipeline, "source": lead.source,
+                "flags": flags, "new_contact": new_contact,
+            })
+        automation = bool(runs)
     outcome = "spam" if req.spam else ("created" if new_contact else "duplicate")
     result = CaptureResult(201, _answer(new, duplicate=not new_contact, automation=automation, spam=req.spam),
                            outcome)
@@ -199,9 +266,11 @@ async def _update_external(session: AsyncSession, req: IntakeRequest, lead: Norm
     previous.contact_id = contact.id
     previous.submission_hash = lead.fingerprint(req.tenant.id)
     await session.flush()
-    await events.emit(session, req.tenant.id, "lead.updated", subject_type="lead", subject_id=previous.id,
-                      payload={"lead_id": previous.id, "contact_id": contact.id, "source": lead.source})
-    automation = await repository.has_automation_runs(session, previous.id)
+    _event, runs = await events.emit_with_runs(
+        session, req.tenant.id, "lead.updated", subject_type="lead", subject_id=previous.id,
+        payload={"lead_id": previous.id, "contact_id": contact.id, "source": lead.source})
+    # The lead's earlier runs count too (its `lead.created` may have started them).
+    automation = bool(runs) or await repository.has_automation_runs(session, previous.id)
     return CaptureResult(200, _answer(previous, duplicate=True, automation=automation), "duplicate")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from limits import RateLimitItem, parse_many
@@ -34,7 +35,13 @@ class ProfileLimits:
 def limits_for(profile: str, settings: RateLimitSettings) -> ProfileLimits:
     override = settings.profiles.get(check_profile_name(profile))
     per_ip, per_tenant = (override.per_ip, override.per_tenant) if override else DEFAULT_LIMITS[profile]
-    return ProfileLimits(profile, tuple(parse_many(per_ip)), tuple(parse_many(per_tenant)))
+    return ProfileLimits(profile, _parsed(per_ip), _parsed(per_tenant))
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> tuple[RateLimitItem, ...]:
+    # Every request asks for its tenant's limits; the notation is parsed once per distinct text.
+    return tuple(parse_many(text))
 
 
 def check_profile_name(name: str) -> ProfileName:
