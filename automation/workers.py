@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkout_env import use_checkout  # noqa: E402
+from checkout_env import use_checkout
 
 use_checkout(__file__)
 
