@@ -164,3 +164,16 @@ async def test_new_person_costs_one_statement_between_begin_and_commit_on_postgr
     assert response.status_code == 201 and response.json()["automation_triggered"] is True
     assert statements == ["WITH"]
     assert await _runs(db) == [("lead_intake", 1), ("lead_intake", 1)]
+
+
+async def test_a_new_lead_that_starts_two_workflows_stores_both_runs(
+        client: httpx.AsyncClient, db: Database, factory, mrdj) -> None:
+    await install_workflow(db, mrdj, workflow_doc("lead_intake"))
+    await install_workflow(db, mrdj, workflow_doc("lead_followup"))
+    headers = await factory.headers(mrdj, "sales")
+    for n in (1, 2):  # the second goes through the cached statement of the same shape
+        response = await client.post(SERVER, json=body(n), headers=headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["automation_triggered"] is True
+    assert sorted(await _runs(db)) == [("lead_followup", 1), ("lead_followup", 1), ("lead_intake", 1),
+                                       ("lead_intake", 1)]

@@ -162,7 +162,10 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
                  "processed_at": None,
                  "payload": {"event_type": lead.event_type, "priority": values["priority"], "team": values["team"],
                              "pipeline": pipeline, "source": lead.source, "flags": flags, "new_contact": True}}
-        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp) | {"deal_id": None} for w, d in plan]
+        # Every column is given: a column left to its Python-side default would become a bind parameter named
+        # after the column in each run's INSERT, and two runs in one statement would then clash.
+        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp)
+                | {"deal_id": None, "created_at": stamp, "updated_at": stamp} for w, d in plan]
     stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
                                                      dispatch.NOTIFY_CHANNEL)
     if stored is None:
