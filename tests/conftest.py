@@ -4,6 +4,7 @@ emptied after every test, plus an app and HTTP client bound to it."""
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL") or f"sqlite+aiosqlit
 # Everything the suite starts (CLI, subprocess workers) reads these, so set them before importing the package.
 os.environ["CRM_DATABASE_URL"] = TEST_DATABASE_URL
 os.environ.setdefault("CRM_ENV", "test")
+# Only development mode runs on the built-in secret; the tests get a fresh one per run.
+os.environ.setdefault("CRM_SECRET_KEY", secrets.token_urlsafe(48))
 os.environ.setdefault("CRM_LOG_JSON", "true")
 os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
 os.environ["CRM_VAR_DIR"] = str(_TMP / "var")

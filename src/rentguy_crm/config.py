@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.env in ("dev", "test"):
+        if self.env == "dev":
             return self
         secret = self.secret_key.get_secret_value()
         if not secret.strip() or secret == DEV_SECRET:
