@@ -99,6 +99,10 @@ async def clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "db" not in request.fixturenames:
         return
+    # A lead-capture tally flush still writing in the background would race the next test's first write.
+    from rentguy_crm.intake.tally import tally
+
+    await tally.settle()
     database: Database = request.getfixturevalue("db")
     async with database.engine.begin() as conn:
         if database.dialect == "postgresql":

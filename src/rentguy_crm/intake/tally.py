@@ -43,6 +43,11 @@ class OutcomeTally:
             self.last_flush = time.monotonic()
             self._flushing = asyncio.get_running_loop().create_task(self._flush_quietly(db))
 
+    async def settle(self) -> None:
+        """Wait for a flush running in the background (shutdown, tests that empty the tables)."""
+        if self._flushing is not None and not self._flushing.done():
+            await self._flushing
+
     async def _flush_quietly(self, db: Database) -> None:
         try:
             await self.flush(db)
@@ -93,4 +98,5 @@ tally = OutcomeTally()
 
 async def flush_on_shutdown(db: Database) -> None:
     """Add this process's last counts before it exits (app lifespan)."""
+    await tally.settle()
     await tally._flush_quietly(db)
