@@ -184,3 +184,19 @@ async def test_validation_error_lists_each_field(client, db, ids) -> None:
     assert {"pipeline", "title", "value"} <= {e["field"] for e in problem["errors"]}
     for error in problem["errors"]:
         assert set(error) == {"field", "message", "type"}
+
+
+async def test_a_database_that_is_busy_or_gone_answers_503_with_retry_after(app, client) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/test-only/database-busy")
+    async def busy() -> None:
+        raise OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+
+    answer = await client.get("/test-only/database-busy")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "2"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "nothing was changed" in answer.json()["detail"]

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -147,6 +148,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
         return problem_response(cls(detail, headers=dict(exc.headers or {})), request)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is down, restarting, or (SQLite) busy with another writer: the request changed nothing
+        # and may simply be sent again, so say that instead of an internal error.
+        log.warning("database_unavailable", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(ServiceUnavailable(
+            "The database is busy or unreachable; nothing was changed. Retry in a moment.",
+            headers={"Retry-After": "2"}), request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
