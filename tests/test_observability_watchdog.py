@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
+from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.observability import watchdog
 from rentguy_crm.observability.models import WatchdogAlert
-from rentguy_crm.observability.slack_notify import SlackWebhookNotifier, ops_notifier_for
+from rentguy_crm.observability.slack_notify import ops_notifier_for
 from tests.obs_support import add_runs
 from tests.slack_fake import SlackFake, slack_webhook_fake
 
@@ -121,7 +123,7 @@ async def test_tenants_keep_their_own_state(db, factory, slack) -> None:
 
 
 async def test_slack_client_treats_rate_limits_as_retryable_and_bad_channels_as_permanent(slack) -> None:
-    notifier = SlackWebhookNotifier(slack.url)
+    notifier = SlackWebhookNotifier(SecretStr(slack.url))
     slack.answers.append((429, "rate_limited", {"Retry-After": "7"}))
     with pytest.raises(RetryableDeliveryError) as retry:
         await notifier.post("hi", target="#mrdj-ops", idempotency_key="k1")

@@ -28,12 +28,13 @@ class SlackWebhookNotifier:
                 f"channels.{self.channel}.targets")
         return self.default_url
 
-    def payload(self, text: str) -> dict[str, object]:
-        return {"text": text}
+    def payload(self, text: str, target: str | None) -> dict[str, object]:
+        # Legacy webhooks honour "channel"; app webhooks post to their own channel and ignore it.
+        return {"text": text, "channel": target} if target else {"text": text}
 
     async def post(self, text: str, *, target: str | None, idempotency_key: str) -> DeliveryReceipt:
         url = self.url_for(target)
         await http_delivery.post(self.channel, url.get_secret_value(), timeout_seconds=self.timeout,
-                                 json=self.payload(text), headers={"Idempotency-Key": idempotency_key})
+                                 json=self.payload(text, target), headers={"Idempotency-Key": idempotency_key})
         return DeliveryReceipt(channel=self.channel, message_id=idempotency_key,
                                detail={"target": target or self.default_target})
