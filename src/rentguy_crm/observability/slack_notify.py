@@ -4,12 +4,9 @@ the same Slack client as the workflows (`integrations/slack`)."""
 
 from __future__ import annotations
 
-import os
-
-from pydantic import SecretStr
-
 from rentguy_crm.integrations.base import ChatNotifier
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
+from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.config import Monitoring
 from rentguy_crm.tenants.models import Tenant
 
@@ -19,7 +16,7 @@ async def ops_notifier_for(tenant: Tenant) -> ChatNotifier | None:
 
     A tenant whose `channels.slack` is configured posts through that channel, like its workflows do: the ops
     channel is one of its `targets` (or its default). Otherwise the incoming-webhook URL in the environment
-    variable named by `monitoring.slack_webhook_url_env`; None when neither is set.
+    secret `monitoring.slack_webhook_url` refers to; None when neither is set.
     """
     from rentguy_crm.integrations.registry import build_channels, channels_config
 
@@ -35,10 +32,12 @@ async def ops_notifier_for(tenant: Tenant) -> ChatNotifier | None:
 async def slack_notifier_for(tenant: Tenant) -> SlackWebhookNotifier | None:
     """The ops-channel notifier of a tenant, or None when its webhook URL is not configured."""
     monitoring = monitoring_of(tenant)
-    if not monitoring.slack_webhook_url_env:
+    if not monitoring.slack_webhook_url:
         return None
-    url = os.environ.get(monitoring.slack_webhook_url_env, "").strip()
-    return SlackWebhookNotifier(SecretStr(url)) if url else None
+    try:
+        return SlackWebhookNotifier(secrets.resolve(monitoring.slack_webhook_url))
+    except secrets.SecretUnavailable:
+        return None
 
 
 def monitoring_of(tenant: Tenant) -> Monitoring:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from rentguy_crm.integrations.settings import ChannelsConfig
-from rentguy_crm.kit.secrets import SecretSource
+from rentguy_crm.kit.secrets import SecretRef, SecretSource
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -128,9 +128,9 @@ class Monitoring(Strict):
 
     watchdog: bool = Field(default=True, description="Check workflow failure rates every minute without Prometheus")
     ops_channel: str = Field(default="#ops", description="Slack channel of the tenant's operations team")
-    slack_webhook_url_env: str | None = Field(
-        default=None, pattern=r"^[A-Z][A-Z0-9_]*$",
-        description="Environment variable holding the Slack incoming-webhook URL of the ops channel")
+    slack_webhook_url: SecretRef | None = Field(
+        default=None, description="Secret reference (env:NAME or file:/path) to the ops channel's incoming webhook, "
+                                  "used when the tenant has no channels.slack section")
 
 
 class TenantConfig(Strict):
