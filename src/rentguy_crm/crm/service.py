@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.crm import repository, schemas
+from rentguy_crm.crm import assignment, repository, schemas
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, PipelineStage
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict, ValidationFailed
@@ -139,7 +139,14 @@ async def create_lead(session: AsyncSession, principal: Principal, body: schemas
 async def update_lead(session: AsyncSession, principal: Principal, lead_id: int, body: schemas.LeadUpdate) -> Lead:
     lead = await get_lead(session, principal, lead_id)
     before = audit.snapshot(lead)
-    changed = _apply(lead, body.changes())
+    changes = body.changes()
+    changed = _apply(lead, changes)
+    if "event_type" in changed:
+        # Assignment follows its input; priority or team sent in the same body win.
+        tenant = await session.get(Tenant, principal.tenant_id)
+        if tenant is not None:
+            changed |= assignment.follow_event_type(lead, before["event_type"], tenant_config(tenant).assignment,
+                                                    keep=frozenset(changes))
     if not changed:
         return lead
     await session.flush()

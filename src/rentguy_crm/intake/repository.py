@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun
-from rentguy_crm.crm.models import Contact, Lead
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
@@ -243,10 +244,49 @@ async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any],
 
 
 async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,
-                            since: dt.datetime) -> Lead | None:
+                            since: dt.datetime, *, spam: bool = False) -> Lead | None:
+    """The first lead with this fingerprint since `since`. A clean submission matches only leads not judged
+    spam, a spam one only spam leads: the fingerprint leaves out the honeypot, so both can share it."""
+    judged = Lead.status == "spam" if spam else Lead.status != "spam"
     return await session.scalar(
         select(Lead).where(Lead.tenant_id == tenant_id, Lead.submission_hash == submission_hash,
-                           Lead.created_at >= since).order_by(Lead.id).limit(1))
+                           Lead.created_at >= since, judged).order_by(Lead.id).limit(1))
+
+
+async def is_spam_lead(session: AsyncSession, tenant_id: int, lead_id: object) -> bool:
+    if not isinstance(lead_id, int):
+        return False
+    status = await session.scalar(select(Lead.status).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
+    return status == "spam"
+
+
+async def forget_idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str) -> None:
+    """Drop a key's record before another takes the key (flushed now: the new record has the same key)."""
+    await session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+
+
+async def contact_made_by_spam_only(session: AsyncSession, tenant_id: int, contact_id: int) -> bool:
+    """The contact exists only because of spam submissions: it has spam leads and nothing else (no other
+    lead, deal or activity)."""
+    def linked(model: type[Any], *where: ColumnElement[bool]) -> Any:
+        return exists().where(model.tenant_id == tenant_id, model.contact_id == contact_id, *where)
+
+    # Leads first (indexed by contact, and almost always decisive); deals and activities only for the rare
+    # contact whose leads are all spam.
+    if not await session.scalar(select(linked(Lead, Lead.status == "spam") & ~linked(Lead, Lead.status != "spam"))):
+        return False
+    return not await session.scalar(select(linked(Deal) | linked(Activity)))
+
+
+async def contact_by_id(session: AsyncSession, tenant_id: int, contact_id: int, *, lock: bool = False) -> Contact:
+    stmt = select(Contact).where(Contact.tenant_id == tenant_id, Contact.id == contact_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    contact = await session.scalar(stmt)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} does not exist.")
+    return contact
 
 
 async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:

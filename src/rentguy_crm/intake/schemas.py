@@ -6,32 +6,24 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from rentguy_crm.kit.text import MultiLine, SingleLine
 
 EVENT_TYPES = ("bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders")
 EventType = Literal["bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders"]
 
 
-def _storable(value: str) -> str:
-    # Postgres text cannot hold NUL, and lone surrogates cannot be encoded: refuse them as invalid input
-    # rather than letting the database fail later.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("contains characters that are not valid Unicode text") from None
-    return value
-
-
-Storable = AfterValidator(_storable)
-Text64 = Annotated[str, Field(max_length=64), Storable]
-Text200 = Annotated[str, Field(max_length=200), Storable]
-Text300 = Annotated[str, Field(max_length=300), Storable]
-Text320 = Annotated[str, Field(max_length=320), Storable]
-Text2000 = Annotated[str, Field(max_length=2000), Storable]
-Text4096 = Annotated[str, Field(max_length=4096), Storable]
-Text10000 = Annotated[str, Field(max_length=10_000), Storable]
+# Single-line fields (names, e-mail, phone, city, ids...) refuse control characters and line breaks; the
+# message keeps its line breaks (see `kit.text`).
+Text64 = Annotated[str, Field(max_length=64), SingleLine]
+Text200 = Annotated[str, Field(max_length=200), SingleLine]
+Text300 = Annotated[str, Field(max_length=300), SingleLine]
+Text320 = Annotated[str, Field(max_length=320), SingleLine]
+Text4096 = Annotated[str, Field(max_length=4096), SingleLine]
+Body10000 = Annotated[str, Field(max_length=10_000), MultiLine]
+# The honeypot is never stored; it is checked only so that hashing the request body cannot fail.
+Honeypot = Annotated[str, Field(max_length=2000), MultiLine]
 
 
 class LeadSubmission(BaseModel):
@@ -50,7 +42,7 @@ class LeadSubmission(BaseModel):
     venue: Text300 | None = None
     city: Text200 | None = None
     budget: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    message: Text10000 | None = None
+    message: Body10000 | None = None
     source: str = Field(default="website_form", pattern=r"^[a-z0-9_]{1,64}$")
     marketing_opt_in: bool = False
     consent_text_version: Text64 | None = None
@@ -60,7 +52,7 @@ class LeadSubmission(BaseModel):
     utm_campaign: Text200 | None = None
     utm_term: Text200 | None = None
     utm_content: Text200 | None = None
-    website: Text2000 | None = None  # honeypot: people never see it, bots fill it in
+    website: Honeypot | None = None  # honeypot: people never see it, bots fill it in
     external_id: Text200 | None = None
 
 

@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation import dispatch
 from rentguy_crm.automation.definitions import WorkflowDefinition
+from rentguy_crm.crm import assignment
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict
 from rentguy_crm.events import service as events
 from rentguy_crm.intake import repository
 from rentguy_crm.intake.models import IdempotencyRecord
-from rentguy_crm.intake.normalise import NormalisedLead
+from rentguy_crm.intake.normalise import NormalisedLead, require_identity
 from rentguy_crm.intake.repository import IntakeTenant
 from rentguy_crm.intake.schemas import LeadCaptured
 from rentguy_crm.kit import clock
@@ -44,6 +45,8 @@ class IntakeRequest:
     idempotency_key: str | None = None
     flags: list[str] = field(default_factory=list)
     spam: bool = False
+    # The Idempotency-Key was last used by a submission stored as spam: this clean one takes the key over.
+    supersedes_spam_key: bool = False
 
 
 @dataclass
@@ -66,12 +69,20 @@ def _answer(lead: Lead, *, duplicate: bool, automation: bool, spam: bool = False
 
 
 async def find_replay(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead) -> CaptureResult | None:
-    """A response owed to an earlier identical request (idempotency key, or the double-click window)."""
+    """A response owed to an earlier identical request (idempotency key, or the double-click window).
+
+    A clean submission is never answered with a lead stored as spam: the honeypot (or staff) judged that
+    one, not this one.
+    """
     now = clock.now()
     if req.idempotency_key:
         record = await repository.idempotency_record(session, req.tenant.id, req.route, req.idempotency_key, now)
         if record is not None:
             if record.request_hash != req.request_hash:
+                if not req.spam and await repository.is_spam_lead(session, req.tenant.id,
+                                                                  record.response.get("lead_id")):
+                    req.supersedes_spam_key = True
+                    return None
                 raise Conflict(
                     "This Idempotency-Key was already used with a different body. Use a new key for a new "
                     "submission.")
@@ -80,11 +91,10 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
     window = req.tenant.config.intake.double_click_window_seconds
     if window and not lead.external_id:
         first = await repository.recent_submission(session, req.tenant.id, lead.fingerprint(req.tenant.id),
-                                                   now - dt.timedelta(seconds=window))
+                                                   now - dt.timedelta(seconds=window), spam=req.spam)
         if first is not None:
             automation = await repository.has_automation_runs(session, first.id)
-            spam = first.status == "spam"
-            return CaptureResult(200, _answer(first, duplicate=True, automation=automation, spam=spam),
+            return CaptureResult(200, _answer(first, duplicate=True, automation=automation, spam=req.spam),
                                  "duplicate", replayed=True)
     return None
 
@@ -96,6 +106,9 @@ async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLe
     Concurrent first submissions of one person meet on the partial unique indexes: the insert of all but one
     does nothing, and they read (and lock) the winner's row instead. `known`: the caller's own insert just
     found the contact exists, so go straight to reading it.
+
+    A clean submission treats a contact that only spam submissions made as new: it takes this submission's
+    details, so a bot that used someone's address cannot name them or give consent for them.
     """
     tenant_id = req.tenant.id
     if not known:
@@ -107,6 +120,11 @@ async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLe
     existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
     if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
         raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
+    if not req.spam and await repository.contact_made_by_spam_only(session, tenant_id, existing.id):
+        existing.first_name, existing.last_name = lead.first_name, lead.last_name
+        existing.phone = lead.phone or existing.phone
+        existing.marketing_opt_in, existing.consent = False, None
+        return existing, True
     return existing, False
 
 
@@ -122,7 +140,7 @@ def _consent(req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> dict
 
 
 def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime) -> None:
-    if not lead.marketing_opt_in:
+    if not lead.marketing_opt_in or req.spam:  # a bot's tick is nobody's consent
         return
     contact.marketing_opt_in = True
     contact.consent = _consent(req, lead, now)
@@ -145,8 +163,9 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
     stamp = utcnow()
     contact = {"tenant_id": req.tenant.id, "first_name": lead.first_name, "last_name": lead.last_name,
                "email": lead.email, "phone": lead.phone, "company": None, "owner": None,
-               "marketing_opt_in": bool(lead.marketing_opt_in), "created_at": stamp, "updated_at": stamp}
-    if lead.marketing_opt_in:  # left out otherwise: SQL NULL like the ORM path, not a JSON null
+               "marketing_opt_in": bool(lead.marketing_opt_in) and not req.spam, "created_at": stamp,
+               "updated_at": stamp}
+    if contact["marketing_opt_in"]:  # left out otherwise: SQL NULL like the ORM path, not a JSON null
         contact["consent"] = _consent(req, lead, now)
     flags = sorted(set(req.flags) | ({"spam"} if req.spam else set()))
     values = _lead_values(req, lead)
@@ -178,8 +197,11 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
     return CaptureResult(201, body, outcome)
 
 
-def _fill_contact(contact: Contact, lead: NormalisedLead) -> None:
-    """A known contact keeps what it has; empty fields are filled from the new submission."""
+def _fill_contact(contact: Contact, req: IntakeRequest, lead: NormalisedLead) -> None:
+    """A known contact keeps what it has; empty fields are filled from the new submission (never from spam).
+    Nothing is ever cleared: a submission without a phone leaves the contact's phone alone."""
+    if req.spam:
+        return
     if not contact.first_name and lead.first_name:
         contact.first_name = lead.first_name
     if not contact.last_name and lead.last_name:
@@ -201,12 +223,15 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     """Store one submission (or answer a replay). Flushes, never commits: the caller owns the transaction."""
     await repository.take_write_lock(session)
     now = clock.now()
+    spam_lead: Lead | None = None  # a lead stored as spam under this external_id, which this clean post replaces
     if lead.external_id:
         previous = await repository.lead_by_external_id(session, req.tenant.id, lead.external_id)
-        if previous is not None:
+        if previous is not None and (previous.status != "spam" or req.spam):
             result = await _update_external(session, req, lead, previous, now)
             await _remember(session, req, result, now)
             return result
+        spam_lead = previous
+        require_identity(lead)
     if req.idempotency_key:
         # A concurrent request with the same key gets past this too, but only one can store the key's
         # record: the other's transaction fails on the unique index and is retried into a replay.
@@ -214,7 +239,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
         if replay is not None:
             return replay
     tried_one_statement = False
-    if session.get_bind().dialect.name == "postgresql":
+    if spam_lead is None and session.get_bind().dialect.name == "postgresql":
         plan = await _run_plan(session, req)
         if plan is not None:
             tried_one_statement = True
@@ -225,7 +250,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     # SQLite, a known contact, or trigger conditions that read the stored lead: step by step.
     contact, new_contact = await _contact(session, req, lead, known=tried_one_statement)
     if not new_contact:
-        _fill_contact(contact, lead)
+        _fill_contact(contact, req, lead)
         if not req.idempotency_key:
             # Double click: only a known contact can have an identical earlier lead. The contact row is
             # locked now, so two identical clicks in flight make one lead.
@@ -235,10 +260,16 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     _record_consent(contact, req, lead, now)
     values = _lead_values(req, lead)
     flags = sorted(set(req.flags) | ({"spam"} if req.spam else set()))
-    new = Lead(tenant_id=req.tenant.id, contact_id=contact.id, external_id=lead.external_id,
-               status="spam" if req.spam else "new", flags=flags,
-               submission_hash=lead.fingerprint(req.tenant.id), **values)
-    session.add(new)
+    fields = {"contact_id": contact.id, "external_id": lead.external_id, "status": "spam" if req.spam else "new",
+              "flags": flags, "submission_hash": lead.fingerprint(req.tenant.id), **values}
+    if spam_lead is not None:
+        # The external_id is taken by a lead the honeypot judged; this clean post makes it the real lead.
+        new = spam_lead
+        for name, value in fields.items():
+            setattr(new, name, value)
+    else:
+        new = Lead(tenant_id=req.tenant.id, **fields)
+        session.add(new)
     await session.flush()
     automation = False
     if not req.spam:
@@ -260,18 +291,33 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
 
 async def _update_external(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead, previous: Lead,
                            now: dt.datetime) -> CaptureResult:
-    """The website backend re-posted a lead it already sent (`external_id`): update it in place."""
-    contact, _new = await _contact(session, req, lead)
-    _fill_contact(contact, lead)
+    """The website backend re-posted a lead it already sent (`external_id`): the fields it sent change, the
+    others keep their values; priority and team follow a changed event type. `lead.updated` is emitted when
+    something changed. A spam re-post changes nothing and is answered like a success."""
+    if req.spam:
+        automation = await repository.has_automation_runs(session, previous.id)
+        return CaptureResult(200, _answer(previous, duplicate=True, automation=automation, spam=True), "spam")
+    if lead.email or lead.phone:  # the person may be another contact now (or a new one)
+        contact, _new = await _contact(session, req, lead)
+    else:
+        contact = await repository.contact_by_id(session, req.tenant.id, previous.contact_id, lock=True)
+    _fill_contact(contact, req, lead)
     _record_consent(contact, req, lead, now)
-    for name, value in _lead_values(req, lead).items():
+    before_event_type = previous.event_type
+    changed = {name: value for name, value in lead.sent_lead_values(previous.utm or {}).items()
+               if getattr(previous, name) != value}
+    if previous.contact_id != contact.id:
+        changed["contact_id"] = contact.id
+    for name, value in changed.items():
         setattr(previous, name, value)
-    previous.contact_id = contact.id
-    previous.submission_hash = lead.fingerprint(req.tenant.id)
-    await session.flush()
-    _event, runs = await events.emit_with_runs(
-        session, req.tenant.id, "lead.updated", subject_type="lead", subject_id=previous.id,
-        payload={"lead_id": previous.id, "contact_id": contact.id, "source": lead.source})
+    changed |= assignment.follow_event_type(previous, before_event_type, req.tenant.config.assignment)
+    runs: list[Any] = []
+    if changed:
+        await session.flush()
+        _event, runs = await events.emit_with_runs(
+            session, req.tenant.id, "lead.updated", subject_type="lead", subject_id=previous.id,
+            payload={"lead_id": previous.id, "contact_id": contact.id, "source": previous.source,
+                     "changed": sorted(changed)})
     # The lead's earlier runs count too (its `lead.created` may have started them).
     automation = bool(runs) or await repository.has_automation_runs(session, previous.id)
     return CaptureResult(200, _answer(previous, duplicate=True, automation=automation), "duplicate")
@@ -280,6 +326,8 @@ async def _update_external(session: AsyncSession, req: IntakeRequest, lead: Norm
 async def _remember(session: AsyncSession, req: IntakeRequest, result: CaptureResult, now: dt.datetime) -> None:
     if not req.idempotency_key:
         return
+    if req.supersedes_spam_key:
+        await repository.forget_idempotency_record(session, req.tenant.id, req.route, req.idempotency_key)
     session.add(IdempotencyRecord(tenant_id=req.tenant.id, scope=req.route, key=req.idempotency_key,
                                   request_hash=req.request_hash, status_code=result.status_code,
                                   response=result.body, created_at=now, expires_at=now + IDEMPOTENCY_TTL))
