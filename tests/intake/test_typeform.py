@@ -91,3 +91,58 @@ async def test_unconfigured_secret_refuses_with_a_clear_message(client: httpx.As
     response = await client.post(URL, content=body, headers=headers)
     assert response.status_code == 404
     assert "CRM_MRDJ_TYPEFORM_SECRET" in response.json()["detail"]
+
+
+async def _post(client: httpx.AsyncClient, name: str) -> httpx.Response:
+    body, headers = fixture(name)
+    response = await client.post(URL, content=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def test_other_choice_for_event_type_is_anders_with_the_text_in_the_message(
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
+    await _post(client, "form_response_choice_other.json")
+    lead = await only(db, Lead)
+    assert lead.event_type == "anders"
+    assert "event_type: Jubileumfeest van opa (50 jaar getrouwd)" in (lead.message or "")
+    assert "how_found: Instagram" in (lead.message or "")
+    assert lead.team == "general"  # the default rule, as for any `anders`
+
+
+async def test_choice_label_without_event_type_is_anders_and_keeps_the_label(client: httpx.AsyncClient,
+                                                                              db: Database, mrdj) -> None:
+    await _post(client, "form_response_choice_unknown_label.json")
+    lead = await only(db, Lead)
+    assert lead.event_type == "anders" and "event_type: Schoolfeest" in (lead.message or "")
+
+
+async def test_several_event_type_picks_take_the_first_known_and_keep_every_pick(client: httpx.AsyncClient,
+                                                                                  db: Database, mrdj) -> None:
+    await _post(client, "form_response_choices_event_type.json")
+    lead = await only(db, Lead)
+    assert lead.event_type == "verjaardag"
+    assert "event_type: Verjaardag, Bruiloft" in (lead.message or "")
+
+
+async def test_multiple_choice_answer_keeps_every_label_and_the_other_text(client: httpx.AsyncClient,
+                                                                           db: Database, mrdj) -> None:
+    await _post(client, "form_response_choices_other.json")
+    lead = await only(db, Lead)
+    assert "extras: Lichtshow, Rookmachine, Karaoke-set" in (lead.message or "")
+    assert lead.event_type == "bruiloft"
+
+
+async def test_single_known_choice_adds_nothing_to_the_message(client: httpx.AsyncClient, db: Database,
+                                                               mrdj) -> None:
+    await _post(client, "form_response.json")
+    assert "event_type" not in ((await only(db, Lead)).message or "")
+
+
+async def test_answers_naming_their_question_by_id_are_mapped_through_the_definition(
+        client: httpx.AsyncClient, db: Database, mrdj) -> None:
+    await _post(client, "form_response_field_ids_only.json")
+    lead, contact = await only(db, Lead), await only(db, Contact)
+    assert (contact.first_name, contact.email) == ("Sanne", "sanne.jansen@example.nl")
+    assert (lead.event_type, lead.guests) == ("bruiloft", 120)
+    assert "how_found: Instagram" in (lead.message or "")

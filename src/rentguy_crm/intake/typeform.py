@@ -27,37 +27,88 @@ def check_signature(secret: str, body: bytes, header: str | None) -> None:
         raise Unauthorized("The Typeform-Signature does not match this body and the tenant's secret.", headers={})
 
 
-def _answer_value(answer: dict[str, Any]) -> Any:
+def _picked(answer: dict[str, Any]) -> tuple[list[str], str | None] | None:
+    """The labels a `choice` or `choices` answer picked and the text typed for "Other" (None: not a choice).
+
+    Typeform sends `choice: {label}` or, for "Other", `choice: {other}`; several picks come as
+    `choices: {labels: [...], other}`.
+    """
     kind = answer.get("type")
-    if kind == "choice":
-        return (answer.get("choice") or {}).get("label")
-    if kind == "choices":
-        return ", ".join((answer.get("choices") or {}).get("labels") or [])
+    if kind not in ("choice", "choices"):
+        return None
+    picked = answer.get(kind)
+    if not isinstance(picked, dict):
+        return [], None
+    labels = picked.get("labels") if kind == "choices" else [picked.get("label")]
+    other = picked.get("other")
+    return ([str(label) for label in labels or [] if label not in (None, "")],
+            str(other) if other not in (None, "") else None)
+
+
+def _text(picked: tuple[list[str], str | None]) -> str:
+    labels, other = picked
+    return ", ".join([*labels, *([other] if other else [])])
+
+
+def _answer_value(answer: dict[str, Any]) -> Any:
+    picked = _picked(answer)
+    if picked is not None:
+        return _text(picked)
+    kind = answer.get("type")
     return answer.get(kind) if isinstance(kind, str) else None
 
 
+def _event_type(answer: dict[str, Any]) -> tuple[str | None, bool]:
+    """The lead's event type from the answer, and whether the answer says more than that type (text typed for
+    "Other", a label we have no type for, several picks): then the answer is kept in the message too."""
+    picked = _picked(answer)
+    if picked is None:
+        value = answer.get(answer.get("type") or "")
+        if not isinstance(value, str) or not value.strip():
+            return None, False
+        picked = ([value], None)
+    labels, other = picked
+    if not labels and not other:
+        return None, False
+    known = [label.strip().lower() for label in labels if label.strip().lower() in EVENT_TYPES]
+    event_type = known[0] if known else "anders"
+    return event_type, bool(other) or len(labels) != 1 or not known
+
+
+def _refs_by_field_id(response: dict[str, Any]) -> dict[Any, str]:
+    """`definition.fields[]`: field id → ref, for answers that name their question by id only."""
+    definition = response.get("definition")
+    fields = definition.get("fields") if isinstance(definition, dict) else None
+    return {f.get("id"): f["ref"] for f in fields or [] if isinstance(f, dict) and isinstance(f.get("ref"), str)}
+
+
 def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[str, Any]:
-    """The lead fields of a `form_response`, by the tenant's `ref` → field mapping. Unmapped answers are kept
-    in the message so nothing the person wrote is lost."""
+    """The lead fields of a `form_response`, by the tenant's `ref` → field mapping. Unmapped answers, and
+    what an event type cannot say (the text typed for "Other", every pick of several), are kept in the
+    message so nothing the person wrote is lost."""
     response = payload.get("form_response")
     if not isinstance(response, dict):
         raise ValidationFailed("form_response: missing or not an object",
                                errors=[{"field": "form_response", "message": "missing or not an object"}])
     lead: dict[str, Any] = {"source": settings.source}
     extra: list[str] = []
+    refs = _refs_by_field_id(response)
     for answer in response.get("answers") or []:
         if not isinstance(answer, dict):
             continue
-        ref = (answer.get("field") or {}).get("ref")
+        question = answer.get("field")
+        question = question if isinstance(question, dict) else {}
+        ref = question.get("ref") or refs.get(question.get("id"))
         value = _answer_value(answer)
         target = settings.fields.get(ref) if isinstance(ref, str) else None
-        if target is None:
+        if target == "event_type":
+            value, says_more = _event_type(answer)
+            if says_more:
+                extra.append(f"{ref}: {_answer_value(answer)}")
+        elif target is None:
             if value not in (None, ""):
                 extra.append(f"{ref}: {value}")
             continue
-        if target == "event_type" and isinstance(value, str):
-            value = value.strip().lower()
-            value = value if value in EVENT_TYPES else "anders"
         lead[target] = value
     hidden = response.get("hidden") or {}
     if isinstance(hidden, dict):
