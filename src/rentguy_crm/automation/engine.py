@@ -88,8 +88,10 @@ def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = N
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, DeliveryError):
         return exc.retryable
-    # Unknown errors (a bug, a timeout) are retried: a deterministic one ends `dead` after the last attempt.
-    return not isinstance(exc, PermanentStepError | expressions.ExpressionError)
+    # A value the step cannot use (ValueError: a line break in a mail header, bad text; TypeError: a value of
+    # the wrong kind) fails the same way on every attempt: the run fails at once instead of retrying until
+    # dead. Other unknown errors (a timeout, a lost connection) are retried.
+    return not isinstance(exc, PermanentStepError | expressions.ExpressionError | ValueError | TypeError)
 
 
 class RunExecutor:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from rentguy_crm.kit.contact_details import EmailAddress, PhoneNumber
 from rentguy_crm.kit.pagination import as_utc
+from rentguy_crm.kit.text import MultiLine, SingleLine
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost", "spam"]
 Priority = Literal["low", "normal", "medium", "high"]
@@ -31,6 +32,13 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
 # Offsets are required (a due time without one is ambiguous) and stored and shown in UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(dt.UTC))]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+# Names, titles, owners, ids: one line without control characters; bodies keep line breaks (`kit.text`).
+Line64 = Annotated[str, Field(max_length=64), SingleLine]
+Line200 = Annotated[str, Field(max_length=200), SingleLine]
+Line300 = Annotated[str, Field(max_length=300), SingleLine]
+Title = Annotated[str, Field(min_length=1, max_length=300), SingleLine]
+Body10000 = Annotated[str, Field(max_length=10_000), MultiLine]
+Body20000 = Annotated[str, Field(max_length=20_000), MultiLine]
 
 
 class ReadModel(BaseModel):
@@ -90,13 +98,13 @@ class ContactCreate(WriteModel):
         "company": None, "marketing_opt_in": False, "owner": "sales@mr-dj.nl",
     }]})
 
-    first_name: str = Field(default="", max_length=200)
-    last_name: str = Field(default="", max_length=200)
+    first_name: Line200 = ""
+    last_name: Line200 = ""
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    company: str | None = Field(default=None, max_length=200)
+    company: Line200 | None = None
     marketing_opt_in: bool = False
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Line200 | None = None
 
     @model_validator(mode="after")
     def _identifiable(self) -> ContactCreate:
@@ -109,13 +117,13 @@ class ContactUpdate(UpdateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+31687654321", "owner": "lisa@mr-dj.nl"}]})
     required_columns = frozenset({"first_name", "last_name", "marketing_opt_in"})
 
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
+    first_name: Line200 | None = None
+    last_name: Line200 | None = None
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    company: str | None = Field(default=None, max_length=200)
+    company: Line200 | None = None
     marketing_opt_in: bool | None = None
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Line200 | None = None
 
 
 class Contact(ReadModel):
@@ -143,19 +151,19 @@ class LeadCreate(WriteModel):
     }]})
 
     contact_id: int
-    source: str = Field(default="manual", max_length=64)
-    external_id: str | None = Field(default=None, max_length=200)
+    source: Line64 = "manual"
+    external_id: Line200 | None = None
     status: LeadStatus = "new"
-    event_type: str | None = Field(default=None, max_length=32)
+    event_type: Annotated[str, Field(max_length=32), SingleLine] | None = None
     event_date: dt.date | None = None
     guests: int | None = Field(default=None, ge=0, le=100_000)
-    venue: str | None = Field(default=None, max_length=300)
-    city: str | None = Field(default=None, max_length=200)
+    venue: Line300 | None = None
+    city: Line200 | None = None
     budget: Money | None = None
-    message: str | None = Field(default=None, max_length=10_000)
+    message: Body10000 | None = None
     priority: Priority | None = Field(default=None, description="Default: from the tenant's assignment rules")
-    team: str | None = Field(default=None, max_length=64, description="Default: from the assignment rules")
-    owner: str | None = Field(default=None, max_length=200)
+    team: Line64 | None = Field(default=None, description="Default: from the assignment rules")
+    owner: Line200 | None = None
 
 
 class LeadUpdate(UpdateModel):
@@ -163,16 +171,16 @@ class LeadUpdate(UpdateModel):
     required_columns = frozenset({"status", "priority"})
 
     status: LeadStatus | None = None
-    event_type: str | None = Field(default=None, max_length=32)
+    event_type: Annotated[str, Field(max_length=32), SingleLine] | None = None
     event_date: dt.date | None = None
     guests: int | None = Field(default=None, ge=0, le=100_000)
-    venue: str | None = Field(default=None, max_length=300)
-    city: str | None = Field(default=None, max_length=200)
+    venue: Line300 | None = None
+    city: Line200 | None = None
     budget: Money | None = None
-    message: str | None = Field(default=None, max_length=10_000)
+    message: Body10000 | None = None
     priority: Priority | None = None
-    team: str | None = Field(default=None, max_length=64)
-    owner: str | None = Field(default=None, max_length=200)
+    team: Line64 | None = None
+    owner: Line200 | None = None
 
 
 class Lead(ReadModel):
@@ -208,10 +216,10 @@ class DealCreate(WriteModel):
     lead_id: int | None = None
     pipeline: Key = Field(description="Pipeline key, e.g. wedding")
     stage: Key | None = Field(default=None, description="Stage key; default: the pipeline's first stage")
-    title: str = Field(min_length=1, max_length=300)
+    title: Title
     value: Money | None = None
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Line200 | None = None
     event_date: dt.date | None = None
 
     @model_validator(mode="after")
@@ -227,10 +235,10 @@ class DealUpdate(UpdateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"value": "2750.00", "owner": "lisa@mr-dj.nl"}]})
     required_columns = frozenset({"title", "currency"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Title | None = None
     value: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Line200 | None = None
     event_date: dt.date | None = None
 
 
@@ -268,11 +276,11 @@ class ActivityCreate(WriteModel):
     }]})
 
     kind: ActivityKind = "note"
-    title: str = Field(min_length=1, max_length=300)
-    body: str | None = Field(default=None, max_length=20_000)
+    title: Title
+    body: Body20000 | None = None
     due_at: UtcDatetime | None = None
-    owner: str | None = Field(default=None, max_length=200)
-    team: str | None = Field(default=None, max_length=64)
+    owner: Line200 | None = None
+    team: Line64 | None = None
     status: ActivityStatus = "open"
     contact_id: int | None = None
     lead_id: int | None = None
@@ -290,11 +298,11 @@ class ActivityUpdate(UpdateModel):
                                                                "status": "done"}]})
     required_columns = frozenset({"title", "status"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    body: str | None = Field(default=None, max_length=20_000)
+    title: Title | None = None
+    body: Body20000 | None = None
     due_at: UtcDatetime | None = None
-    owner: str | None = Field(default=None, max_length=200)
-    team: str | None = Field(default=None, max_length=64)
+    owner: Line200 | None = None
+    team: Line64 | None = None
     status: ActivityStatus | None = None
 
 

@@ -8,6 +8,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
 
+from rentguy_crm.kit.text import SingleLine
+
 DEFAULT_PHONE_REGION = "NL"
 
 
@@ -30,5 +32,5 @@ def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-PhoneNumber = Annotated[str, Field(max_length=40), AfterValidator(normalise_phone)]
-EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(normalise_email)]
+PhoneNumber = Annotated[str, Field(max_length=40), SingleLine, AfterValidator(normalise_phone)]
+EmailAddress = Annotated[str, Field(max_length=320), SingleLine, AfterValidator(normalise_email)]

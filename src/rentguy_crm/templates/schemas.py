@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rentguy_crm.kit.text import SingleLine
 
 Channel = Literal["email", "whatsapp", "slack", "teams"]
 Language = Literal["nl", "en"]
 VARIABLE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$"
+# A subject becomes a mail header: one line, no control characters (`kit.text`).
+Subject = Annotated[str, Field(max_length=500), SingleLine]
+Description = Annotated[str, Field(max_length=300), SingleLine]
 
 
 class _Input(BaseModel):
@@ -26,8 +31,8 @@ class TemplateCreate(_Input):
     key: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
     channel: Channel
     language: Language = "nl"
-    description: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
+    subject: Subject | None = None
     text_body: str = Field(min_length=1, max_length=100_000)
     html_body: str | None = Field(default=None, max_length=500_000)
     variables: list[str] = Field(default_factory=list, max_length=200)
@@ -47,8 +52,8 @@ class TemplateCreate(_Input):
 class TemplateUpdate(_Input):
     """Changes to a version. A draft changes in place; a live or archived version yields a new draft."""
 
-    description: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
+    subject: Subject | None = None
     text_body: str | None = Field(default=None, min_length=1, max_length=100_000)
     html_body: str | None = Field(default=None, max_length=500_000)
     variables: list[str] | None = Field(default=None, max_length=200)

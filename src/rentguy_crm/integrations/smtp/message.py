@@ -22,24 +22,29 @@ def build_mime(message: EmailMessage, *, idempotency_key: str, default_from: str
     if not parseaddr(sender)[1] or not parseaddr(message.to)[1] or "@" not in message.to:
         raise PermanentDeliveryError(f"email: not a usable address (from {sender!r}, to {message.to!r})")
     mime = MimeMessage()
-    mime["From"] = sender
-    mime["To"] = message.to
-    mime["Subject"] = message.subject
-    mime["Date"] = formatdate(localtime=False, usegmt=True)
-    mime["Message-ID"] = message_id(idempotency_key, sender)
+    headers: list[tuple[str, str]] = [("From", sender), ("To", message.to), ("Subject", message.subject),
+                                      ("Date", formatdate(localtime=False, usegmt=True)),
+                                      ("Message-ID", message_id(idempotency_key, sender))]
     reply_to = message.reply_to or default_reply_to
     if reply_to:
-        mime["Reply-To"] = reply_to
+        headers.append(("Reply-To", reply_to))
     if message.marketing:
         targets = []
         if message.unsubscribe_url:
             targets.append(f"<{message.unsubscribe_url}>")
         targets.append(f"<mailto:{parseaddr(reply_to or sender)[1]}?subject=unsubscribe>")
-        mime["List-Unsubscribe"] = ", ".join(targets)
+        headers.append(("List-Unsubscribe", ", ".join(targets)))
         if message.unsubscribe_url:
-            mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for name, value in message.headers.items():
-        mime[name] = value
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    headers += list(message.headers.items())
+    for name, value in headers:
+        try:
+            mime[name] = value
+        except ValueError:
+            # A line break in a header value (header injection) is refused by the mail library; the same
+            # values fail every time, so the step fails at once. The value itself may be personal data.
+            raise PermanentDeliveryError(f"email: the {name} header would contain a line break or control "
+                                         "character; fix the record or template it comes from") from None
     mime.set_content(message.text)
     if message.html:
         mime.add_alternative(message.html, subtype="html")
