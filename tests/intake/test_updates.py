@@ -49,6 +49,18 @@ async def test_repost_with_only_guests_changes_only_guests(client: httpx.AsyncCl
     assert updated.payload["changed"] == ["guests"]
 
 
+async def test_repost_with_the_person_and_only_guests_keeps_the_other_lead_fields(
+        client: httpx.AsyncClient, db: Database, server: dict[str, str]) -> None:
+    await client.post(SERVER, json=FULL, headers=server)
+    body = {"external_id": "site-42", "first_name": "Anna", "email": "anna@example.nl", "guests": 150}
+    assert (await client.post(SERVER, json=body, headers=server)).status_code == 200
+    lead, contact = await only(db, Lead), await only(db, Contact)
+    assert (lead.guests, lead.event_type, lead.event_date, lead.city, lead.budget, lead.message) == (
+        150, "bruiloft", dt.date(2027, 6, 12), "Utrecht", Decimal("2500.00"), "Graag een offerte.")
+    assert (lead.priority, lead.team) == ("high", "wedding_specialists")
+    assert (contact.last_name, contact.phone) == ("de Vries", "+31612345678")
+
+
 async def test_repost_with_a_new_event_type_moves_priority_and_team(client: httpx.AsyncClient, db: Database,
                                                                     server: dict[str, str]) -> None:
     await client.post(SERVER, json=FULL, headers=server)
