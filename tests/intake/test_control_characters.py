@@ -111,3 +111,27 @@ def smtp() -> Any:
     fake.controller.start()
     yield fake
     fake.controller.stop()
+
+
+@pytest.mark.parametrize("error", [ValueError("Header values may not contain linefeed or carriage return"),
+                                   TypeError("can't compare offset-naive and offset-aware datetimes")])
+async def test_a_step_failing_on_a_value_fails_the_run_at_once(db: Database, factory, monkeypatch,  # type: ignore[no-untyped-def]
+                                                               error: Exception) -> None:
+    from rentguy_crm.automation import steps_api
+    from rentguy_crm.automation.queue import QueueDatabase
+    from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
+
+    async def failing(ctx: Any, step: Any) -> Any:
+        raise error
+
+    monkeypatch.setitem(steps_api._HANDLERS, "notify", failing)
+    tenant = await factory.tenant()
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "notify", "template": "record"}]))
+    run = await queued_run(db, wf)
+    qdb = QueueDatabase(db.url)
+    try:
+        assert await run_due(qdb, Clock(dt.datetime.now(dt.UTC))) == ["failed"]
+    finally:
+        await qdb.dispose()
+    failed = await get_run(db, run.id)
+    assert (failed.status, failed.attempt, failed.last_error_type) == ("failed", 1, type(error).__name__)
