@@ -195,3 +195,16 @@ async def test_rate_limited_submission_does_not_poison_the_next_one(client: http
         clean = await other.post(PUBLIC, json=form(), headers={"Idempotency-Key": "k-3"})
     assert clean.status_code == 201 and "Idempotent-Replayed" not in clean.headers
     assert await count(db, Lead) == 2
+
+
+async def test_consent_a_bot_gave_before_is_dropped_when_the_person_posts(client: httpx.AsyncClient,
+                                                                          db: Database, factory, mrdj) -> None:
+    """A contact made by spam before spam stopped recording consent: the clean post does not inherit it."""
+    contact = await factory.contact(mrdj, first_name="Bot", email="anna@example.nl", marketing_opt_in=True,
+                                    consent={"marketing_opt_in": True, "source": "website_form"})
+    await factory.lead(mrdj, contact, status="spam", flags=["spam"])
+    assert (await client.post(PUBLIC, json=form())).json()["duplicate"] is False
+    async with db.session() as session:
+        row = (await session.execute(select(Contact.first_name, Contact.marketing_opt_in,
+                                            Contact.consent.is_(None)))).one()
+    assert tuple(row) == ("Anna", False, True)

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,9 +122,12 @@ async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLe
     if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
         raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
     if not req.spam and await repository.contact_made_by_spam_only(session, tenant_id, existing.id):
-        existing.first_name, existing.last_name = lead.first_name, lead.last_name
+        if lead.first_name or lead.last_name:  # an update by external_id may send no name at all
+            existing.first_name, existing.last_name = lead.first_name, lead.last_name
         existing.phone = lead.phone or existing.phone
-        existing.marketing_opt_in, existing.consent = False, None
+        existing.marketing_opt_in = False
+        if existing.consent is not None:
+            existing.consent = null()  # SQL NULL like a new contact's, not a JSON null
         return existing, True
     return existing, False
 
