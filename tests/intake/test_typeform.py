@@ -146,3 +146,22 @@ async def test_answers_naming_their_question_by_id_are_mapped_through_the_defini
     assert (contact.first_name, contact.email) == ("Sanne", "sanne.jansen@example.nl")
     assert (lead.event_type, lead.guests) == ("bruiloft", 120)
     assert "how_found: Instagram" in (lead.message or "")
+
+
+@pytest.mark.parametrize("odd", [
+    {"type": ["choice"], "field": {"id": ["Fn5"], "ref": "event_type"}},
+    {"type": "choices", "choices": {"labels": "Bruiloft", "other": 5}, "field": {"ref": "event_type"}},
+    {"type": "choice", "choice": "Bruiloft", "field": {"id": {"x": 1}}},
+    "not an answer",
+])
+async def test_oddly_shaped_answer_is_never_a_server_error(client: httpx.AsyncClient, db: Database, mrdj,
+                                                           odd: object) -> None:
+    from rentguy_crm.intake.typeform import signature
+
+    payload = json.loads((FIXTURES / "form_response.json").read_text())
+    payload["form_response"]["answers"].append(odd)
+    body = json.dumps(payload).encode()
+    response = await client.post(URL, content=body, headers={
+        "Typeform-Signature": signature(RECORDED["secret"], body), "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert (await only(db, Lead)).guests == 120

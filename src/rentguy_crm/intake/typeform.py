@@ -41,7 +41,7 @@ def _picked(answer: dict[str, Any]) -> tuple[list[str], str | None] | None:
         return [], None
     labels = picked.get("labels") if kind == "choices" else [picked.get("label")]
     other = picked.get("other")
-    return ([str(label) for label in labels or [] if label not in (None, "")],
+    return ([str(label) for label in labels if label not in (None, "")] if isinstance(labels, list) else [],
             str(other) if other not in (None, "") else None)
 
 
@@ -63,7 +63,7 @@ def _event_type(answer: dict[str, Any]) -> tuple[str | None, bool]:
     "Other", a label we have no type for, several picks): then the answer is kept in the message too."""
     picked = _picked(answer)
     if picked is None:
-        value = answer.get(answer.get("type") or "")
+        value = _answer_value(answer)
         if not isinstance(value, str) or not value.strip():
             return None, False
         picked = ([value], None)
@@ -75,11 +75,12 @@ def _event_type(answer: dict[str, Any]) -> tuple[str | None, bool]:
     return event_type, bool(other) or len(labels) != 1 or not known
 
 
-def _refs_by_field_id(response: dict[str, Any]) -> dict[Any, str]:
+def _refs_by_field_id(response: dict[str, Any]) -> dict[str, str]:
     """`definition.fields[]`: field id → ref, for answers that name their question by id only."""
     definition = response.get("definition")
     fields = definition.get("fields") if isinstance(definition, dict) else None
-    return {f.get("id"): f["ref"] for f in fields or [] if isinstance(f, dict) and isinstance(f.get("ref"), str)}
+    return {f["id"]: f["ref"] for f in fields if isinstance(f, dict) and isinstance(f.get("id"), str)
+            and isinstance(f.get("ref"), str)} if isinstance(fields, list) else {}
 
 
 def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[str, Any]:
@@ -93,12 +94,14 @@ def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[s
     lead: dict[str, Any] = {"source": settings.source}
     extra: list[str] = []
     refs = _refs_by_field_id(response)
-    for answer in response.get("answers") or []:
+    answers = response.get("answers")
+    for answer in answers if isinstance(answers, list) else []:
         if not isinstance(answer, dict):
             continue
         question = answer.get("field")
         question = question if isinstance(question, dict) else {}
-        ref = question.get("ref") or refs.get(question.get("id"))
+        field_id = question.get("id")
+        ref = question.get("ref") or (refs.get(field_id) if isinstance(field_id, str) else None)
         value = _answer_value(answer)
         target = settings.fields.get(ref) if isinstance(ref, str) else None
         if target == "event_type":
