@@ -219,7 +219,7 @@ class RunExecutor:
                 variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
             variables["steps"] = context.get("steps", {})
             if instruction.op == "branch":
-                holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                holds = bool(expressions.evaluate(instruction.step.condition, variables, now=now))
                 entries.append(self._entry(pc, instruction, claim, now, started, "done", {"condition": holds}))
                 pc = pc + 1 if holds else instruction.target  # type: ignore[assignment]
                 continue
@@ -364,7 +364,7 @@ class RunExecutor:
                 variables["steps"] = context.get("steps", {})
                 variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
                 if instruction.op == "branch":
-                    holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                    holds = bool(expressions.evaluate(instruction.step.condition, variables, now=now))
                     entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
                     next_pc = pc + 1 if holds else int(instruction.target or 0)
                     return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
