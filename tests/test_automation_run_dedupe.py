@@ -18,7 +18,7 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.automation.schedules import emit_event_completed
 from rentguy_crm.crm.models import Deal
 from rentguy_crm.db import Database
-from rentguy_crm.events.service import emit
+from rentguy_crm.events.service import emit, emit_with_runs
 from rentguy_crm.tenants.models import Tenant
 from tests.automation_support import install_workflow, workflow_doc
 from tests.factories import Factory
@@ -128,6 +128,23 @@ async def test_each_deal_gets_its_own_post_event_care_run(
     for deal in deals:
         await _move(client, headers, deal, "completed")
     assert sorted(r.deal_id for r in await _runs(db, "post_event_care")) == sorted(d.id for d in deals)
+
+
+async def test_the_daily_job_still_starts_other_workflows_for_a_deal_that_had_its_post_event_care(
+        db: Database, factory: Factory, mrdj: Tenant) -> None:
+    await install_workflow(db, mrdj, workflow_doc("post_event_care", once_per="subject", triggers=[
+        {"event": "deal.stage.completed"}, {"event": "event.completed"}]))
+    await install_workflow(db, mrdj, workflow_doc("review_request", triggers=[{"event": "event.completed"}]))
+    deal = await factory.deal(mrdj, stage_key="completed", event_date=dt.date(2027, 3, 27))
+    async with db.session() as session:
+        await emit(session, mrdj.id, "deal.stage.completed", subject_type="deal", subject_id=deal.id,
+                   payload={"deal_id": deal.id})
+    async with db.session() as session:  # one statement: post_event_care is skipped, review_request inserted
+        _event, started = await emit_with_runs(session, mrdj.id, "event.completed", subject_type="deal",
+                                               subject_id=deal.id, payload={"deal_id": deal.id})
+        assert [(r.workflow_key, r.trigger_type) for r in started] == [("review_request", "event.completed")]
+    assert sorted((r.workflow_key, r.trigger_type) for r in await _runs(db)) == [
+        ("post_event_care", "deal.stage.completed"), ("review_request", "event.completed")]
 
 
 # --- other doors -------------------------------------------------------------------------------------------
