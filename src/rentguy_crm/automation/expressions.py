@@ -410,7 +410,7 @@ def resolve_until(expression: str, variables: Mapping[str, Any], tz: str | dt.tz
         if isinstance(value, dt.datetime):
             return value.astimezone(dt.UTC)
         if isinstance(value, dt.date):
-            return wallclock.wall_clock(value, dt.timedelta(0), zone).astimezone(dt.UTC)
+            return wallclock.wall_clock(value, dt.timedelta(0), zone)
     except OverflowError:
         raise ExpressionError(f"'{expression}' gives a moment out of range", 0) from None
     raise ExpressionError(f"'{expression}' must give a date or a time, but gave {type(value).__name__}", 0)
@@ -438,15 +438,18 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _as_temporal(value: Any, zone: dt.tzinfo) -> Any:
-    """ISO date or datetime strings become dates/datetimes; datetimes come on the zone's clock (one without an
-    offset is local time); anything else is returned unchanged."""
+    """ISO date or datetime strings become dates/datetimes; datetimes become aware UTC (one without an offset is
+    the zone's local time); anything else is returned unchanged."""
     if isinstance(value, str) and _DATE_RE.match(value):
         try:
             value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
         except ValueError:
             return value
     if isinstance(value, dt.datetime):
-        return wallclock.in_zone(value, zone)
+        try:
+            return wallclock.in_zone(value, zone).astimezone(dt.UTC)
+        except OverflowError:  # the first or last hours of year 1 / 9999
+            return None
     return value
 
 
@@ -468,7 +471,7 @@ def _is_number(value: Any) -> bool:
 def _coerce_pair(left: Any, right: Any, zone: dt.tzinfo) -> tuple[Any, Any]:
     if _is_number(left) or _is_number(right):
         left, right = _as_number(left), _as_number(right)
-    elif isinstance(left, dt.date) or isinstance(right, dt.date):
+    elif isinstance(left, dt.date) or isinstance(right, dt.date) or _both_temporal_text(left, right, zone):
         left, right = _as_temporal(left, zone), _as_temporal(right, zone)
         # A date against a moment: the date is its local midnight. Both moments are aware, so they compare.
         if isinstance(left, dt.datetime) and _is_plain_date(right):
@@ -476,6 +479,12 @@ def _coerce_pair(left: Any, right: Any, zone: dt.tzinfo) -> tuple[Any, Any]:
         elif isinstance(right, dt.datetime) and _is_plain_date(left):
             left = wallclock.wall_clock(left, dt.timedelta(0), zone)
     return left, right
+
+
+def _both_temporal_text(left: Any, right: Any, zone: dt.tzinfo) -> bool:
+    """Two ISO date/time strings (JSON): compared as moments, so offsets and dates against times count."""
+    return (isinstance(left, str) and isinstance(right, str)
+            and isinstance(_as_temporal(left, zone), dt.date) and isinstance(_as_temporal(right, zone), dt.date))
 
 
 def _is_plain_date(value: Any) -> bool:
@@ -538,12 +547,12 @@ class _Evaluator:
         if node.function == "date":
             value = _as_temporal(value, self.zone)
             if isinstance(value, dt.datetime):
-                return value.date()  # the local date: _as_temporal put it on the zone's clock
+                return wallclock.local_date(value, self.zone)
             return value if isinstance(value, dt.date) else None
         if node.function == "days_until":
             value = _as_temporal(value, self.zone)
             if isinstance(value, dt.datetime):
-                value = value.date()
+                value = wallclock.local_date(value, self.zone)
             if not isinstance(value, dt.date):
                 return None
             return (value - wallclock.local_date(self.now, self.zone)).days

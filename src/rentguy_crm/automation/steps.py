@@ -40,7 +40,7 @@ async def create_task(ctx: StepContext, step: CreateTask) -> StepResult:
 
 def _due(ctx: StepContext, due_in: dt.timedelta) -> dt.datetime:
     # `due_in: 1 day` is tomorrow at the same local clock time, also across a summer-time switch.
-    return wallclock.shift(ctx.now, due_in, ctx.tenant.timezone).astimezone(dt.UTC)
+    return wallclock.shift(ctx.now, due_in, ctx.tenant.timezone)
 
 
 _RECORDS: dict[str, Any] = {"lead": Lead, "deal": Deal, "contact": Contact}
@@ -102,7 +102,7 @@ def _python_type(model: Any, field: str) -> Any:
 async def wait(ctx: StepContext, step: Wait) -> StepResult:
     # Counted on the tenant's calendar: `wait 2 days` ends at the same local clock time, summer time or not.
     if step.duration is not None:
-        return StepResult.wait(wallclock.shift(ctx.now, step.duration, ctx.tenant.timezone).astimezone(dt.UTC))
+        return StepResult.wait(wallclock.shift(ctx.now, step.duration, ctx.tenant.timezone))
     if step.until:
         until = expressions.resolve_until(step.until, ctx.variables, ctx.tenant.timezone, now=ctx.now)
         if until is None:

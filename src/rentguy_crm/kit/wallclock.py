@@ -41,24 +41,22 @@ def split_days(delta: dt.timedelta) -> tuple[dt.timedelta, dt.timedelta]:
 
 
 def shift(moment: dt.datetime, delta: dt.timedelta, zone: str | dt.tzinfo | None) -> dt.datetime:
-    """`moment + delta` in `zone`: whole days keep the local clock time, the rest is elapsed time.
+    """`moment + delta` in `zone`: whole days keep the local clock time, the rest is elapsed time. Returns UTC.
 
-    Returns an aware datetime on the zone's clock (compare it, or `.astimezone(dt.UTC)` it, freely).
+    (UTC, because Python compares a local time in the repeated hour of a fall-back night with a time of another
+    zone as never equal.)
     """
     days, rest = split_days(delta)
-    local = in_zone(moment, zone)
     if days:
-        # Arithmetic between a ZoneInfo datetime and a timedelta works on the wall clock: the calendar step.
-        local = in_zone((local.replace(tzinfo=None) + days), zone)
-    if rest:
-        local = (local.astimezone(dt.UTC) + rest).astimezone(local.tzinfo)
-    return local
+        # The calendar step on the wall clock, then back to an instant.
+        moment = in_zone(in_zone(moment, zone).replace(tzinfo=None) + days, zone)
+    return moment.astimezone(dt.UTC) + rest
 
 
 def wall_clock(day: dt.date, offset: dt.timedelta, zone: str | dt.tzinfo | None) -> dt.datetime:
-    """The local time `offset` after the start of `day` on the wall clock: (2027-03-28, 10 hours) is 10:00 that
-    day whether or not the clocks moved at 02:00."""
-    return in_zone(dt.datetime.combine(day, dt.time()) + offset, zone)
+    """The moment (UTC) `offset` after the start of `day` on the local wall clock: (2027-03-28, 10 hours) is 10:00
+    that day whether or not the clocks moved at 02:00."""
+    return in_zone(dt.datetime.combine(day, dt.time()) + offset, zone).astimezone(dt.UTC)
 
 
 def local_date(moment: dt.datetime, zone: str | dt.tzinfo | None) -> dt.date:
