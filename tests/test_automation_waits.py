@@ -118,7 +118,7 @@ async def test_patching_the_event_date_later_moves_the_parked_run_later(
     response = await client.patch(f"{CRM}/deals/{deal.id}", headers=headers, json={"event_date": "2027-04-10"})
     assert response.status_code == 200, response.text
     [run] = await _post_event_runs(db, deal.id)
-    assert (run.status, run.run_after) == ("waiting", utc(2027, 4, 11, 8, 0))
+    assert (run.status, run.run_after, run.sla_due_at) == ("waiting", utc(2027, 4, 11, 8, 0), utc(2027, 4, 11, 9, 0))
     clock.now = utc(2027, 3, 28, 8, 0)  # the old moment: nothing is due any more
     assert await run_due(qdb, clock) == []
 
@@ -235,3 +235,32 @@ async def test_event_completed_job_waits_for_the_end_of_the_event_day_in_the_ten
         assert await emit_event_completed(session, utc(2027, 3, 29, 6, 0)) == {"emitted": 1}
     reported = [(e.tenant_id, e.subject_id, e.payload["event_date"]) for e in await events_of(db, "event.completed")]
     assert reported == [(mrdj.id, here.id, "2027-03-27"), (los_angeles.id, there.id, "2027-03-27")]
+
+
+# --- the SLA clock stops while a run waits ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["one by one", "group commit"])
+async def test_a_run_parked_until_the_day_after_the_event_is_not_in_breach_of_its_sla(
+        client: httpx.AsyncClient, db: Database, qdb: queue.QueueDatabase, factory: Factory, mrdj: Tenant,
+        grouped: bool) -> None:
+    from rentguy_crm.automation.engine import RunExecutor
+    from rentguy_crm.automation.schedules import mark_sla_breaches
+
+    deal, _ = await _completed_deal(client, factory, mrdj, dt.date(2027, 3, 27))
+    clock = Clock(utc(2027, 3, 27, 20, 0))
+    executor = RunExecutor(qdb, "worker-a", clock=clock)
+    if grouped:
+        async with qdb.session() as session:
+            claims = await queue.claim_due_runs(session, owner="worker-a", now=clock(), lease=executor.lease,
+                                                limit=10)
+        outcomes, rest = await executor.execute_group(claims)
+        assert (list(outcomes.values()), rest) == (["waiting"], [])
+    else:
+        assert await run_due(qdb, clock, executor=executor) == ["waiting"]
+    [run] = await _post_event_runs(db, deal.id)
+    assert run.sla_due_at == utc(2027, 3, 28, 9, 0)  # an hour (post_event_care's SLA) after it wakes
+    async with db.session() as session:  # the next morning, still parked: not late
+        await mark_sla_breaches(session, utc(2027, 3, 28, 7, 0))
+    [run] = await _post_event_runs(db, deal.id)
+    assert run.sla_breached is False
+    assert await events_of(db, "automation.sla_breached") == []

@@ -68,9 +68,10 @@ async def retime_waits(session: AsyncSession, event: Event) -> int:
         if workflow is None:
             continue
         try:
-            step = parked_wait(WorkflowDefinition.model_validate(workflow.definition), run.current_step)
+            definition = WorkflowDefinition.model_validate(workflow.definition)
         except ValueError:  # a stored version the current code no longer reads: the run fails when it wakes
-            step = None
+            continue
+        step = parked_wait(definition, run.current_step)
         if step is None or step.until is None:
             continue
         variables: dict[str, Any] = await subject_variables(session, tenant, lead_id=run.lead_id,
@@ -82,7 +83,9 @@ async def retime_waits(session: AsyncSession, event: Event) -> int:
             continue
         result = await session.execute(
             update(AutomationRun).where(AutomationRun.id == run.id, AutomationRun.status == "waiting")
-            .values(run_after=until, updated_at=now).execution_options(synchronize_session=False))
+            # The SLA clock starts again when the run wakes, as when it parked (engine).
+            .values(run_after=until, sla_due_at=until + definition.sla, updated_at=now)
+            .execution_options(synchronize_session=False))
         if result.rowcount:  # type: ignore[attr-defined]
             moved += 1
             log.info("run_wait_moved", run_id=run.id, workflow=run.workflow_key, trigger=event.type,
