@@ -224,3 +224,14 @@ async def test_two_processes_dispatching_the_same_deal_at_once_make_one_run(
     await asyncio.gather(first(), second())
     assert len(await events_of(db, "")) == 2
     assert [r.trigger_type for r in await _runs(db)] == ["event.completed"]
+
+
+async def test_two_identical_moves_at_once_are_one_change(
+        client: httpx.AsyncClient, db: Database, factory: Factory, mrdj: Tenant) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("concurrent writers are a Postgres matter; SQLite serialises them")
+    headers = await _with_library(db, factory, mrdj)
+    deal = await factory.deal(mrdj, stage_key="qualified")
+    await asyncio.gather(_move(client, headers, deal, "proposal_sent"), _move(client, headers, deal, "proposal_sent"))
+    assert len(await events_of(db, "deal.stage.changed")) == 1
+    assert [r.workflow_key for r in await _runs(db)] == ["proposal_followup"]
