@@ -264,3 +264,38 @@ async def test_a_run_parked_until_the_day_after_the_event_is_not_in_breach_of_it
     [run] = await _post_event_runs(db, deal.id)
     assert run.sla_breached is False
     assert await events_of(db, "automation.sla_breached") == []
+
+
+# --- every door that changes a lead moves its parked waits -----------------------------------------------------
+
+async def _lead_waiting_for_its_event(client: httpx.AsyncClient, db: Database, qdb: queue.QueueDatabase,
+                                      factory: Factory, tenant: Tenant) -> tuple[AutomationRun, dict[str, str]]:
+    await install_workflow(db, tenant, workflow_doc("pre_event_check", steps=[
+        {"type": "wait", "until": "lead.event_date - 2 days + 9 hours"},
+        {"type": "create_task", "title": "Draaiboek doorlopen"}]))
+    headers = await factory.headers(tenant, "sales")
+    body = {"first_name": "Anna", "email": "anna@example.nl", "event_type": "bruiloft", "external_id": "web-7",
+            "event_date": "2027-06-12"}
+    assert (await client.post("/api/v1/leads", json=body, headers=headers)).status_code == 201
+    assert await run_due(qdb, Clock(utc(2027, 5, 1, 12, 0))) == ["waiting"]
+    async with db.session() as session:
+        run = (await session.scalars(select(AutomationRun))).one()
+    assert run.run_after == utc(2027, 6, 10, 7, 0)  # 10 June 09:00 CEST
+    return run, headers
+
+
+async def test_a_lead_reposted_with_another_event_date_moves_its_parked_run(
+        client: httpx.AsyncClient, db: Database, qdb: queue.QueueDatabase, factory: Factory, mrdj: Tenant) -> None:
+    run, headers = await _lead_waiting_for_its_event(client, db, qdb, factory, mrdj)
+    body = {"first_name": "Anna", "email": "anna@example.nl", "event_type": "bruiloft", "external_id": "web-7",
+            "event_date": "2027-06-19"}
+    assert (await client.post("/api/v1/leads", json=body, headers=headers)).status_code == 200
+    assert (await get_run(db, run.id)).run_after == utc(2027, 6, 17, 7, 0)
+
+
+async def test_patching_a_leads_event_date_moves_its_parked_run(
+        client: httpx.AsyncClient, db: Database, qdb: queue.QueueDatabase, factory: Factory, mrdj: Tenant) -> None:
+    run, headers = await _lead_waiting_for_its_event(client, db, qdb, factory, mrdj)
+    response = await client.patch(f"{CRM}/leads/{run.lead_id}", headers=headers, json={"event_date": "2027-11-06"})
+    assert response.status_code == 200, response.text
+    assert (await get_run(db, run.id)).run_after == utc(2027, 11, 4, 8, 0)  # 4 November 09:00 CET
