@@ -501,14 +501,14 @@ class RunExecutor:
         return outcome
 
 
-def _sla_after_wait(wakes: dt.datetime, definition: WorkflowDefinition) -> dt.datetime:
-    """Time parked in a wait does not count against the SLA: its clock starts again when the run wakes."""
-    return wakes + definition.sla
-
-
 def _late(due: dt.datetime | None, already_marked: bool, now: dt.datetime) -> bool:
     """A run completing now after its SLA due time, not yet marked breached."""
     if due is None or already_marked:
         return False
     due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
     return now > due
+
+
+def _sla_after_wait(wakes: dt.datetime, definition: WorkflowDefinition) -> dt.datetime:
+    """Time parked in a wait does not count against the SLA: its clock starts again when the run wakes."""
+    return wakes + definition.sla
