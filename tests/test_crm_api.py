@@ -132,9 +132,19 @@ async def test_lead_status_change_emits_event_with_from_and_to(client, factory, 
     assert len(await audit_entries(db, "lead.updated")) == 1
 
 
-async def test_lead_change_without_status_change_emits_no_event(client, factory, db) -> None:
+async def test_lead_change_without_status_change_emits_only_lead_updated(client, factory, db) -> None:
     tenant, headers = await _setup(factory)
     lead = await factory.lead(tenant)
+    response = await client.patch(f"{CRM}/leads/{lead.id}", headers=headers, json={"owner": "lisa", "status": "new"})
+    assert response.status_code == 200
+    assert await events_of(db, "lead.status_changed") == []
+    [event] = await events_of(db, "lead.")
+    assert (event.type, event.subject_id, event.payload["changed"]) == ("lead.updated", lead.id, ["owner"])
+
+
+async def test_lead_patch_that_changes_nothing_emits_no_event(client, factory, db) -> None:
+    tenant, headers = await _setup(factory)
+    lead = await factory.lead(tenant, owner="lisa")
     response = await client.patch(f"{CRM}/leads/{lead.id}", headers=headers, json={"owner": "lisa", "status": "new"})
     assert response.status_code == 200
     assert await events_of(db, "lead.") == []

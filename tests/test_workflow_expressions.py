@@ -135,6 +135,58 @@ def test_until_accepts_short_units_and_datetimes() -> None:
         dt.datetime(2026, 1, 10, 21, 30, tzinfo=dt.UTC)
 
 
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("event_date", [dt.date(2027, 3, 27), "2027-03-27"])  # a date row, or JSON text
+def test_until_the_day_after_an_event_before_spring_forward_is_10_local_time(event_date: Any) -> None:
+    variables = {"deal": {"event_date": event_date}}
+    assert resolve_until("deal.event_date + 1 day + 10 hours", variables, "Europe/Amsterdam") == utc(2027, 3, 28, 8)
+
+
+def test_until_the_day_after_an_event_before_fall_back_is_10_local_time() -> None:
+    variables = {"deal": {"event_date": dt.date(2027, 10, 30)}}
+    assert resolve_until("deal.event_date + 1 day + 10 hours", variables, "Europe/Amsterdam") == \
+        utc(2027, 10, 31, 9)
+    assert resolve_until("deal.event_date + 34 hours", variables, "Europe/Amsterdam") == utc(2027, 10, 31, 9)
+
+
+def test_until_reads_the_zone_of_the_variables_tenant_by_default() -> None:
+    variables = {"deal": {"event_date": dt.date(2027, 10, 2)}, "tenant": {"timezone": "Australia/Sydney"}}
+    assert resolve_until("deal.event_date + 1 day + 10 hours", variables) == utc(2027, 10, 2, 23)
+
+
+def test_a_moment_plus_a_day_keeps_its_local_clock_time_and_plus_hours_is_elapsed() -> None:
+    variables = {"lead": {"created_at": utc(2027, 3, 27, 9)}}  # Saturday 10:00 CET
+    assert resolve_until("lead.created_at + 1 day", variables, "Europe/Amsterdam") == utc(2027, 3, 28, 8)
+    assert resolve_until("lead.created_at + 24 hours", variables, "Europe/Amsterdam") == utc(2027, 3, 28, 8)
+    assert resolve_until("lead.created_at + 1 day + 0.5 hours", variables, "Europe/Amsterdam") == \
+        utc(2027, 3, 28, 8, 30)
+    assert resolve_until("lead.created_at - 1 day", {"lead": {"created_at": utc(2027, 3, 28, 8)}},
+                         "Europe/Amsterdam") == utc(2027, 3, 27, 9)
+
+
+def test_a_time_without_an_offset_is_local_time() -> None:
+    variables = {"deal": {"starts": "2027-06-12T20:00:00"}}
+    assert resolve_until("deal.starts", variables, "Europe/Amsterdam") == utc(2027, 6, 12, 18)
+
+
+def test_dates_and_moments_compare_in_the_tenants_zone() -> None:
+    variables = {"deal": {"event_date": "2027-03-28"}, "lead": {"created_at": "2027-03-27T23:30:00+00:00"},
+                 "tenant": {"timezone": "Europe/Amsterdam"}}
+    # 23:30 UTC on the 27th is 00:30 on the 28th in Amsterdam: after the event date's local midnight.
+    assert is_true("lead.created_at >= deal.event_date", variables)
+    assert evaluate("date(lead.created_at)", variables) == dt.date(2027, 3, 28)
+    assert evaluate("days_until(deal.event_date)", variables, now=utc(2027, 3, 27, 23, 30)) == 0
+    assert evaluate("days_until(deal.event_date)", variables, now=utc(2027, 3, 27, 22, 30)) == 1
+
+
+def test_an_unknown_time_zone_is_an_expression_error() -> None:
+    with pytest.raises(ExpressionError):
+        resolve_until("deal.event_date", VARS, "Mars/Olympus_Mons")
+
+
 def test_until_of_a_missing_date_is_none() -> None:
     assert resolve_until("deal.missing + 1 day", VARS, "Europe/Amsterdam") is None
 

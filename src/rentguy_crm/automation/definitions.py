@@ -193,6 +193,11 @@ class WorkflowDefinition(Strict):
     triggers: list[Trigger] = Field(min_length=1)
     retry: RetryPolicy = RetryPolicy()
     sla: Duration = dt.timedelta(minutes=15)
+    once_per: Literal["change", "subject"] = Field(
+        default="change",
+        description="change: one run per triggering change (a new lead, a stage move, a payment), however many "
+                    "triggers or stage flows lead to it; subject: one run per lead or deal ever (post-event care), "
+                    "whatever fires for it later. Manual starts always run.")
     steps: list[Step] = Field(min_length=1)
 
     _parse = field_validator("sla", mode="before")(_positive_duration)

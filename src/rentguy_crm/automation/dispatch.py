@@ -2,18 +2,26 @@
 
 Called by `events.service.emit`. A workflow starts when one of its triggers names the event type (stage
 events also match `deal.stage.<stage>` and the stage's `automation_flow`) and the trigger's condition holds.
+
+One run per workflow per triggering change: every run gets a `dedupe_key` (see `dedupe_key`), unique per tenant,
+and is inserted with ON CONFLICT DO NOTHING. Events that name the same change (a stage move is both
+`deal.stage.changed` and `deal.stage.<key>`; a payment webhook retried) carry the same `change` in their payload;
+a workflow with `once_per: subject` runs once per lead or deal, whatever fires for it again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as SyncSession
@@ -22,6 +30,7 @@ from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.automation.variables import subject_variables
+from rentguy_crm.automation.waits import SUBJECT_CHANGED, retime_waits
 from rentguy_crm.crm.models import Deal, PipelineStage
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import NotFound, ValidationFailed
@@ -209,7 +218,10 @@ async def _stage_of(session: AsyncSession, event: Event, subject: Subject) -> Pi
 
 
 async def runs_for_event(session: AsyncSession, event: Event) -> list[AutomationRun]:
-    """Create the queued runs an event triggers (in the caller's transaction) and return them."""
+    """Create the queued runs an event triggers (in the caller's transaction) and return them. An event that
+    reports a changed deal or lead also moves the `wait until` of its parked runs (`waits.retime_waits`)."""
+    if event.type in SUBJECT_CHANGED:
+        await retime_waits(session, event)
     workflows = await cached_workflows(session, event.tenant_id)
     if not workflows:
         return []
@@ -222,7 +234,8 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
             types |= {f"deal.stage.{stage.key}", "deal.stage.changed"}
             flow_from_stage = stage.automation_flow
     variables: dict[str, Any] | None = None
-    created: list[AutomationRun] = []
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
     for workflow in workflows:
         definition = workflow.definition
         if definition is None:
@@ -243,12 +256,48 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
                 variables["event"] = {"type": event.type, "payload": event.payload}
             matched = _condition_holds(trigger.condition, variables, workflow.key, event.type)
         if matched:
-            created.append(_new_run(workflow, definition, event.type, subject, event_id=event.id))
+            rows.append(run_values(workflow, definition, event.type, subject.type, now)
+                        | {"trigger_event_id": event.id, "lead_id": subject.lead_id, "deal_id": subject.deal_id,
+                           "dedupe_key": dedupe_key(workflow.key, definition, subject, event)})
+    created = await insert_runs(session, rows)
     if created:
-        session.add_all(created)
-        await session.flush()
         await wake_workers(session)
     return created
+
+
+async def insert_runs(session: AsyncSession, rows: list[dict[str, Any]]) -> list[AutomationRun]:
+    """Insert new runs; a run whose dedupe key the tenant already has (this transaction, an earlier one, or a
+    concurrent one, which Postgres waits for) is left out. Returns the runs inserted."""
+    if not rows:
+        return []
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(AutomationRun).on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+                 .returning(AutomationRun))
+    return list((await session.scalars(statement, rows)).all())
+
+
+DedupePart = Literal["event", "subject"]
+
+
+def dedupe_prefix(workflow_key: str, definition: WorkflowDefinition, subject_type: str) -> tuple[str, DedupePart]:
+    """A new run's dedupe key but for its last part, and what that part is: the id of the triggering event, or of
+    the run's lead or deal (`once_per: subject`). The one-statement lead store completes it in SQL."""
+    if definition.once_per == "subject" and subject_type in ("lead", "deal"):
+        return f"{workflow_key}:{subject_type}:", "subject"
+    return f"{workflow_key}:event:", "event"
+
+
+def dedupe_key(workflow_key: str, definition: WorkflowDefinition, subject: Subject, event: Event) -> str:
+    """`<workflow>:event:<id>` (the triggering event is the change), `<workflow>:<change>` when the event's
+    payload names its change, or `<workflow>:<lead|deal>:<id>` for a workflow that runs once per subject."""
+    prefix, part = dedupe_prefix(workflow_key, definition, subject.type)
+    if part == "subject":
+        return f"{prefix}{subject.deal_id if subject.type == 'deal' else subject.lead_id}"
+    change = (event.payload or {}).get("change")
+    if isinstance(change, str) and change:
+        key = f"{workflow_key}:{change}"
+        return key if len(key) <= 255 else f"{workflow_key}:sha256:{hashlib.sha256(change.encode()).hexdigest()}"
+    return f"{prefix}{event.id}"
 
 
 def _condition_holds(condition: str, variables: dict[str, Any], workflow_key: str, event_type: str) -> bool:

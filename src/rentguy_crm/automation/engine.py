@@ -202,7 +202,7 @@ class RunExecutor:
     async def _group_one(self, session: AsyncSession, claim: ClaimedRun, now: dt.datetime) -> dict[str, Any] | None:
         if claim.attempt > claim.max_attempts:
             return None
-        _definition, program = await self._program(session, claim.workflow_id)
+        definition, program = await self._program(session, claim.workflow_id)
         pc = claim.current_step
         if pc < len(program) and not self._groupable(program[pc]):
             return None
@@ -221,7 +221,7 @@ class RunExecutor:
                 variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
             variables["steps"] = context.get("steps", {})
             if instruction.op == "branch":
-                holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                holds = bool(expressions.evaluate(instruction.step.condition, variables, now=now))
                 entries.append(self._entry(pc, instruction, claim, now, started, "done", {"condition": holds}))
                 pc = pc + 1 if holds else instruction.target  # type: ignore[assignment]
                 continue
@@ -252,7 +252,8 @@ class RunExecutor:
                        duration_ms=int((now - started_at).total_seconds() * 1000),
                        sla_breached=claim.sla_breached or _late(claim.sla_due_at, False, now))
         elif park_until is not None:
-            row.update(status="waiting", lease_owner=None, lease_expires_at=None, run_after=park_until)
+            row.update(status="waiting", lease_owner=None, lease_expires_at=None, run_after=park_until,
+                       sla_due_at=_sla_after_wait(park_until, definition))
         else:
             row.update(status="running", lease_owner=self.owner, lease_expires_at=now + self.lease,
                        run_after=now + self.lease)
@@ -271,16 +272,17 @@ class RunExecutor:
                     .values(updated_at=now, **values).execution_options(synchronize_session=False))
                 landed += int(result.rowcount or 0)  # type: ignore[attr-defined]
             return landed
-        rows = [{"sla_breached": None, **r} for r in rows]  # only completions set it
+        rows = [{"sla_breached": None, "sla_due_at": None, **r} for r in rows]  # completions / parked runs set them
         payload = json.dumps([jsonable(r) for r in rows])
         result = await session.execute(text(
             "UPDATE crm_automation_runs AS r SET status = v.status, current_step = v.current_step, "
             "step_log = v.step_log, context = v.context, run_after = v.run_after, lease_owner = v.lease_owner, "
             "lease_expires_at = v.lease_expires_at, completed_at = v.completed_at, duration_ms = v.duration_ms, "
-            "sla_breached = COALESCE(v.sla_breached, r.sla_breached), updated_at = :now "
+            "sla_breached = COALESCE(v.sla_breached, r.sla_breached), "
+            "sla_due_at = COALESCE(v.sla_due_at, r.sla_due_at), updated_at = :now "
             "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
             "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
-            "completed_at timestamptz, duration_ms integer, sla_breached boolean) "
+            "completed_at timestamptz, duration_ms integer, sla_breached boolean, sla_due_at timestamptz) "
             "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
             {"rows": payload, "owner": self.owner, "now": now})
         return len(result.all())
@@ -366,7 +368,7 @@ class RunExecutor:
                 variables["steps"] = context.get("steps", {})
                 variables["run"] = {"id": claim.id, "workflow": claim.workflow_key, "attempt": claim.attempt}
                 if instruction.op == "branch":
-                    holds = bool(expressions.evaluate(instruction.step.condition, variables))
+                    holds = bool(expressions.evaluate(instruction.step.condition, variables, now=now))
                     entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
                     next_pc = pc + 1 if holds else int(instruction.target or 0)
                     return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
@@ -414,8 +416,10 @@ class RunExecutor:
             await self._finish(session, claim, row, entries, context, next_pc, "succeeded", now)
             return "succeeded"
         if park_until is not None and park_until > now:
+            definition, _program = await self._program(session, claim.workflow_id)
             await self._write(session, claim, current_step=next_pc, step_log=entries, context=context,
-                              status="waiting", run_after=park_until, lease_owner=None, lease_expires_at=None)
+                              status="waiting", run_after=park_until, lease_owner=None, lease_expires_at=None,
+                              sla_due_at=_sla_after_wait(park_until, definition))
             return "waiting"
         expires = now + self.lease
         await self._write(session, claim, current_step=next_pc, step_log=entries, context=context,
@@ -505,3 +509,8 @@ def _late(due: dt.datetime | None, already_marked: bool, now: dt.datetime) -> bo
         return False
     due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
     return now > due
+
+
+def _sla_after_wait(wakes: dt.datetime, definition: WorkflowDefinition) -> dt.datetime:
+    """Time parked in a wait does not count against the SLA: its clock starts again when the run wakes."""
+    return wakes + definition.sla

@@ -11,6 +11,12 @@ Semantics chosen so that a condition never crashes a run:
   comparison that cannot be made is false (so `x not in null` is false too);
 - a string that looks like a number compares as a number against a number, and an ISO date string
   compares/adds as a date (run context is JSON, where decimals and dates arrive as strings).
+
+Dates and times are read in the tenant's time zone (`tz`, by default the `tenant.timezone` of the variables) and
+counted on its calendar (see `kit.wallclock`): a date plus days is a date; a date plus hours is that local
+wall-clock time (`deal.event_date + 1 day + 10 hours` is 10:00 local time the day after, summer time or not);
+a moment plus days keeps its local clock time, plus hours is elapsed time. A time without an offset is local
+time. `days_until` and `date()` count local calendar days.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from rentguy_crm.kit import wallclock
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
@@ -373,37 +380,51 @@ def referenced_names(expression: str) -> set[str]:
 
 # --- evaluation -------------------------------------------------------------------------------------------
 
-def evaluate(expression: str, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> Any:
+def evaluate(expression: str, variables: Mapping[str, Any], *, now: dt.datetime | None = None,
+             tz: str | dt.tzinfo | None = None) -> Any:
     """Evaluate against nested mappings. Never raises for data problems (see the module docstring); raises
-    ExpressionError only for an invalid expression."""
+    ExpressionError only for an invalid expression. `tz`: the zone dates are read in (default: the variables'
+    `tenant.timezone`, else UTC)."""
     tree = parse(expression)
-    return _Evaluator(variables, now or dt.datetime.now(dt.UTC)).eval(tree)
+    return _Evaluator(variables, now or dt.datetime.now(dt.UTC), _zone_for(variables, tz)).eval(tree)
 
 
-def is_true(expression: str, variables: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
+def is_true(expression: str, variables: Mapping[str, Any], *, now: dt.datetime | None = None,
+            tz: str | dt.tzinfo | None = None) -> bool:
     """A condition's verdict: the expression's value taken as true or false (null is false)."""
-    return _truthy(evaluate(expression, variables, now=now))
+    return _truthy(evaluate(expression, variables, now=now, tz=tz))
 
 
-def resolve_until(expression: str, variables: Mapping[str, Any], tz: str | dt.tzinfo,
+def resolve_until(expression: str, variables: Mapping[str, Any], tz: str | dt.tzinfo | None = None,
                   *, now: dt.datetime | None = None) -> dt.datetime | None:
     """The moment a `wait until` expression names, as an aware UTC datetime, or None when its date is missing.
 
-    A date without a time means midnight at the start of that day in the tenant's timezone `tz`, so
-    `deal.event_date + 1 day + 10 hours` is 10:00 local time the day after the event.
+    A date without a time means midnight at the start of that day in the tenant's timezone `tz` (default: the
+    variables' `tenant.timezone`), so `deal.event_date + 1 day + 10 hours` is 10:00 local time the day after.
     """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    value = evaluate(expression, variables, now=now)
-    if isinstance(value, str):
-        value = _as_temporal(value)
+    zone = _zone_for(variables, tz)
+    value = _as_temporal(evaluate(expression, variables, now=now, tz=zone), zone)
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=zone)
-        return moment.astimezone(dt.UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    try:
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC)
+        if isinstance(value, dt.date):
+            return wallclock.wall_clock(value, dt.timedelta(0), zone)
+    except OverflowError:
+        raise ExpressionError(f"'{expression}' gives a moment out of range", 0) from None
     raise ExpressionError(f"'{expression}' must give a date or a time, but gave {type(value).__name__}", 0)
+
+
+def _zone_for(variables: Mapping[str, Any], tz: str | dt.tzinfo | None) -> dt.tzinfo:
+    if tz is None:
+        tenant = variables.get("tenant") if isinstance(variables, Mapping) else None
+        name = tenant.get("timezone") if isinstance(tenant, Mapping) else None
+        tz = name if isinstance(name, str) and name else None
+    try:
+        return wallclock.zone_of(tz)
+    except (KeyError, ValueError):  # an unknown zone name (ZoneInfoNotFoundError is a KeyError)
+        raise ExpressionError(f"unknown time zone '{tz}'", 0) from None
 
 
 def _truthy(value: Any) -> bool:
@@ -416,15 +437,19 @@ def _truthy(value: Any) -> bool:
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _as_temporal(value: Any) -> Any:
-    """ISO date or datetime strings become dates/datetimes; anything else is returned unchanged."""
+def _as_temporal(value: Any, zone: dt.tzinfo) -> Any:
+    """ISO date or datetime strings become dates/datetimes; datetimes become aware UTC (one without an offset is
+    the zone's local time); anything else is returned unchanged."""
     if isinstance(value, str) and _DATE_RE.match(value):
         try:
-            if len(value) == 10:
-                return dt.date.fromisoformat(value)
-            return dt.datetime.fromisoformat(value)
+            value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
         except ValueError:
             return value
+    if isinstance(value, dt.datetime):
+        try:
+            return wallclock.in_zone(value, zone).astimezone(dt.UTC)
+        except OverflowError:  # the first or last hours of year 1 / 9999
+            return None
     return value
 
 
@@ -443,25 +468,34 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
 
 
-def _coerce_pair(left: Any, right: Any) -> tuple[Any, Any]:
+def _coerce_pair(left: Any, right: Any, zone: dt.tzinfo) -> tuple[Any, Any]:
     if _is_number(left) or _is_number(right):
         left, right = _as_number(left), _as_number(right)
-    elif isinstance(left, dt.date) or isinstance(right, dt.date):
-        left, right = _as_temporal(left), _as_temporal(right)
-        # An aware and a naive datetime cannot be compared; compare both as UTC (naive means UTC here).
-        if isinstance(left, dt.datetime) and isinstance(right, dt.datetime):
-            left, right = _utc(left), _utc(right)
+    elif isinstance(left, dt.date) or isinstance(right, dt.date) or _both_temporal_text(left, right, zone):
+        left, right = _as_temporal(left, zone), _as_temporal(right, zone)
+        # A date against a moment: the date is its local midnight. Both moments are aware, so they compare.
+        if isinstance(left, dt.datetime) and _is_plain_date(right):
+            right = wallclock.wall_clock(right, dt.timedelta(0), zone)
+        elif isinstance(right, dt.datetime) and _is_plain_date(left):
+            left = wallclock.wall_clock(left, dt.timedelta(0), zone)
     return left, right
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+def _both_temporal_text(left: Any, right: Any, zone: dt.tzinfo) -> bool:
+    """Two ISO date/time strings (JSON): compared as moments, so offsets and dates against times count."""
+    return (isinstance(left, str) and isinstance(right, str)
+            and isinstance(_as_temporal(left, zone), dt.date) and isinstance(_as_temporal(right, zone), dt.date))
+
+
+def _is_plain_date(value: Any) -> bool:
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
 class _Evaluator:
-    def __init__(self, variables: Mapping[str, Any], now: dt.datetime) -> None:
+    def __init__(self, variables: Mapping[str, Any], now: dt.datetime, zone: dt.tzinfo) -> None:
         self.variables = variables
         self.now = now
+        self.zone = zone
 
     def eval(self, node: Node) -> Any:
         if isinstance(node, Literal):
@@ -498,7 +532,7 @@ class _Evaluator:
         left, right = self.eval(node.left), self.eval(node.right)
         operation = _OPERATIONS[node.op]
         try:
-            return operation(left, right)
+            return operation(left, right, self.zone)
         except (TypeError, ValueError, ArithmeticError, OverflowError):
             return False if node.op in _COMPARISONS else None
 
@@ -511,30 +545,33 @@ class _Evaluator:
         if node.function == "len":
             return len(value) if isinstance(value, str | list | tuple | Mapping) else None
         if node.function == "date":
-            value = _as_temporal(value)
+            value = _as_temporal(value, self.zone)
             if isinstance(value, dt.datetime):
-                return value.date()
+                return wallclock.local_date(value, self.zone)
             return value if isinstance(value, dt.date) else None
         if node.function == "days_until":
-            value = _as_temporal(value)
+            value = _as_temporal(value, self.zone)
             if isinstance(value, dt.datetime):
-                value = _utc(value).date()
+                value = wallclock.local_date(value, self.zone)
             if not isinstance(value, dt.date):
                 return None
-            return (value - self.now.date()).days
+            return (value - wallclock.local_date(self.now, self.zone)).days
         raise ExpressionError(f"unknown function '{node.function}'", node.pos)  # pragma: no cover
 
 
-def _equal(left: Any, right: Any) -> bool:
-    left, right = _coerce_pair(left, right)
+Zone = dt.tzinfo
+
+
+def _equal(left: Any, right: Any, zone: Zone) -> bool:
+    left, right = _coerce_pair(left, right, zone)
     return bool(left == right)
 
 
-def _order(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def operation(left: Any, right: Any) -> bool:
+def _order(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any, Zone], bool]:
+    def operation(left: Any, right: Any, zone: Zone) -> bool:
         if left is None or right is None:
             return False
-        left, right = _coerce_pair(left, right)
+        left, right = _coerce_pair(left, right, zone)
         if isinstance(left, str) != isinstance(right, str):
             return False
         return bool(compare(left, right))
@@ -542,40 +579,47 @@ def _order(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return operation
 
 
-def _contains(left: Any, right: Any) -> bool:
+def _contains(left: Any, right: Any, zone: Zone) -> bool:
     if isinstance(right, str):
         return isinstance(left, str) and left in right
     if isinstance(right, Mapping):
         return left in right.keys()
     if isinstance(right, list | tuple):
-        return any(_equal(left, item) for item in right)
+        return any(_equal(left, item, zone) for item in right)
     raise TypeError("'in' needs a list, a string or a mapping on its right")
 
 
-def _not_contains(left: Any, right: Any) -> bool:
-    return not _contains(left, right)
+def _not_contains(left: Any, right: Any, zone: Zone) -> bool:
+    return not _contains(left, right, zone)
 
 
-def _add(left: Any, right: Any) -> Any:
+def _add(left: Any, right: Any, zone: Zone) -> Any:
+    if isinstance(left, dt.timedelta) and not isinstance(right, dt.timedelta):
+        return _add(right, left, zone)
     if isinstance(right, dt.timedelta):
-        left = _as_temporal(left)
-        if type(left) is dt.date and right % dt.timedelta(days=1):
-            left = dt.datetime.combine(left, dt.time())  # `+ 9 hours` on a date needs a time of day
-    elif isinstance(left, dt.timedelta):
-        return _add(right, left)
-    elif isinstance(left, str) and isinstance(right, str):
+        left = _as_temporal(left, zone)
+        if _is_plain_date(left):
+            days, rest = wallclock.split_days(right)
+            if not rest:
+                return left + days  # a calendar date
+            return wallclock.wall_clock(left + days, rest, zone)  # `+ 10 hours` on a date: 10:00 local time
+        if isinstance(left, dt.datetime):
+            return wallclock.shift(left, right, zone)
+        if isinstance(left, dt.timedelta):
+            return left + right
+        raise TypeError("+ needs two numbers, two strings, or a date and a duration")
+    if isinstance(left, str) and isinstance(right, str):
         return left + right
-    else:
-        left, right = _as_number(left), _as_number(right)
-        if not (_is_number(left) and _is_number(right)):
-            raise TypeError("+ needs two numbers, two strings, or a date and a duration")
+    left, right = _as_number(left), _as_number(right)
+    if not (_is_number(left) and _is_number(right)):
+        raise TypeError("+ needs two numbers, two strings, or a date and a duration")
     return left + right
 
 
-def _subtract(left: Any, right: Any) -> Any:
+def _subtract(left: Any, right: Any, zone: Zone) -> Any:
     if isinstance(right, dt.timedelta):
-        return _add(left, -right)
-    left, right = _coerce_pair(left, right)
+        return _add(left, -right, zone)
+    left, right = _coerce_pair(left, right, zone)
     if isinstance(left, dt.date) and isinstance(right, dt.date) and type(left) is type(right):
         return left - right
     if not (_is_number(left) and _is_number(right)):
@@ -583,8 +627,8 @@ def _subtract(left: Any, right: Any) -> Any:
     return left - right
 
 
-def _arith(operation: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def run(left: Any, right: Any) -> Any:
+def _arith(operation: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Zone], Any]:
+    def run(left: Any, right: Any, _zone: Zone) -> Any:
         left, right = _as_number(left), _as_number(right)
         if isinstance(left, dt.timedelta) and _is_number(right):
             return operation(left, float(right))
@@ -596,9 +640,9 @@ def _arith(operation: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
-_OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
+_OPERATIONS: dict[str, Callable[[Any, Any, Zone], Any]] = {
     "==": _equal,
-    "!=": lambda a, b: not _equal(a, b),
+    "!=": lambda a, b, zone: not _equal(a, b, zone),
     "<": _order(lambda a, b: a < b),
     "<=": _order(lambda a, b: a <= b),
     ">": _order(lambda a, b: a > b),

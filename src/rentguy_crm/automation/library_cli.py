@@ -106,7 +106,7 @@ def show(
     if as_json:
         print_json(data)
         return
-    head = {k: data[k] for k in ("key", "version", "name", "enabled", "sla") if k in data}
+    head = {k: data[k] for k in ("key", "version", "name", "enabled", "sla", "once_per") if k in data}
     head["checksum"] = str(data.get("checksum", ""))[:12]
     emit(head, as_json=False, title=f"Workflow {key}")
     emit(data["triggers"], as_json=False, columns=["event", "condition"], title="Triggers")

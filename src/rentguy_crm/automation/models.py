@@ -50,6 +50,8 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
         # The SLA check looks only at runs not yet marked late and not succeeded/cancelled.
         Index("ix_crm_automation_runs_sla_open", "sla_due_at",
               postgresql_where=text(_SLA_OPEN), sqlite_where=text(_SLA_OPEN)),
+        # One run per workflow per triggering change (see `dispatch.dedupe_key`); manual runs have no key.
+        Index("uq_crm_automation_runs_tenant_id_dedupe_key", "tenant_id", "dedupe_key", unique=True),
     )
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -77,6 +79,7 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
     last_error_message: Mapped[str | None] = mapped_column(Text)
     sla_due_at: Mapped[dt.datetime | None]
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
 
 
 class WorkflowPause(IdMixin, Base):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rentguy_crm.automation.models import AutomationRun, ScheduleRun
 from rentguy_crm.automation.queue import bind_time, dialect_of
 from rentguy_crm.db import Database, utcnow
+from rentguy_crm.kit import wallclock
 from rentguy_crm.observability import metrics
 
 log = structlog.get_logger(__name__)
@@ -182,20 +183,29 @@ async def mark_sla_breaches(session: AsyncSession, now: dt.datetime) -> dict[str
 
 @scheduled_job("deals.event_completed", "0 6 * * *")
 async def emit_event_completed(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
-    """`event.completed` once for each deal whose event date has passed (looks back 30 days)."""
+    """`event.completed` once for each deal whose event date has passed in its tenant's time zone (looks back 30
+    days). Workflows it starts that already ran for the deal (post-event care, started when the deal was moved to
+    `completed`) do not start again: see `dispatch.dedupe_key`."""
     from rentguy_crm.crm.models import Deal
     from rentguy_crm.events.models import Event
     from rentguy_crm.events.service import emit
+    from rentguy_crm.tenants.models import Tenant
 
-    today = now.date()
     already = select(Event.id).where(Event.tenant_id == Deal.tenant_id, Event.type == "event.completed",
                                      Event.subject_type == "deal",
                                      Event.subject_id == Deal.id).exists()
-    deals = (await session.execute(
-        select(Deal.id, Deal.tenant_id, Deal.event_date, Deal.lead_id)
-        .where(Deal.event_date < today, Deal.event_date >= today - dt.timedelta(days=30), Deal.status != "lost",
-               ~already).order_by(Deal.id).limit(1000))).all()
-    for deal in deals:
-        await emit(session, deal.tenant_id, "event.completed", subject_type="deal", subject_id=deal.id,
-                   payload={"deal_id": deal.id, "lead_id": deal.lead_id, "event_date": deal.event_date.isoformat()})
-    return {"emitted": len(deals)}
+    emitted = 0
+    for tenant_id, timezone in (await session.execute(select(Tenant.id, Tenant.timezone).order_by(Tenant.id))).all():
+        # "Has passed" is the tenant's calendar: at 06:00 UTC it is still yesterday west of Greenwich.
+        today = wallclock.local_date(now, timezone)
+        deals = (await session.execute(
+            select(Deal.id, Deal.tenant_id, Deal.event_date, Deal.lead_id)
+            .where(Deal.tenant_id == tenant_id, Deal.event_date < today,
+                   Deal.event_date >= today - dt.timedelta(days=30), Deal.status != "lost", ~already)
+            .order_by(Deal.id).limit(1000))).all()
+        for deal in deals:
+            await emit(session, deal.tenant_id, "event.completed", subject_type="deal", subject_id=deal.id,
+                       payload={"deal_id": deal.id, "lead_id": deal.lead_id,
+                                "event_date": deal.event_date.isoformat()})
+        emitted += len(deals)
+    return {"emitted": emitted}

@@ -11,6 +11,8 @@ from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import CreateTask, Stop, UpdateRecord, Wait
 from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
+from rentguy_crm.events import service as events
+from rentguy_crm.kit import wallclock
 
 
 def _permanent(message: str) -> Exception:
@@ -28,12 +30,17 @@ async def create_task(ctx: StepContext, step: CreateTask) -> StepResult:
     deal = ctx.variables.get("deal") or {}
     contact = ctx.variables.get("contact") or {}
     task = Activity(tenant_id=ctx.tenant.id, kind="task", title=step.title[:300], lead_id=lead.get("id"),
-                    deal_id=deal.get("id"), contact_id=contact.get("id"), due_at=ctx.now + step.due_in,
+                    deal_id=deal.get("id"), contact_id=contact.get("id"), due_at=_due(ctx, step.due_in),
                     team=step.team or lead.get("team"), owner=step.owner or deal.get("owner") or lead.get("owner"),
                     status="open", idempotency_key=ctx.idempotency_key)
     ctx.session.add(task)
     await ctx.session.flush()
     return StepResult.done(task_id=task.id)
+
+
+def _due(ctx: StepContext, due_in: dt.timedelta) -> dt.datetime:
+    # `due_in: 1 day` is tomorrow at the same local clock time, also across a summer-time switch.
+    return wallclock.shift(ctx.now, due_in, ctx.tenant.timezone)
 
 
 _RECORDS: dict[str, Any] = {"lead": Lead, "deal": Deal, "contact": Contact}
@@ -56,25 +63,53 @@ async def update_record(ctx: StepContext, step: UpdateRecord) -> StepResult:
     if record is None or record.tenant_id != ctx.tenant.id:
         raise _permanent(f"update_record: {step.record} {subject['id']} no longer exists")
     before = getattr(record, step.field)
-    setattr(record, step.field, step.value)
+    value = _column_value(model, step.field, step.value, ctx.tenant.timezone)
+    if value == before:
+        return StepResult.done(field=step.field, before=before, after=value)
+    setattr(record, step.field, value)
     await ctx.session.flush()
-    return StepResult.done(field=step.field, before=before, after=step.value)
+    # Like every door that changes a record: runs parked on its dates move with it (`automation.waits`).
+    await events.emit(ctx.session, ctx.tenant.id, f"{step.record}.updated", subject_type=step.record,
+                      subject_id=record.id, payload={f"{step.record}_id": record.id, "changed": [step.field]})
+    return StepResult.done(field=step.field, before=before, after=value)
+
+
+def _column_value(model: Any, field: str, value: Any, timezone: str) -> Any:
+    """A workflow file's value as the column's type: '2027-03-27' for a date column is a date (the databases do
+    not take text for dates alike); a time without an offset is the tenant's local time."""
+    if not isinstance(value, str):
+        return value
+    python_type = _python_type(model, field)
+    try:
+        if python_type is dt.datetime:
+            return wallclock.in_zone(dt.datetime.fromisoformat(value), timezone).astimezone(dt.UTC)
+        if python_type is dt.date:
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _permanent(f"update_record: '{value}' is not a {python_type.__name__} for {field} "
+                         "(use ISO 8601, e.g. 2027-03-27)") from None
+    return value
+
+
+def _python_type(model: Any, field: str) -> Any:
+    try:
+        return inspect(model).mapper.columns[field].type.python_type
+    except NotImplementedError:  # JSON and custom types say nothing
+        return None
 
 
 @register_step("wait")
 async def wait(ctx: StepContext, step: Wait) -> StepResult:
+    # Counted on the tenant's calendar: `wait 2 days` ends at the same local clock time, summer time or not.
     if step.duration is not None:
-        return StepResult.wait(ctx.now + step.duration)
+        return StepResult.wait(wallclock.shift(ctx.now, step.duration, ctx.tenant.timezone))
     if step.until:
-        resolve = getattr(expressions, "resolve_until", None)
-        if resolve is None:
-            raise _permanent(f"wait until '{step.until}' needs the expression language, which is not installed")
-        until = resolve(step.until, ctx.variables)
-        if isinstance(until, dt.date) and not isinstance(until, dt.datetime):
-            until = dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)
-        if not isinstance(until, dt.datetime):
-            raise _permanent(f"wait until '{step.until}' did not give a date/time")
-        return StepResult.wait(until if until.tzinfo else until.replace(tzinfo=dt.UTC))
+        until = expressions.resolve_until(step.until, ctx.variables, ctx.tenant.timezone, now=ctx.now)
+        if until is None:
+            raise _permanent(f"wait until '{step.until}': the date it names is empty for this run's "
+                             f"{'/'.join(sorted(expressions.referenced_names(step.until)))}")
+        # The run parks until then; `automation.waits` moves it when the record the expression reads changes.
+        return StepResult.wait(until, resumes_at=until.isoformat())
     raise _permanent("wait needs a duration or an until")
 
 

@@ -29,9 +29,16 @@ def scoped(model: type[M], tenant_id: int) -> Select[M]:
     return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
 
 
-async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, label: str) -> M:
-    """One record of the tenant; another tenant's record is simply not found (404, not 403)."""
-    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
+async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, label: str, *,
+                     lock: bool = False) -> M:
+    """One record of the tenant; another tenant's record is simply not found (404, not 403).
+
+    `lock`: hold the row (Postgres FOR UPDATE) until the transaction ends, so two concurrent changes of the same
+    record are made one after the other and the second sees the first."""
+    statement = scoped(model, tenant_id).where(model.id == record_id)  # type: ignore[attr-defined]
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    obj = await session.scalar(statement)
     if obj is None:
         raise NotFound(f"No {label} with id {record_id}.")
     return obj

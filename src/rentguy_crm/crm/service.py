@@ -151,6 +151,9 @@ async def update_lead(session: AsyncSession, principal: Principal, lead_id: int,
         return lead
     await session.flush()
     await _audit(session, principal, "lead.updated", lead, before)
+    # Runs parked on a date of this lead move with it (`automation.waits`).
+    await events.emit(session, principal.tenant_id, "lead.updated", subject_type="lead", subject_id=lead.id,
+                      payload={"lead_id": lead.id, "changed": sorted(changed)})
     if "status" in changed:
         await events.emit(session, principal.tenant_id, "lead.status_changed", subject_type="lead",
                           subject_id=lead.id, payload={"lead_id": lead.id, "from": before["status"],
@@ -221,9 +224,13 @@ async def create_deal(session: AsyncSession, principal: Principal, body: schemas
 async def update_deal(session: AsyncSession, principal: Principal, deal_id: int, body: schemas.DealUpdate) -> Deal:
     deal = await get_deal(session, principal, deal_id)
     before = audit.snapshot(deal)
-    if _apply(deal, body.changes()):
+    changed = _apply(deal, body.changes())
+    if changed:
         await session.flush()
         await _audit(session, principal, "deal.updated", deal, before)
+        # Runs parked on this deal's event date (post-event care) move with it (`automation.waits`).
+        await events.emit(session, principal.tenant_id, "deal.updated", subject_type="deal", subject_id=deal.id,
+                          payload={"deal_id": deal.id, "changed": sorted(changed)})
     return deal
 
 
@@ -231,8 +238,9 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
     """Advance (or move back) a deal within its pipeline; emits `deal.stage.changed` and `deal.stage.<key>`.
 
     Moving to the stage the deal is already in changes nothing and emits nothing, so a retried call is harmless.
+    The deal's row is held while it moves, so two identical moves at once make one change.
     """
-    deal = await get_deal(session, principal, deal_id)
+    deal = await repository.get_scoped(session, Deal, principal.tenant_id, deal_id, "deal", lock=True)
     stages = await repository.stages_of(session, principal.tenant_id, deal.pipeline_id)
     target = next((s for s in stages if s.key == body.stage), None)
     if target is None:
@@ -249,10 +257,11 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
     await _audit(session, principal, "deal.stage_changed", deal, before)
     payload = {"deal_id": deal.id, "pipeline": pipeline_key, "from": from_key, "to": target.key,
                "status": deal.status, "automation_flow": target.automation_flow}
-    await events.emit(session, principal.tenant_id, "deal.stage.changed", subject_type="deal", subject_id=deal.id,
-                      payload=payload)
+    changed = await events.emit(session, principal.tenant_id, "deal.stage.changed", subject_type="deal",
+                                subject_id=deal.id, payload=payload)
+    # The same move under its stage's name: a workflow reached through both events starts once for the move.
     await events.emit(session, principal.tenant_id, f"deal.stage.{target.key}", subject_type="deal",
-                      subject_id=deal.id, payload=payload)
+                      subject_id=deal.id, payload=payload, change=f"event:{changed.id}")
     return deal
 
 

@@ -17,9 +17,10 @@ async def emit(
     subject_type: str | None = None,
     subject_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    change: str | None = None,
 ) -> Event:
     event, _runs = await emit_with_runs(session, tenant_id, type, subject_type=subject_type, subject_id=subject_id,
-                                        payload=payload)
+                                        payload=payload, change=change)
     return event
 
 
@@ -31,10 +32,16 @@ async def emit_with_runs(
     subject_type: str | None = None,
     subject_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    change: str | None = None,
 ) -> tuple[Event, list[Any]]:
-    """`emit`, also answering the automation runs the event created (so callers need not query for them)."""
+    """`emit`, also answering the automation runs the event created (so callers need not query for them).
+
+    `change` names the change the event reports when one change is reported by several events, or again (a stage
+    move is `deal.stage.changed` and `deal.stage.<key>`; a retried payment webhook): a workflow starts once per
+    change (`payload.change`). Without it the event itself is the change.
+    """
     event = Event(tenant_id=tenant_id, type=type, subject_type=subject_type, subject_id=subject_id,
-                  payload=payload or {})
+                  payload={**(payload or {}), **({"change": change} if change else {})})
     session.add(event)
     await session.flush()
     # The runs an event triggers are written in the same transaction: both land or neither does.

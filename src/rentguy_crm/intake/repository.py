@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    String,
     Table,
     and_,
     bindparam,
@@ -200,10 +201,18 @@ def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
         source = l_.join(e, e.c.subject_id == l_.c.id)
         runs_table = _table(AutomationRun)
         for n, cols in enumerate(run_cols):
-            ctes.append(insert(runs_table).from_select(
-                [*cols, "trigger_event_id", "lead_id"],
-                select(*_params(runs_table, f"r{n}_", cols), e.c.id, e.c.subject_id))
-                .returning(runs_table.c.id).cte(f"new_run_{n}"))
+            # `dedupe_key:event` / `dedupe_key:subject`: the key's prefix is a parameter, its last part the id of
+            # the event or of the lead inserted above (see `dispatch.dedupe_prefix`).
+            keyed = [c for c in cols if c.startswith("dedupe_key:")]
+            plain = tuple(c for c in cols if not c.startswith("dedupe_key:"))
+            values: list[ColumnElement[Any]] = [*_params(runs_table, f"r{n}_", plain), e.c.id, e.c.subject_id]
+            names = [*plain, "trigger_event_id", "lead_id"]
+            if keyed:
+                part = e.c.id if keyed[0] == "dedupe_key:event" else e.c.subject_id
+                values.append(bindparam(f"r{n}_dedupe_prefix", type_=String()).concat(cast(part, String())))
+                names.append("dedupe_key")
+            ctes.append(insert(runs_table).from_select(names, select(*values))
+                        .returning(runs_table.c.id).cte(f"new_run_{n}"))
         if run_cols:
             # Delivered at commit like the runs themselves; evaluated only when a row (a new lead) comes back.
             columns.append(func.pg_notify(notify_channel, ""))
@@ -212,6 +221,17 @@ def _one_statement(shape: Shape, notify_channel: str) -> Select[Any]:
         _statements.clear()
     _statements[shape] = stmt
     return stmt
+
+
+def _run_columns(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's values with its pending dedupe key `(prefix, "event" | "subject")` as `dedupe_key:<part>` (part of
+    the statement's shape) holding the prefix (a parameter)."""
+    values = dict(run)
+    pending = values.pop("dedupe_key", None)
+    if pending is not None:
+        prefix, part = pending
+        values[f"dedupe_key:{part}"] = prefix
+    return values
 
 
 async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any], lead: dict[str, Any],
@@ -227,6 +247,7 @@ async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any],
     """
     event_values = dict(event) if event is not None else None
     payload = event_values.pop("payload") if event_values is not None else None
+    runs = [_run_columns(run) for run in runs]
     shape: Shape = (bool(contact.get("email")), tuple(contact), tuple(lead),
                     tuple(event_values) if event_values is not None else None,
                     tuple(tuple(run) for run in runs) if event_values is not None else ())
@@ -236,7 +257,8 @@ async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any],
         params.update({f"e_{k}": v for k, v in event_values.items()})
         params["e_payload"] = payload
         for n, run in enumerate(runs):
-            params.update({f"r{n}_{k}": v for k, v in run.items()})
+            params.update({f"r{n}_dedupe_prefix" if k.startswith("dedupe_key:") else f"r{n}_{k}": v
+                           for k, v in run.items()})
     row = (await session.execute(_one_statement(shape, notify_channel), params)).first()
     if row is None:
         return None

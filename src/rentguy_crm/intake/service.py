@@ -187,8 +187,10 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
                              "pipeline": pipeline, "source": lead.source, "flags": flags, "new_contact": True}}
         # Every column is given: a column left to its Python-side default would become a bind parameter named
         # after the column in each run's INSERT, and two runs in one statement would then clash.
+        # The dedupe key ends in the event's (or the lead's) id, which the statement itself assigns.
         runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp)
-                | {"deal_id": None, "created_at": stamp, "updated_at": stamp} for w, d in plan]
+                | {"deal_id": None, "created_at": stamp, "updated_at": stamp,
+                   "dedupe_key": dispatch.dedupe_prefix(w.key, d, "lead")} for w, d in plan]
     stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
                                                      dispatch.NOTIFY_CHANNEL)
     if stored is None:
