@@ -1,0 +1,33 @@
+"""Step fields written as templates (`team: "{{ lead.team }}"`): the one place they are rendered for a run.
+
+Which fields of a step type are templates, and in which markup, is said by the step model
+(`template_fields` in `automation/definitions.py`); every step handler renders its step here before it acts, in
+the same sandbox and with the same context as the messages it sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from rentguy_crm.automation.definitions import StepModel
+from rentguy_crm.automation.steps_api import PermanentStepError, StepContext
+from rentguy_crm.templates.rendering import TemplateProblem, render_value
+from rentguy_crm.templates.service import build_context
+
+S = TypeVar("S", bound=StepModel)
+
+
+def render_fields(ctx: StepContext, step: S) -> S:
+    """A copy of the step with every template field rendered for the run's subject. A field that cannot render
+    (a missing value, a sandbox refusal) fails the step for good: no retry changes the record."""
+    fields = {name: getattr(step, name) for name in step.template_fields}
+    if not any(isinstance(v, str | list | dict) for v in fields.values()):
+        return step
+    context = build_context(ctx.tenant, ctx.variables)
+    rendered: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            rendered[name] = render_value(f"{step.type}.{name}", value, context, step.template_fields[name])
+        except TemplateProblem as problem:
+            raise PermanentStepError(f"{step.type}: {problem}") from None
+    return step.model_copy(update=rendered)
