@@ -20,6 +20,7 @@ S = TypeVar("S", bound=StepModel)
 def render_fields(ctx: StepContext, step: S) -> S:
     """A copy of the step with every template field rendered for the run's subject. A field that cannot render
     (a missing value, a sandbox refusal) fails the step for good: no retry changes the record."""
+    kind: str = getattr(step, "type", type(step).__name__)
     fields = {name: getattr(step, name) for name in step.template_fields}
     if not any(isinstance(v, str | list | dict) for v in fields.values()):
         return step
@@ -27,7 +28,7 @@ def render_fields(ctx: StepContext, step: S) -> S:
     rendered: dict[str, Any] = {}
     for name, value in fields.items():
         try:
-            rendered[name] = render_value(f"{step.type}.{name}", value, context, step.template_fields[name])
+            rendered[name] = render_value(f"{kind}.{name}", value, context, step.template_fields[name])
         except TemplateProblem as problem:
-            raise PermanentStepError(f"{step.type}: {problem}") from None
+            raise PermanentStepError(f"{kind}: {problem}") from None
     return step.model_copy(update=rendered)
