@@ -109,3 +109,13 @@ async def test_webhook_body_values_stay_inside_their_json_strings(client, db, fa
     [request] = fakes.slack.requests
     assert request.json() == {"name": 'Eve", "admin": true, "x": " \\o/', "lead": lead_id}
     assert request.path == f"/export/{lead_id}"
+
+
+def test_the_watchdogs_ops_message_writes_the_tenant_name_as_slack_text() -> None:
+    from rentguy_crm.observability.models import WatchdogAlert
+    from rentguy_crm.observability.watchdog import message
+    from rentguy_crm.tenants.models import Tenant
+
+    alert = WatchdogAlert(workflow_key="lead_intake", failure_rate=0.05, finished_runs=40, failed_runs=2)
+    text = message(Tenant(slug="jansen", name="Jansen & Zn <!here>"), alert, "firing")
+    assert "of Jansen &amp; Zn &lt;!here&gt;:" in text and "<!here>" not in text

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rentguy_crm.automation import expressions
 from rentguy_crm.kit.durations import parse_duration
-from rentguy_crm.templates.markup import Markup
+from rentguy_crm.kit.markup import Markup
 from rentguy_crm.templates.rendering import TemplateProblem, check_syntax, is_template
 
 

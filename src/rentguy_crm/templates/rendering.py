@@ -28,7 +28,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup as MarkupSafe
 
-from rentguy_crm.templates.markup import ESCAPES, Markup, header
+from rentguy_crm.kit.markup import ESCAPES, Markup, header
 
 # Always available to every template without being declared: the tenant's branding and identity.
 BRAND_TOKENS = ("primary_color", "secondary_color", "logo_url", "website")

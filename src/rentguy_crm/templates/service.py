@@ -17,9 +17,9 @@ from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from rentguy_crm.kit.markup import Markup, for_chat
 from rentguy_crm.templates import repository, samples, schemas
 from rentguy_crm.templates.library import content_checksum
-from rentguy_crm.templates.markup import Markup, for_chat
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.templates.rendering import (
     PARTS,
