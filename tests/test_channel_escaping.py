@@ -11,6 +11,7 @@ import pytest
 
 from rentguy_crm.automation.definitions import SendEmail, SendWhatsapp
 from rentguy_crm.automation.steps_api import StepContext, handler_for
+from rentguy_crm.integrations.base import PermanentDeliveryError
 from rentguy_crm.integrations.registry import build_channels
 from tests.automation_support import install_workflow, workflow_doc
 from tests.templates_support import DeliveryFakes, run_worker, text_part, working_tenant
@@ -88,6 +89,15 @@ async def test_mail_headers_never_carry_line_breaks_from_a_value(db, fakes, monk
     [mail] = fakes.smtp.messages
     assert mail["Subject"] == "Bedankt voor je aanvraag, Eve Bcc: x@example.org!"
     assert mail["Bcc"] is None and list(fakes.smtp.deliveries.values()) == [1]
+
+
+async def test_a_recipient_address_with_a_line_break_fails_the_step_for_good(db, fakes, monkeypatch) -> None:
+    tenant = await working_tenant(db, fakes.channels(monkeypatch.setenv), with_workflows=False)
+    variables = subject_of("Eve")
+    variables["contact"]["email"] = "eve@example.org\r\nBcc: x@example.org"
+    with pytest.raises(PermanentDeliveryError, match="control characters"):
+        await run_step(db, tenant, SendEmail(type="send_email", template="lead-welcome"), variables)
+    assert fakes.smtp.messages == []
 
 
 async def test_whatsapp_parameters_have_no_line_breaks_tabs_or_long_runs_of_spaces(db, fakes, monkeypatch) -> None:

@@ -87,3 +87,18 @@ async def test_runs_give_templates_the_types_of_the_samples(db, factory) -> None
         for name, value in sample[record].items():
             assert isinstance(real[record][name], type(value)), (record, name, real[record][name], value)
     assert isinstance(real["deal"]["value"], Decimal) and isinstance(real["lead"]["event_date"], dt.date)
+
+
+async def test_preview_on_sample_data_uses_the_types_publishing_uses(client, factory) -> None:
+    tenant = await factory.tenant()
+    ops = await factory.headers(tenant, "operations")
+    created = await client.post(BASE, headers=ops, json={
+        "key": "lead-welcome", "channel": "email", "subject": "Welkom", "text_body": "{{ lead.event_date[:4] }}",
+        "variables": ["lead.event_date"]})
+    preview = await client.post(f"{BASE}/versions/{created.json()['id']}/preview", json={}, headers=ops)
+    assert preview.status_code == 422 and "datetime.date" in preview.json()["errors"][0]["message"]
+    fine = await client.patch(f"{BASE}/versions/{created.json()['id']}", headers=ops,
+                              json={"text_body": "{{ lead.event_date.strftime('%d-%m-%Y') }} {{ tenant.slug }}"})
+    assert fine.status_code == 200
+    preview = await client.post(f"{BASE}/versions/{created.json()['id']}/preview", json={}, headers=ops)
+    assert preview.json()["text"] == "12-06-2027 mrdj"

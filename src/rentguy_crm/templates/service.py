@@ -336,7 +336,11 @@ async def preview(session: AsyncSession, tenant: Tenant, version_id: int,
         context = build_context(tenant, {**await real_context(session, tenant, body.lead_id, body.deal_id),
                                          **body.variables})
     else:
-        context = sample_context(content.variables, brand_of(tenant), tenant_vars(tenant))
+        # The filled sample with the types a run gives (a date, Decimal money); names that are not records
+        # show as "[name]", so a preview says where they go.
+        context = {**sample_context(content.variables, brand_of(tenant), tenant_vars(tenant)),
+                   **{name: value for name, value in samples.sample_records(empty=False).items()
+                      if name in record_roots(content)}}
         for name, value in body.variables.items():
             if name not in ("brand", "tenant"):
                 context[name] = value

@@ -19,6 +19,7 @@ from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config
 from rentguy_crm.kit import secrets
+from rentguy_crm.kit.markup import header
 from rentguy_crm.templates import repository, service
 from rentguy_crm.templates.fields import render_fields
 from rentguy_crm.templates.models import Delivery
@@ -101,6 +102,9 @@ async def send_email(ctx: StepContext, step: Any) -> StepResult:
         recipient = step.to
     else:
         raise PermanentDeliveryError(f"send_email: 'to' must be 'contact' or an e-mail address, not {step.to!r}")
+    if header(str(recipient)) != str(recipient):
+        # An address with a line break would add headers; no retry makes it usable.
+        raise PermanentDeliveryError("send_email: the recipient address contains control characters")
     if step.marketing and not contact.get("marketing_opt_in"):
         # Marketing mail only with consent; transactional mail (their own enquiry) goes to everyone.
         return StepResult.done(skipped="no marketing consent")
