@@ -8,6 +8,7 @@ from typing import Any
 from rentguy_crm import provisioning
 from rentguy_crm.automation.worker import load_plugins
 from rentguy_crm.db import Database
+from rentguy_crm.intake.tally import tally
 from rentguy_crm.templates import schemas, service
 from rentguy_crm.templates.models import TemplateVersion
 from rentguy_crm.tenants import repository as tenants
@@ -79,6 +80,9 @@ async def run_worker(db: Database, clock: Clock | None = None) -> list[str]:
     """What a `crm workers run` process does with the runs that are due: the suite's steps and channels
     installed, each run executed to its next stop."""
     load_plugins()
+    # The lead capture's background tally write is another SQLite writer; the worker starts after it, as the
+    # test teardown does (a worker racing it on SQLite is the embedded-default concurrency matter).
+    await tally.settle()
     return await run_due(db, clock or Clock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)))
 
 

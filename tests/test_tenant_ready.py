@@ -4,7 +4,6 @@ task, and provisioning again changes nothing and never overwrites templates the 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from rentguy_crm.automation.models import AutomationRun
-from rentguy_crm.automation.worker import load_plugins
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Activity
 from rentguy_crm.templates import repository as templates
@@ -22,8 +20,8 @@ from rentguy_crm.templates import service as template_service
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.templates.schemas import TemplateUpdate
 from rentguy_crm.tenants.models import Tenant
-from tests.automation_support import Clock, run_due
 from tests.factories import tenant_document
+from tests.templates_support import run_worker
 from tests.vendor_fakes import HttpFake, SmtpFake
 
 SLUG = "feestband"
@@ -72,8 +70,7 @@ async def test_a_freshly_provisioned_tenant_runs_lead_intake_to_the_customers_in
             "tenant": SLUG, "first_name": "Anna", "last_name": "de Vries", "email": "anna@example.nl",
             "event_type": "bruiloft"})
         assert posted.status_code == 201, posted.text
-        load_plugins()  # what `crm workers run` installs: the channel steps and the tenant's channels
-        outcomes = await run_due(db, Clock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)))
+        outcomes = await run_worker(db)
     assert outcomes == ["succeeded"]
     async with db.session() as session:
         run = (await session.scalars(select(AutomationRun))).one()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from rentguy_crm.automation.definitions import StepModel
 from rentguy_crm.automation.steps_api import PermanentStepError, StepContext
-from rentguy_crm.templates.rendering import TemplateProblem, render_value
+from rentguy_crm.templates.rendering import TemplateProblem, is_template, render_value
 from rentguy_crm.templates.service import build_context
 
 S = TypeVar("S", bound=StepModel)
@@ -21,9 +21,9 @@ def render_fields(ctx: StepContext, step: S) -> S:
     """A copy of the step with every template field rendered for the run's subject. A field that cannot render
     (a missing value, a sandbox refusal) fails the step for good: no retry changes the record."""
     kind: str = getattr(step, "type", type(step).__name__)
-    fields = {name: getattr(step, name) for name in step.template_fields}
-    if not any(isinstance(v, str | list | dict) for v in fields.values()):
-        return step
+    fields = {name: value for name in step.template_fields if _has_template(value := getattr(step, name))}
+    if not fields:
+        return step  # plain text: nothing to render (the common case, kept cheap for the worker)
     context = build_context(ctx.tenant, ctx.variables)
     rendered: dict[str, Any] = {}
     for name, value in fields.items():
@@ -32,3 +32,13 @@ def render_fields(ctx: StepContext, step: S) -> S:
         except TemplateProblem as problem:
             raise PermanentStepError(f"{kind}: {problem}") from None
     return step.model_copy(update=rendered)
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    return False
