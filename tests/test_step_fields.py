@@ -4,6 +4,7 @@ API gets a run of a workflow whose steps use `{{ … }}` in each such field, and
 from __future__ import annotations
 
 import datetime as dt
+import json
 import typing
 from typing import Any, get_args
 
@@ -153,3 +154,19 @@ async def test_a_field_naming_a_value_the_run_does_not_have_fails_the_run_at_onc
     async with db.session() as session:
         run = (await session.scalars(select(AutomationRun))).one()
     assert run.attempt == 1 and "create_task.owner" in (run.last_error_message or "")
+
+
+def test_validate_refuses_a_step_field_that_fails_with_the_real_types(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from rentguy_crm.cli import app as cli
+
+    path = tmp_path / "call_back.yaml"
+    path.write_text("key: call_back\nname: Call back\ntriggers:\n  - event: lead.created\nsteps:\n"
+                    "  - type: create_task\n    title: \"Bel over {{ lead.event_date[:4] }}\"\n"
+                    "  - type: create_task\n    title: \"Bel\"\n    owner: \"{{ steps.lookup.owner }}\"\n")
+    result = CliRunner().invoke(cli, ["workflows", "validate", str(path), "--json"])
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert problem["line"] == 7 and problem["message"].startswith("steps[0].title: ")
+    assert "datetime.date" in problem["message"] and problem["message"].endswith("with sample data")

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from rentguy_crm.automation.definitions import StepModel
 from rentguy_crm.automation.steps_api import PermanentStepError, StepContext
-from rentguy_crm.templates.rendering import TemplateProblem, is_template, render_value
+from rentguy_crm.templates import samples
+from rentguy_crm.templates.rendering import TemplateProblem, free_names, is_template, render_value
 from rentguy_crm.templates.service import build_context
 
 S = TypeVar("S", bound=StepModel)
@@ -32,6 +33,29 @@ def render_fields(ctx: StepContext, step: S) -> S:
         except TemplateProblem as problem:
             raise PermanentStepError(f"{kind}: {problem}") from None
     return step.model_copy(update=rendered)
+
+
+def sample_failures(step: StepModel) -> list[tuple[str, str]]:
+    """Template fields that fail with the typed samples a message template must pass to be published (a date
+    sliced like a string, a field of an empty optional value): `(field, problem)`. A field that reads what only a
+    run has (earlier steps' output, the event) is left to the run."""
+    failures: list[tuple[str, str]] = []
+    kind: str = getattr(step, "type", type(step).__name__)
+    for name, markup in step.template_fields.items():
+        value = getattr(step, name)
+        if not _has_template(value):
+            continue
+        for sample in samples.typed_samples():
+            context = {**sample.variables, "brand": samples.brand_sample(),
+                       "tenant": {"name": "[tenant.name]", "slug": "[tenant.slug]"}}
+            if not free_names(value) <= set(context) | {"range"}:
+                break
+            try:
+                render_value(f"{kind}.{name}", value, context, markup)
+            except TemplateProblem as problem:
+                failures.append((name, f"{problem} with {sample.label}"))
+                break
+    return failures
 
 
 def _has_template(value: Any) -> bool:

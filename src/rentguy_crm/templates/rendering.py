@@ -367,6 +367,22 @@ def render_value(name: str, value: Any, context: dict[str, Any], markup: Markup 
     return value
 
 
+def free_names(value: Any) -> set[str]:
+    """The top-level names a field's templates read (`lead`, `steps`, ...); strings inside lists and mappings too."""
+    if isinstance(value, str):
+        if not is_template(value):
+            return set()
+        try:
+            return set(meta.find_undeclared_variables(TEXT_ENV.parse(value)))
+        except TemplateSyntaxError:
+            return set()
+    if isinstance(value, list):
+        return set().union(*(free_names(v) for v in value))
+    if isinstance(value, dict):
+        return set().union(*(free_names(v) for v in value.values()))
+    return set()
+
+
 def check_syntax(name: str, source: str) -> None:
     """Raise `TemplateProblem` when a step field's template does not parse."""
     try:
