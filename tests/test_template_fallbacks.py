@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from rentguy_crm.cli import app as cli
 from rentguy_crm.templates import service
 from rentguy_crm.templates.library import load_library
-from rentguy_crm.templates.rendering import lint, render
+from rentguy_crm.templates.lint import lint
+from rentguy_crm.templates.rendering import render
 from rentguy_crm.templates.samples import may_be_empty, sample_records
 from rentguy_crm.tenants.models import Tenant
 from tests.templates_support import DeliveryFakes, run_worker, text_part, working_tenant

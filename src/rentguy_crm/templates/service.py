@@ -20,6 +20,7 @@ from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from rentguy_crm.kit.markup import Markup, for_chat
 from rentguy_crm.templates import repository, samples, schemas
 from rentguy_crm.templates.library import content_checksum
+from rentguy_crm.templates.lint import lint
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.templates.rendering import (
     PARTS,
@@ -27,7 +28,6 @@ from rentguy_crm.templates.rendering import (
     TemplateContent,
     TemplateProblem,
     check_part,
-    lint,
     record_roots,
     render,
     sample_context,
