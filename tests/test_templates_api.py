@@ -29,7 +29,7 @@ async def test_operations_creates_previews_and_publishes_a_draft(client, factory
     assert created.status_code == 201, created.text
     version_id = created.json()["id"]
     preview = await client.post(f"{BASE}/versions/{version_id}/preview", json={}, headers=ops)
-    assert preview.json()["subject"] == "Welkom [contact.first_name]"
+    assert preview.json()["subject"] == "Welkom Anna"  # the sample record, with the types a run gives
     published = await client.post(f"{BASE}/versions/{version_id}/publish", headers=ops)
     assert published.status_code == 200 and published.json()["status"] == "live"
     listing = await client.get(BASE, headers=ops)
@@ -160,4 +160,4 @@ async def test_whatsapp_template_needs_its_approved_name(client, factory) -> Non
     created = await client.post(BASE, json=body, headers=ops)
     assert created.status_code == 201
     preview = await client.post(f"{BASE}/versions/{created.json()['id']}/preview", json={}, headers=ops)
-    assert preview.json()["whatsapp_parameters"] == ["[contact.first_name]"]
+    assert preview.json()["whatsapp_parameters"] == ["Anna"]

@@ -95,7 +95,7 @@ async def test_force_overwrites_a_conflicting_copy(db, factory) -> None:
     await edit_and_publish(db, target, "lead-welcome", "Onze eigen tekst {{ contact.first_name }}")
     report = await clone(db, "mrdj", only=["lead-welcome"], publish=True, force=True)
     assert report.ok
-    assert (await live_text(db, target, "lead-welcome")).startswith("Hoi {{ contact.first_name }}")
+    assert (await live_text(db, target, "lead-welcome")).startswith("{% if contact.first_name %}Hoi")
 
 
 async def test_conflicts_without_publish_are_left_alone_but_not_an_error(db, factory) -> None:

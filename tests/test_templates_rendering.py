@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rentguy_crm.templates import service
 from rentguy_crm.templates.library import load_library
 from rentguy_crm.templates.rendering import TemplateContent, TemplateProblem, render, render_part, validate
+from rentguy_crm.tenants.models import Tenant
 
 
 def content(text: str, variables: list[str] | None = None, html: str | None = None) -> TemplateContent:
@@ -87,8 +89,12 @@ def test_every_library_template_passes_publish_validation() -> None:
     keys = {e.key for e in entries}
     assert {"lead-welcome", "lead-new-slack", "proposal-reminder", "proposal-reminder-whatsapp",
             "post-event-survey", "invoice-reminder", "finance-notify", "ops-alert"} <= keys
+    tenant = Tenant(id=1, slug="mrdj", name="Mr. DJ", locale="nl", timezone="Europe/Amsterdam",
+                    config={"branding": {"primary_color": "#1A1A2E", "logo_url": "https://mr-dj.nl/logo.svg"}})
     for entry in entries:
-        validate(entry.content)
+        # The typed samples publishing renders against (a fresh tenant has no records yet).
+        validate(entry.content, service.publish_contexts(tenant, entry.content, []),
+                 chat=service.chat_markup(entry.channel))
     assert {e.language for e in entries} == {"nl", "en"}
 
 

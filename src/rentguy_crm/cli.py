@@ -12,6 +12,7 @@ from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import console, fail
 from rentguy_crm.observability.cli import app as observability_app
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.templates.cli import app as templates_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
+tenants_app.command("provision")(provision_command)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(db_app, name="db")

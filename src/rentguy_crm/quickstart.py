@@ -6,13 +6,11 @@ from pathlib import Path
 
 import typer
 
-from rentguy_crm import migrate
+from rentguy_crm import migrate, provisioning
 from rentguy_crm.auth import service as keys
-from rentguy_crm.automation import workflows_service as workflows
 from rentguy_crm.config import PROJECT_ROOT, get_settings
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import console, fail, run_async
-from rentguy_crm.templates import cloning
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants import service as tenants
 from rentguy_crm.tenants.config import TenantConfigError, load_config
@@ -58,12 +56,10 @@ def quickstart_command(
 
     async def provision() -> tuple[tenants.ProvisionReport, str]:
         async with one_off_session() as session:
-            report = await tenants.provision(session, config, actor="quickstart")
-            await workflows.sync(session, config.slug, actor="quickstart")
-            # The base templates go live so the workflows have something to send; copies the tenant
-            # changed since are left alone (they show as conflicts in clone_templates.py --dry-run).
-            cloned = await cloning.clone(session, config.slug, publish=True, actor="quickstart")
-            return report, cloned.summary
+            # Workflows synced and the base templates live, as `crm tenants provision` leaves every tenant;
+            # copies the tenant changed since are left alone.
+            setup = await provisioning.provision(session, config, actor="quickstart")
+            return setup.tenant, setup.templates.summary if setup.templates else "left out"
 
     report, templates_summary = run_async(provision)
     raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))

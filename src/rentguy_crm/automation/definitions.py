@@ -8,17 +8,46 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rentguy_crm.automation import expressions
 from rentguy_crm.kit.durations import parse_duration
+from rentguy_crm.kit.markup import Markup
+from rentguy_crm.templates.rendering import TemplateProblem, check_syntax, is_template
 
 
 class Strict(BaseModel):
     # Durations are stored as seconds so a stored definition validates again unchanged (`workflows.definition`).
     model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_timedelta="float")
+
+
+def _template_syntax(value: Any, name: str) -> None:
+    if isinstance(value, str) and is_template(value):
+        try:
+            check_syntax(name, value)
+        except TemplateProblem as exc:
+            raise ValueError(f"'{name}' is a template that does not parse: {exc}") from None
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _template_syntax(item, f"{name}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _template_syntax(item, f"{name}.{key}")
+
+
+class StepModel(Strict):
+    """A step type. Its text fields named in `template_fields` are templates (`{{ lead.team }}`), rendered for
+    the run's subject when the step runs (`templates/fields.py`), each escaped for where the text goes."""
+
+    template_fields: ClassVar[dict[str, Markup]] = {}
+
+    @model_validator(mode="after")
+    def _templates_parse(self) -> StepModel:
+        for name in self.template_fields:
+            _template_syntax(getattr(self, name), name)
+        return self
 
 
 Duration = Annotated[dt.timedelta, Field(description="e.g. 90s, 15m, 2h, 2 days")]
@@ -86,18 +115,19 @@ class Trigger(Strict):
         return value
 
 
-class SendEmail(Strict):
+class SendEmail(StepModel):
     type: Literal["send_email"]
     name: str | None = None
     template: str
     version: int | None = None
     to: str = "contact"
     marketing: bool = False
+    template_fields: ClassVar[dict[str, Markup]] = {"to": "header"}
 
     _template = field_validator("template", mode="after")(_template_key)
 
 
-class SendWhatsapp(Strict):
+class SendWhatsapp(StepModel):
     type: Literal["send_whatsapp"]
     name: str | None = None
     template: str
@@ -106,44 +136,50 @@ class SendWhatsapp(Strict):
     _template = field_validator("template", mode="after")(_template_key)
 
 
-class Notify(Strict):
+class Notify(StepModel):
     type: Literal["notify"]
     name: str | None = None
     channel: Literal["slack", "teams"] = "slack"
     target: str | None = Field(default=None, description="e.g. #mrdj-ops; default: the tenant's ops channel")
     template: str
+    template_fields: ClassVar[dict[str, Markup]] = {"target": "text"}
 
     _template = field_validator("template", mode="after")(_template_key)
 
 
-class CreateTask(Strict):
+class CreateTask(StepModel):
     type: Literal["create_task"]
     name: str | None = None
     title: str
-    team: str | None = None
-    owner: str | None = None
+    team: str | None = Field(default=None, description="e.g. {{ lead.team }}; default: the lead's team")
+    owner: str | None = Field(default=None, description="e.g. {{ deal.owner }}; default: the deal's or lead's owner")
+    description: str | None = None
     due_in: Duration = dt.timedelta(hours=1)
+    template_fields: ClassVar[dict[str, Markup]] = {"title": "text", "team": "text", "owner": "text",
+                                                    "description": "text"}
 
     _parse = field_validator("due_in", mode="before")(_positive_duration)
 
 
-class UpdateRecord(Strict):
+class UpdateRecord(StepModel):
     type: Literal["update_record"]
     name: str | None = None
     record: Literal["lead", "deal", "contact"] = "lead"
     field: str
     value: Any
+    template_fields: ClassVar[dict[str, Markup]] = {"value": "text"}
 
 
-class HttpWebhook(Strict):
+class HttpWebhook(StepModel):
     type: Literal["http_webhook"]
     name: str | None = None
     url: str
     body_template: str | None = None
     secret: str | None = Field(default=None, description="Secret reference for the HMAC signature")
+    template_fields: ClassVar[dict[str, Markup]] = {"url": "url", "body_template": "json"}
 
 
-class Wait(Strict):
+class Wait(StepModel):
     type: Literal["wait"]
     name: str | None = None
     duration: Duration | None = None
@@ -160,13 +196,14 @@ class Wait(Strict):
         return self
 
 
-class Stop(Strict):
+class Stop(StepModel):
     type: Literal["stop"]
     name: str | None = None
     reason: str | None = None
+    template_fields: ClassVar[dict[str, Markup]] = {"reason": "text"}
 
 
-class Branch(Strict):
+class Branch(StepModel):
     type: Literal["branch"]
     name: str | None = None
     condition: str

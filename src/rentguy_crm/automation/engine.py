@@ -24,7 +24,14 @@ from rentguy_crm.automation.dispatch import definition_of
 from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.automation.program import Instruction, compile_program
 from rentguy_crm.automation.queue import ClaimedRun, dialect_of
-from rentguy_crm.automation.steps_api import Channels, ChannelsFactory, StepContext, StepResult, handler_for
+from rentguy_crm.automation.steps_api import (
+    Channels,
+    ChannelsFactory,
+    PermanentStepError,
+    StepContext,
+    StepResult,
+    handler_for,
+)
 from rentguy_crm.automation.variables import jsonable, subject_variables
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.integrations.base import DeliveryError
@@ -50,10 +57,6 @@ def mark_database_only(step_type: str) -> None:
 
 class _GroupAbort(Exception):
     """A group commit could not land as a whole; its runs are executed one by one instead."""
-
-
-class PermanentStepError(Exception):
-    """A step that can never succeed as written (unknown step type, bad field): the run fails, no retry."""
 
 
 class LeaseExpired(Exception):

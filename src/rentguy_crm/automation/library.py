@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.config import PROJECT_ROOT
+from rentguy_crm.templates.fields import sample_failures
 
 LIBRARY_DIR = PROJECT_ROOT / "automation" / "workflows"
 FIXED_EVENTS = ("lead.created", "lead.status_changed", "deal.stage.changed", "payment.received",
@@ -232,11 +233,31 @@ def validate_document(data: Any, lines: dict[Path_, int], file: str) -> tuple[Wo
             problems.append(Problem(file, lines.get(path, 1),
                                     f"{_display(path)}: '{unknown[0]}' is not a run variable and is always "
                                     f"null{hint} (variables: {', '.join(RUN_VARIABLES)})", "warning"))
+    for path, name, problem in _template_field_failures(definition):
+        problems.append(Problem(file, lines.get((*path, name), lines.get(path, 1)),
+                                f"{_display((*path, name))}: {problem}"))
     stem = Path(file).stem
     if stem != definition.key:
         problems.append(Problem(file, lines.get(("key",), 1),
                                 f"key '{definition.key}' differs from the file name '{stem}'", "warning"))
     return (definition if not [p for p in problems if p.severity == "error"] else None), problems
+
+
+def _template_field_failures(definition: WorkflowDefinition) -> list[tuple[Path_, str, str]]:
+    """Step fields written as templates that fail with the typed samples (as a message template would at
+    publish), with the step's document path."""
+    found: list[tuple[Path_, str, str]] = []
+
+    def walk(steps: list[Any], path: Path_) -> None:
+        for index, step in enumerate(steps):
+            here = (*path, index)
+            found.extend((here, name, problem) for name, problem in sample_failures(step))
+            if step.type == "branch":
+                walk(step.then, (*here, "then"))
+                walk(step.otherwise, (*here, "else"))
+
+    walk(definition.steps, ("steps",))
+    return found
 
 
 def _expressions(definition: WorkflowDefinition) -> list[tuple[Path_, str]]:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import inspect, select
 
 from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import CreateTask, Stop, UpdateRecord, Wait
-from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
+from rentguy_crm.automation.steps_api import PermanentStepError, StepContext, StepResult, register_step
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.events import service as events
 from rentguy_crm.kit import wallclock
+from rentguy_crm.templates.fields import render_fields
 
 
 def _permanent(message: str) -> Exception:
-    from rentguy_crm.automation.engine import PermanentStepError
-
     return PermanentStepError(message)
 
 
@@ -26,13 +26,17 @@ async def create_task(ctx: StepContext, step: CreateTask) -> StepResult:
     existing = await ctx.session.scalar(select(Activity).where(Activity.idempotency_key == ctx.idempotency_key))
     if existing is not None:  # the step ran before and its commit landed: do not make a second task
         return StepResult.done(task_id=existing.id)
+    step = render_fields(ctx, step)
     lead = ctx.variables.get("lead") or {}
     deal = ctx.variables.get("deal") or {}
     contact = ctx.variables.get("contact") or {}
-    task = Activity(tenant_id=ctx.tenant.id, kind="task", title=step.title[:300], lead_id=lead.get("id"),
+    # A field that renders empty (`{{ deal.owner }}` on a deal without owner) falls back like an absent one.
+    team = (step.team or "").strip() or lead.get("team")
+    owner = (step.owner or "").strip() or deal.get("owner") or lead.get("owner")
+    task = Activity(tenant_id=ctx.tenant.id, kind="task", title=step.title.strip()[:300], lead_id=lead.get("id"),
                     deal_id=deal.get("id"), contact_id=contact.get("id"), due_at=_due(ctx, step.due_in),
-                    team=step.team or lead.get("team"), owner=step.owner or deal.get("owner") or lead.get("owner"),
-                    status="open", idempotency_key=ctx.idempotency_key)
+                    team=team[:64] if team else None, owner=owner[:200] if owner else None,
+                    body=step.description or None, status="open", idempotency_key=ctx.idempotency_key)
     ctx.session.add(task)
     await ctx.session.flush()
     return StepResult.done(task_id=task.id)
@@ -62,8 +66,8 @@ async def update_record(ctx: StepContext, step: UpdateRecord) -> StepResult:
     record = await ctx.session.get(model, subject["id"])
     if record is None or record.tenant_id != ctx.tenant.id:
         raise _permanent(f"update_record: {step.record} {subject['id']} no longer exists")
+    value = _column_value(model, step.field, render_fields(ctx, step).value, ctx.tenant.timezone)
     before = getattr(record, step.field)
-    value = _column_value(model, step.field, step.value, ctx.tenant.timezone)
     if value == before:
         return StepResult.done(field=step.field, before=before, after=value)
     setattr(record, step.field, value)
@@ -75,27 +79,29 @@ async def update_record(ctx: StepContext, step: UpdateRecord) -> StepResult:
 
 
 def _column_value(model: Any, field: str, value: Any, timezone: str) -> Any:
-    """A workflow file's value as the column's type: '2027-03-27' for a date column is a date (the databases do
-    not take text for dates alike); a time without an offset is the tenant's local time."""
+    """A rendered field (text) as the column's type: empty is nothing where the column allows it; '2027-03-27'
+    for a date column is a date (the databases do not take text for dates alike); a time without an offset is
+    the tenant's local time; numbers and the like are validated."""
     if not isinstance(value, str):
         return value
-    python_type = _python_type(model, field)
+    column = inspect(model).mapper.columns[field]
+    if not value.strip() and column.nullable:
+        return None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:  # JSON and custom types say nothing
+        return value
+    if python_type is str:
+        return value
     try:
         if python_type is dt.datetime:
-            return wallclock.in_zone(dt.datetime.fromisoformat(value), timezone).astimezone(dt.UTC)
+            return wallclock.in_zone(dt.datetime.fromisoformat(value.strip()), timezone).astimezone(dt.UTC)
         if python_type is dt.date:
-            return dt.date.fromisoformat(value)
-    except ValueError:
-        raise _permanent(f"update_record: '{value}' is not a {python_type.__name__} for {field} "
-                         "(use ISO 8601, e.g. 2027-03-27)") from None
-    return value
-
-
-def _python_type(model: Any, field: str) -> Any:
-    try:
-        return inspect(model).mapper.columns[field].type.python_type
-    except NotImplementedError:  # JSON and custom types say nothing
-        return None
+            return dt.date.fromisoformat(value.strip())
+        return TypeAdapter(python_type).validate_python(value.strip())
+    except (ValueError, ValidationError):
+        raise _permanent(f"update_record: '{field}' is {value!r}, which is not a {python_type.__name__} "
+                         "(dates and times as ISO 8601, e.g. 2027-03-27)") from None
 
 
 @register_step("wait")
@@ -115,4 +121,4 @@ async def wait(ctx: StepContext, step: Wait) -> StepResult:
 
 @register_step("stop")
 async def stop(ctx: StepContext, step: Stop) -> StepResult:
-    return StepResult.stop(step.reason)
+    return StepResult.stop(render_fields(ctx, step).reason)

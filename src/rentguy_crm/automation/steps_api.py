@@ -19,6 +19,10 @@ from rentguy_crm.integrations.base import ChannelNotConfigured, ChatNotifier, Ma
 from rentguy_crm.tenants.models import Tenant
 
 
+class PermanentStepError(Exception):
+    """A step that can never succeed as written (unknown step type, bad field): the run fails, no retry."""
+
+
 @dataclass
 class Channels:
     """The delivery capabilities of one tenant. A missing one fails its step with a clear, permanent error."""

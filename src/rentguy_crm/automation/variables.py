@@ -1,4 +1,8 @@
-"""The variables a run's conditions and steps see: its lead, contact, deal, tenant and earlier step outputs."""
+"""The variables a run's conditions and steps see: its lead, contact, deal, tenant and earlier step outputs.
+
+Values keep their column types (`date`, `Decimal`, `None` for an empty optional field): templates are checked
+against samples of exactly these types before they are published (`templates/samples.py`).
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,7 @@ def record_dict(obj: Any) -> dict[str, Any]:
     for attr in inspect(obj).mapper.column_attrs:
         if attr.key in _HIDDEN:
             continue
-        value = getattr(obj, attr.key)
-        if isinstance(value, decimal.Decimal):
-            value = float(value)
-        out[attr.key] = value
+        out[attr.key] = getattr(obj, attr.key)
     return out
 
 

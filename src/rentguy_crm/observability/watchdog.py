@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.integrations.base import ChatNotifier, DeliveryError
+from rentguy_crm.kit.markup import slack_mrkdwn
 from rentguy_crm.observability import metrics
 from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.observability.slack_notify import monitoring_of
@@ -52,11 +53,12 @@ def is_firing(finished: int, failed: int) -> bool:
 
 def message(tenant: Tenant, alert: WatchdogAlert, state: str) -> str:
     rate = f"{alert.failure_rate * 100:.1f}%"
+    name = slack_mrkdwn(tenant.name)  # "Jansen & Zn" is text in the ops channel, not markup
     if state == "firing":
-        return (f":rotating_light: FIRING – workflow `{alert.workflow_key}` of {tenant.name}: {rate} of "
+        return (f":rotating_light: FIRING – workflow `{alert.workflow_key}` of {name}: {rate} of "
                 f"{alert.finished_runs} runs finished in the last 10 minutes failed ({alert.failed_runs}); "
                 f"threshold 2%. Runbook 2.2: {RUNBOOK_URL}")
-    return (f":white_check_mark: RESOLVED – workflow `{alert.workflow_key}` of {tenant.name}: failure rate back to "
+    return (f":white_check_mark: RESOLVED – workflow `{alert.workflow_key}` of {name}: failure rate back to "
             f"{rate} ({alert.failed_runs} of {alert.finished_runs} runs in the last 10 minutes).")
 
 

@@ -76,6 +76,15 @@ def _version_row(v: schemas.TemplateVersion) -> dict[str, Any]:
             "created_at": v.created_at, "published_at": v.published_at, "checksum": v.checksum[:12]}
 
 
+def _emit_version(v: schemas.TemplateVersion, as_json: bool, title: str) -> None:
+    if as_json:
+        emit(v.model_dump(mode="json"), as_json=True)
+        return
+    emit(_version_row(v), as_json=False, title=title)
+    for warning in v.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning.message}", highlight=False, soft_wrap=True)
+
+
 @app.command("list")
 def list_templates(
     tenant: str = TenantOption,
@@ -148,11 +157,10 @@ def create(
         async with one_off_session() as session:
             t = await tenants.get(session, tenant)
             _template, version = await service.create_draft(session, t, body(), ACTOR)
-            return schemas.TemplateVersion.model_validate(version)
+            return service.version_view(version)
 
     v = run_async(go)
-    emit(_version_row(v) if not as_json else v.model_dump(mode="json"), as_json=as_json,
-         title=f"draft created: {key}")
+    _emit_version(v, as_json, f"draft created: {key}")
 
 
 @app.command("edit")
@@ -182,10 +190,10 @@ def edit(
             template = await _locate(session, t.id, key, channel, language)
             chosen = await _pick_version(session, template, version)
             _t, edited = await service.edit(session, t, chosen.id, schemas.TemplateUpdate(**changes), ACTOR)
-            return schemas.TemplateVersion.model_validate(edited)
+            return service.version_view(edited)
 
     v = run_async(go)
-    emit(_version_row(v) if not as_json else v.model_dump(mode="json"), as_json=as_json, title=f"edited: {key}")
+    _emit_version(v, as_json, f"edited: {key}")
 
 
 @app.command("preview")
@@ -246,10 +254,10 @@ def publish(key: str = typer.Argument(...), tenant: str = TenantOption, channel:
             t = await tenants.get(session, tenant)
             template = await _locate(session, t.id, key, channel, language)
             chosen = await _pick_version(session, template, version)
-            return schemas.TemplateVersion.model_validate(await service.publish(session, t, chosen.id, ACTOR))
+            return service.version_view(await service.publish(session, t, chosen.id, ACTOR))
 
     v = run_async(go)
-    emit(_version_row(v) if not as_json else v.model_dump(mode="json"), as_json=as_json, title=f"published: {key}")
+    _emit_version(v, as_json, f"published: {key}")
 
 
 @app.command("archive")
@@ -264,10 +272,10 @@ def archive(key: str = typer.Argument(...), tenant: str = TenantOption, channel:
             t = await tenants.get(session, tenant)
             template = await _locate(session, t.id, key, channel, language)
             chosen = await _pick_version(session, template, version)
-            return schemas.TemplateVersion.model_validate(await service.archive(session, t, chosen.id, ACTOR))
+            return service.version_view(await service.archive(session, t, chosen.id, ACTOR))
 
     v = run_async(go)
-    emit(_version_row(v) if not as_json else v.model_dump(mode="json"), as_json=as_json, title=f"archived: {key}")
+    _emit_version(v, as_json, f"archived: {key}")
 
 
 CLONE_COLUMNS = ["key", "channel", "language", "live_version", "source", "action", "result"]

@@ -1,18 +1,33 @@
 """Rendering of tenant-edited templates in a Jinja2 sandbox, and the checks a version must pass to publish.
 
-Text parts render without escaping, HTML bodies with autoescape. Undefined values fail loudly
-(`StrictUndefined`); attributes that start with an underscore and the interpreter's internals are out of reach.
+Every value a template prints is escaped for the markup it lands in (`markup.py`): HTML bodies with autoescape,
+Slack and Teams messages for their markdown, WhatsApp parameters and mail headers flattened to one line, plain
+text as is. Undefined values fail loudly (`StrictUndefined`); attributes that start with an underscore and the
+interpreter's internals are out of reach. Values a real record may leave empty are linted in `lint.py`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, get_args
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    meta,
+    nodes,
+)
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup as MarkupSafe
+
+from rentguy_crm.kit.markup import ESCAPES, Markup, header
 
 # Always available to every template without being declared: the tenant's branding and identity.
 BRAND_TOKENS = ("primary_color", "secondary_color", "logo_url", "website")
@@ -32,30 +47,63 @@ class TemplateProblem(Exception):
         self.part = part
         self.line = line
         self.name = name
+        self.data: str | None = None  # the sample or record it failed with, when rendering
 
     def as_error(self) -> dict[str, Any]:
-        return {"field": self.part, "line": self.line, "name": self.name, "message": str(self)}
+        error = {"field": self.part, "line": self.line, "name": self.name, "message": str(self)}
+        return {**error, "data": self.data} if self.data else error
 
 
-def _finalize(value: Any) -> Any:
-    # An empty field (no venue yet) prints as nothing rather than "None".
-    return "" if value is None else value
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    # A record's empty field is None or "", never Jinja's undefined: `| default("klant")` covers both, so a
+    # template can give every optional field a fallback in one filter.
+    if isinstance(value, Undefined) or value is None or (isinstance(value, str) and not value.strip()):
+        return default_value
+    return default_value if boolean and not value else value
 
 
-def _environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=_finalize,
+def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
+    def finalize(value: Any) -> Any:
+        # An empty field (no venue yet) prints as nothing rather than "None".
+        if value is None:
+            return ""
+        if escape is None or isinstance(value, MarkupSafe):
+            return value  # HTML is escaped by autoescape; `| safe` and `| tojson` are marked safe on purpose
+        return escape(str(value))
+
+    return finalize
+
+
+def _environment(markup: Markup) -> SandboxedEnvironment:
+    autoescape = markup == "html"
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape,
+                               finalize=_finalizer(None if autoescape else ESCAPES[markup]),
                                keep_trailing_newline=True)
     # cycler, joiner, namespace and lipsum are ways to reach objects with Python internals; templates need none.
     env.globals = {"range": range}
+    env.filters["default"] = env.filters["d"] = _default
     return env
 
 
-TEXT_ENV = _environment(autoescape=False)
-HTML_ENV = _environment(autoescape=True)
+# One sandboxed environment per markup: the same rules everywhere, only the escaping of values differs.
+ENVIRONMENTS: dict[str, SandboxedEnvironment] = {m: _environment(m) for m in get_args(Markup)}
+TEXT_ENV = ENVIRONMENTS["text"]
+HTML_ENV = ENVIRONMENTS["html"]
 
 
-def env_for(part: str) -> SandboxedEnvironment:
-    return HTML_ENV if part == "html_body" else TEXT_ENV
+def markup_of(part: str) -> Markup:
+    """The markup a template part is written in, unless the channel it goes to says otherwise."""
+    if part == "html_body":
+        return "html"
+    if part == "subject":
+        return "header"
+    if part.startswith("whatsapp.parameters"):
+        return "whatsapp"
+    return "text"
+
+
+def env_for(part: str, markup: Markup | None = None) -> SandboxedEnvironment:
+    return ENVIRONMENTS[markup or markup_of(part)]
 
 
 @dataclass
@@ -171,18 +219,25 @@ def sample_context(variables: list[str], brand: dict[str, Any] | None = None,
     return context
 
 
-def validate(content: TemplateContent) -> None:
-    """Everything publishing demands: static checks per part, then a trial render on sample data in the sandbox."""
+def record_roots(content: TemplateContent) -> set[str]:
+    """The top-level names the template's declared variables start with (`contact`, `lead`, ...)."""
+    return {v.split(".")[0] for v in content.variables}
+
+
+def validate(content: TemplateContent, contexts: list[tuple[str, dict[str, Any]]] | None = None, *,
+             chat: Markup | None = None) -> None:
+    """Everything publishing demands: static checks per part, then a render in the sandbox against every
+    context (typed samples and real records, labelled; placeholders when none are given); the first failure is
+    raised, naming its data."""
     for part, source in content.parts():
         check_part(part, source, content.variables)
-    context = sample_context(content.variables)
-    for part, source in content.parts():
+    for label, context in contexts or [("placeholder data", sample_context(content.variables))]:
         try:
-            render_part(part, source, context)
+            render(content, context, chat=chat)
         except TemplateProblem as problem:
-            if "not allowed" in problem.message:
-                raise
-            # Sample values are strings; a filter that wants a number may object. That is not a reason to refuse.
+            problem.args = (f"{problem.args[0]} with {label}",)
+            problem.data = label
+            raise
 
 
 def _template_line(part: str) -> int | None:
@@ -196,21 +251,65 @@ def _template_line(part: str) -> int | None:
     return line
 
 
-def render_part(part: str, source: str, context: dict[str, Any]) -> str:
-    env = env_for(part)
+@lru_cache(maxsize=1024)
+def _compiled(markup: Markup, part: str, source: str) -> Template:
+    env = ENVIRONMENTS[markup]
+    # Compiled under the part's name, so a runtime error's traceback says which part and line.
+    code = env.compile(source, name=part, filename=part)
+    return env.template_class.from_code(env, code, env.make_globals(None))
+
+
+def render_part(part: str, source: str, context: dict[str, Any], markup: Markup | None = None) -> str:
     try:
-        # Compiled under the part's name, so a runtime error's traceback says which part and line.
-        code = env.compile(source, name=part, filename=part)
-        template = env.template_class.from_code(env, code, env.make_globals(None))
-        return template.render(context)
+        return _compiled(markup or markup_of(part), part, source).render(context)
     except SecurityError as exc:
         raise TemplateProblem(f"not allowed: {exc}", part=part, line=_template_line(part)) from None
     except UndefinedError as exc:
         raise TemplateProblem(f"missing value: {exc.message}", part=part, line=_template_line(part)) from None
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"syntax error: {exc.message}", part=part, line=exc.lineno) from None
-    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+    except (TemplateError, TypeError, ValueError, ArithmeticError, AttributeError, LookupError) as exc:
         raise TemplateProblem(f"could not render: {exc}", part=part, line=_template_line(part)) from None
+
+
+def is_template(value: str) -> bool:
+    return "{{" in value or "{%" in value
+
+
+def render_value(name: str, value: Any, context: dict[str, Any], markup: Markup = "text") -> Any:
+    """A step field as a template: strings render (a plain string stays as it is), lists and mappings render
+    each string inside them; other values pass unchanged."""
+    if isinstance(value, str):
+        return render_part(name, value, context, markup) if is_template(value) else value
+    if isinstance(value, list):
+        return [render_value(f"{name}[{i}]", v, context, markup) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: render_value(f"{name}.{k}", v, context, markup) for k, v in value.items()}
+    return value
+
+
+def free_names(value: Any) -> set[str]:
+    """The top-level names a field's templates read (`lead`, `steps`, ...); strings inside lists and mappings too."""
+    if isinstance(value, str):
+        if not is_template(value):
+            return set()
+        try:
+            return set(meta.find_undeclared_variables(TEXT_ENV.parse(value)))
+        except TemplateSyntaxError:
+            return set()
+    if isinstance(value, list):
+        return set().union(*(free_names(v) for v in value))
+    if isinstance(value, dict):
+        return set().union(*(free_names(v) for v in value.values()))
+    return set()
+
+
+def check_syntax(name: str, source: str) -> None:
+    """Raise `TemplateProblem` when a step field's template does not parse."""
+    try:
+        TEXT_ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"syntax error: {exc.message}", part=name, line=exc.lineno) from None
 
 
 @dataclass
@@ -221,9 +320,11 @@ class RenderedMessage:
     whatsapp_parameters: list[str]
 
 
-def render(content: TemplateContent, context: dict[str, Any]) -> RenderedMessage:
-    subject = render_part("subject", content.subject, context).strip() if content.subject else None
-    text = render_part("text_body", content.text_body, context) if content.text_body else ""
+def render(content: TemplateContent, context: dict[str, Any], *, chat: Markup | None = None) -> RenderedMessage:
+    """Render every part; `chat` is the markup of the chat channel the text goes to (Slack or Teams)."""
+    # A header is one line whatever the template's own text says; values were flattened as they were printed.
+    subject = header(render_part("subject", content.subject, context)).strip() if content.subject else None
+    text = render_part("text_body", content.text_body, context, chat) if content.text_body else ""
     html = render_part("html_body", content.html_body, context) if content.html_body else None
     params = [render_part(f"whatsapp.parameters[{i}]", p, context).strip()
               for i, p in enumerate(whatsapp_parameters(content.meta))]

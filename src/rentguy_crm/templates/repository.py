@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 
@@ -72,3 +73,16 @@ async def next_version_number(session: AsyncSession, template_id: int) -> int:
 
 async def delivery(session: AsyncSession, idempotency_key: str) -> Delivery | None:
     return await session.scalar(select(Delivery).where(Delivery.idempotency_key == idempotency_key))
+
+
+async def recent_lead_ids(session: AsyncSession, tenant_id: int, limit: int) -> list[int]:
+    """The tenant's newest leads (not spam): what publishing renders a template against besides samples."""
+    from_newest = select(Lead.id).where(Lead.tenant_id == tenant_id, Lead.status != "spam") \
+        .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
+    return list((await session.scalars(from_newest)).all())
+
+
+async def recent_deal_ids(session: AsyncSession, tenant_id: int, limit: int) -> list[int]:
+    from_newest = select(Deal.id).where(Deal.tenant_id == tenant_id) \
+        .order_by(Deal.created_at.desc(), Deal.id.desc()).limit(limit)
+    return list((await session.scalars(from_newest)).all())

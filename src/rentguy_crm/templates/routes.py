@@ -35,7 +35,7 @@ async def list_templates(session: Session, principal: Reader, key: str | None = 
 @router.post("", response_model=schemas.TemplateVersion, status_code=201, summary="Create a draft")
 async def create_draft(body: schemas.TemplateCreate, session: Session, principal: Writer) -> schemas.TemplateVersion:
     _template, version = await service.create_draft(session, await _tenant(session, principal), body, principal.name)
-    return schemas.TemplateVersion.model_validate(version)
+    return service.version_view(version)
 
 
 @router.post("/clone", response_model=schemas.CloneReport, summary="Clone the base library or another tenant")
@@ -61,7 +61,7 @@ async def edit(version_id: int, body: schemas.TemplateUpdate, session: Session,
                principal: Writer) -> schemas.TemplateVersion:
     _template, version = await service.edit(session, await _tenant(session, principal), version_id, body,
                                             principal.name)
-    return schemas.TemplateVersion.model_validate(version)
+    return service.version_view(version)
 
 
 @router.post("/versions/{version_id}/preview", response_model=schemas.Preview,
@@ -76,10 +76,10 @@ async def preview(version_id: int, session: Session, principal: Reader,
              summary="Publish a draft; the previous live version is archived")
 async def publish(version_id: int, session: Session, principal: Writer) -> schemas.TemplateVersion:
     version = await service.publish(session, await _tenant(session, principal), version_id, principal.name)
-    return schemas.TemplateVersion.model_validate(version)
+    return service.version_view(version)
 
 
 @router.post("/versions/{version_id}/archive", response_model=schemas.TemplateVersion, summary="Archive a version")
 async def archive(version_id: int, session: Session, principal: Writer) -> schemas.TemplateVersion:
     version = await service.archive(session, await _tenant(session, principal), version_id, principal.name)
-    return schemas.TemplateVersion.model_validate(version)
+    return service.version_view(version)

@@ -69,6 +69,13 @@ class PreviewRequest(_Input):
     variables: dict[str, Any] = Field(default_factory=dict, description="Extra or overriding sample values")
 
 
+class TemplateWarning(BaseModel):
+    field: str = Field(description="The part: subject, text_body, html_body or whatsapp.parameters[n]")
+    line: int
+    name: str = Field(description="The variable that can be empty, e.g. contact.first_name")
+    message: str
+
+
 class TemplateVersion(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -86,6 +93,9 @@ class TemplateVersion(BaseModel):
     created_at: dt.datetime
     published_at: dt.datetime | None
     archived_at: dt.datetime | None
+    warnings: list[TemplateWarning] = Field(
+        default_factory=list, description="Values real records may leave empty that the template prints without "
+                                          "a fallback (`| default(...)` or `{% if %}`); publishing is still allowed")
 
 
 class TemplateSummary(BaseModel):

@@ -12,10 +12,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
+from rentguy_crm.automation.variables import record_dict, subject_variables
+from rentguy_crm.crm.models import Deal, Lead
+from rentguy_crm.crm.repository import get_scoped
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from rentguy_crm.templates import repository, schemas
+from rentguy_crm.kit.markup import Markup, for_chat
+from rentguy_crm.templates import repository, samples, schemas
 from rentguy_crm.templates.library import content_checksum
+from rentguy_crm.templates.lint import lint
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.templates.rendering import (
     PARTS,
@@ -23,6 +28,7 @@ from rentguy_crm.templates.rendering import (
     TemplateContent,
     TemplateProblem,
     check_part,
+    record_roots,
     render,
     sample_context,
     validate,
@@ -63,6 +69,43 @@ def _channel_rules(channel: str, content: TemplateContent) -> None:
     if channel != "email" and content.html_body:
         raise ValidationFailed(f"Only e-mail templates have an HTML body (this one is {channel}).",
                                errors=[{"field": "html_body", "message": "only for email"}])
+
+
+def chat_markup(channel: str) -> Markup | None:
+    return for_chat(channel) if channel in ("slack", "teams") else None
+
+
+def publish_contexts(tenant: Tenant, content: TemplateContent,
+                     real: list[samples.Sample]) -> list[tuple[str, dict[str, Any]]]:
+    """The contexts a version must render with to be published: typed samples, then the real records whose
+    kind the template uses (a lead's run has no deal, so a deal template is not tried on a lead)."""
+    roots = record_roots(content)
+    placeholders = sample_context(content.variables)
+    contexts = []
+    for sample in [*samples.typed_samples(), *real]:
+        if roots & set(samples.RECORDS) <= set(sample.variables):
+            contexts.append((sample.label, {**placeholders, **build_context(tenant, sample.variables)}))
+    return contexts
+
+
+async def check_publishable(session: AsyncSession, tenant: Tenant, channel: str, content: TemplateContent) -> None:
+    real = await samples.recent_real(session, tenant, record_roots(content))
+    try:
+        validate(content, publish_contexts(tenant, content, real), chat=chat_markup(channel))
+    except TemplateProblem as problem:
+        raise _problem_error(problem, "published") from None
+
+
+def warnings_of(content: TemplateContent) -> list[dict[str, Any]]:
+    """Values a real record may leave empty that the template prints without a fallback (a warning, not a
+    refusal: the template may know its records better)."""
+    return [w.as_dict() for w in lint(content, samples.may_be_empty())]
+
+
+def version_view(version: TemplateVersion) -> schemas.TemplateVersion:
+    view = schemas.TemplateVersion.model_validate(version)
+    view.warnings = [schemas.TemplateWarning(**w) for w in warnings_of(content_of(version))]
+    return view
 
 
 async def new_version(session: AsyncSession, template: Template, content: TemplateContent, *, actor: str,
@@ -167,10 +210,7 @@ async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor:
                        "and publish that.")
     content = content_of(version)
     _channel_rules(template.channel, content)
-    try:
-        validate(content)
-    except TemplateProblem as problem:
-        raise _problem_error(problem, "published") from None
+    await check_publishable(session, tenant, template.channel, content)
     now = utcnow()
     previous = await repository.live_version(session, tenant.id, template.id)
     await session.execute(update(TemplateVersion).where(
@@ -225,7 +265,7 @@ async def detail(session: AsyncSession, tenant: Tenant, template_id: int) -> sch
     template = await repository.template(session, tenant.id, template_id)
     versions = await repository.versions(session, tenant.id, [template.id])
     return schemas.Template(**summary(template, versions).model_dump(),
-                            versions=[schemas.TemplateVersion.model_validate(v) for v in versions])
+                            versions=[version_view(v) for v in versions])
 
 
 def _latest_draft(versions: list[TemplateVersion]) -> TemplateVersion | None:
@@ -260,10 +300,6 @@ async def diff(session: AsyncSession, tenant: Tenant, template_id: int) -> schem
                         draft_version=draft.version if draft else None, changed=bool(chunks), diff="".join(chunks))
 
 
-def _record_dict(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
-
-
 def brand_of(tenant: Tenant) -> dict[str, Any]:
     return dict((tenant.config or {}).get("branding") or {})
 
@@ -275,7 +311,7 @@ def tenant_vars(tenant: Tenant) -> dict[str, Any]:
 def build_context(tenant: Tenant, variables: dict[str, Any]) -> dict[str, Any]:
     """The render context: the run's variables, then the tenant's brand tokens and identity, which a run may
     not override."""
-    context = {k: _record_dict(v) if hasattr(v, "__table__") else v for k, v in variables.items()}
+    context = {k: record_dict(v) if hasattr(v, "__table__") else v for k, v in variables.items()}
     context["brand"] = {**{t: None for t in ("secondary_color", "website")}, **brand_of(tenant)}
     context["tenant"] = tenant_vars(tenant)
     return context
@@ -283,21 +319,12 @@ def build_context(tenant: Tenant, variables: dict[str, Any]) -> dict[str, Any]:
 
 async def real_context(session: AsyncSession, tenant: Tenant, lead_id: int | None,
                        deal_id: int | None) -> dict[str, Any]:
-    from rentguy_crm.crm.models import Contact, Deal, Lead
-    from rentguy_crm.crm.repository import get_scoped
-
-    values: dict[str, Any] = {}
+    """The variables a run about this lead or deal would see (another tenant's record is not found)."""
     if deal_id is not None:
-        deal = await get_scoped(session, Deal, tenant.id, deal_id, "deal")
-        values["deal"] = _record_dict(deal)
-        if deal.lead_id and lead_id is None:
-            lead_id = deal.lead_id
-        values["contact"] = _record_dict(await get_scoped(session, Contact, tenant.id, deal.contact_id, "contact"))
+        await get_scoped(session, Deal, tenant.id, deal_id, "deal")
     if lead_id is not None:
-        lead = await get_scoped(session, Lead, tenant.id, lead_id, "lead")
-        values["lead"] = _record_dict(lead)
-        values["contact"] = _record_dict(await get_scoped(session, Contact, tenant.id, lead.contact_id, "contact"))
-    return values
+        await get_scoped(session, Lead, tenant.id, lead_id, "lead")
+    return await subject_variables(session, tenant, lead_id=lead_id, deal_id=deal_id)
 
 
 async def preview(session: AsyncSession, tenant: Tenant, version_id: int,
@@ -309,12 +336,17 @@ async def preview(session: AsyncSession, tenant: Tenant, version_id: int,
         context = build_context(tenant, {**await real_context(session, tenant, body.lead_id, body.deal_id),
                                          **body.variables})
     else:
-        context = sample_context(content.variables, brand_of(tenant), tenant_vars(tenant))
+        # The filled sample with the types a run gives (a date, Decimal money); names that are not records
+        # show as "[name]", so a preview says where they go.
+        context = {**sample_context(content.variables, brand_of(tenant), tenant_vars(tenant)),
+                   **{name: value for name, value in samples.sample_records(empty=False).items()
+                      if name in record_roots(content)}}
         for name, value in body.variables.items():
             if name not in ("brand", "tenant"):
                 context[name] = value
+    template = await repository.template(session, tenant.id, version.template_id)
     try:
-        rendered = render(content, context)
+        rendered = render(content, context, chat=chat_markup(template.channel))
     except TemplateProblem as problem:
         raise _problem_error(problem, "rendered") from None
     return schemas.Preview(template_id=version.template_id, version=version.version, subject=rendered.subject,
@@ -364,5 +396,9 @@ async def resolve(session: AsyncSession, tenant: Tenant, key: str, channel: str,
                    f"(crm templates clone --tenant {tenant.slug} --publish).")
 
 
-def render_resolved(tenant: Tenant, resolved: ResolvedTemplate, variables: dict[str, Any]) -> RenderedMessage:
-    return render(resolved.content, build_context(tenant, variables))
+def render_resolved(tenant: Tenant, resolved: ResolvedTemplate, variables: dict[str, Any], *,
+                    channel: str | None = None) -> RenderedMessage:
+    """Render for delivery on `channel` (default: the template's own): a Slack template sent to Teams is
+    escaped for Teams."""
+    return render(resolved.content, build_context(tenant, variables),
+                  chat=chat_markup(channel or resolved.template.channel))

@@ -19,9 +19,11 @@ from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config
 from rentguy_crm.kit import secrets
+from rentguy_crm.kit.markup import header
 from rentguy_crm.templates import repository, service
+from rentguy_crm.templates.fields import render_fields
 from rentguy_crm.templates.models import Delivery
-from rentguy_crm.templates.rendering import RenderedMessage, TemplateProblem, render_part
+from rentguy_crm.templates.rendering import RenderedMessage, TemplateProblem
 from rentguy_crm.tenants.config import TenantConfig
 
 
@@ -68,7 +70,9 @@ async def _render(ctx: StepContext, key: str, channel: str, version: int | None)
     try:
         resolved = await service.resolve(ctx.session, ctx.tenant, key, channel, language=_language(ctx),
                                          version=version, vertical=_vertical(ctx))
-        return service.render_resolved(ctx.tenant, resolved, ctx.variables), resolved.version.version
+        # Escaped for the channel it is delivered to: a Slack template sent to Teams gets Teams' escaping.
+        return (service.render_resolved(ctx.tenant, resolved, ctx.variables, channel=channel),
+                resolved.version.version)
     except TemplateProblem as problem:
         raise PermanentDeliveryError(f"template {key} ({channel}): {problem}") from None
     except AppError as exc:
@@ -86,7 +90,7 @@ async def _remember(ctx: StepContext, channel: str, receipt: DeliveryReceipt, *,
 
 @register_step("send_email")
 async def send_email(ctx: StepContext, step: Any) -> StepResult:
-    step = _as_step(SendEmail, step)
+    step = render_fields(ctx, _as_step(SendEmail, step))
     if (earlier := await _already_delivered(ctx)) is not None:
         return earlier
     contact = _record(ctx.variables.get("contact"))
@@ -98,6 +102,9 @@ async def send_email(ctx: StepContext, step: Any) -> StepResult:
         recipient = step.to
     else:
         raise PermanentDeliveryError(f"send_email: 'to' must be 'contact' or an e-mail address, not {step.to!r}")
+    if header(str(recipient)) != str(recipient):
+        # An address with a line break would add headers; no retry makes it usable.
+        raise PermanentDeliveryError("send_email: the recipient address contains control characters")
     if step.marketing and not contact.get("marketing_opt_in"):
         # Marketing mail only with consent; transactional mail (their own enquiry) goes to everyone.
         return StepResult.done(skipped="no marketing consent")
@@ -140,14 +147,15 @@ async def send_whatsapp(ctx: StepContext, step: Any) -> StepResult:
 
 @register_step("notify")
 async def notify(ctx: StepContext, step: Any) -> StepResult:
-    step = _as_step(Notify, step)
+    step = render_fields(ctx, _as_step(Notify, step))
     if (earlier := await _already_delivered(ctx)) is not None:
         return earlier
     rendered, version = await _render(ctx, step.template, step.channel, None)
     channel = ctx.channels.require(step.channel)
-    receipt = await channel.post(rendered.text.strip(), target=step.target, idempotency_key=ctx.idempotency_key)
+    target = (step.target or "").strip() or None
+    receipt = await channel.post(rendered.text.strip(), target=target, idempotency_key=ctx.idempotency_key)
     return await _remember(ctx, step.channel, receipt, template=step.template, version=version,
-                           recipient=step.target)
+                           recipient=target)
 
 
 def _default_body(ctx: StepContext) -> dict[str, Any]:
@@ -161,15 +169,13 @@ def _default_body(ctx: StepContext) -> dict[str, Any]:
 
 @register_step("http_webhook")
 async def http_webhook(ctx: StepContext, step: Any) -> StepResult:
-    step = _as_step(HttpWebhook, step)
     if (earlier := await _already_delivered(ctx)) is not None:
         return earlier
+    # The body template is inline Jinja in the same sandbox; values printed inside a JSON string are escaped
+    # for it, and `tojson` writes a whole value.
+    step = render_fields(ctx, _as_step(HttpWebhook, step))
     if step.body_template:
-        # The body template is inline Jinja rendered in the same sandbox; `tojson` keeps values valid JSON.
-        try:
-            text = render_part("body_template", step.body_template, service.build_context(ctx.tenant, ctx.variables))
-        except TemplateProblem as problem:
-            raise PermanentDeliveryError(f"http_webhook: {problem}") from None
+        text = step.body_template
         try:
             json.loads(text)
         except ValueError:

@@ -1,46 +1,17 @@
-"""`crm tenants …`: provision, list and show tenants."""
+"""`crm tenants …`: list and show tenants. `provision` sets up a whole working tenant (workflows and templates
+included), so it is composed above the domains in `rentguy_crm/provisioning.py`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async
-from rentguy_crm.tenants import repository, service
-from rentguy_crm.tenants.config import TenantConfigError, load_config
+from rentguy_crm.kit.console import JsonOption, console, emit, run_async
+from rentguy_crm.tenants import repository
 
 app = typer.Typer(help="Provision and inspect tenants.", no_args_is_help=True)
-
-
-@app.command("provision")
-def provision(
-    config_file: Path = typer.Argument(..., help="Tenant config, e.g. configs/tenants/mrdj.json"),
-    as_json: bool = JsonOption,
-) -> None:
-    """Create or update a tenant from its config file. Safe to run again: it never duplicates."""
-    try:
-        config = load_config(config_file)
-    except TenantConfigError as exc:
-        raise fail(str(exc)) from None
-
-    async def go() -> service.ProvisionReport:
-        async with one_off_session() as session:
-            return await service.provision(session, config)
-
-    report = run_async(go)
-    if as_json:
-        emit(report.as_dict(), as_json=True)
-        return
-    for item in report.created:
-        console.print(f"[green]created[/green]  {item}")
-    for item in report.updated:
-        console.print(f"[yellow]updated[/yellow]  {item}")
-    verdict = "changed" if report.changed else "already up to date"
-    console.print(f"tenant {report.tenant}: {len(report.created)} created, {len(report.updated)} updated, "
-                  f"{verdict}")
 
 
 def _row(tenant: Any) -> dict[str, Any]:
