@@ -108,7 +108,9 @@ async def test_retried_run_follows_the_retry_policy_and_goes_dead_after_the_last
     assert 5 <= delays[0] <= 10 and 15 <= delays[1] <= 30
     dead = await get_run(db, run.id)
     assert (dead.status, dead.attempt, dead.last_error_type) == ("dead", 3, "RetryableDeliveryError")
-    assert [e["status"] for e in dead.step_log] == ["failed", "failed", "failed"]
+    assert [(e["status"], e["attempt"], e["type"], e["name"]) for e in dead.step_log] == [
+        (status, attempt, "notify", "notify") for attempt in (1, 2, 3) for status in ("started", "failed")]
+    assert {e["idempotency_key"] for e in dead.step_log} == {f"run:{run.id}:step:0"}
 
 
 async def test_poison_workflow_goes_dead_while_other_runs_keep_flowing(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import expressions, steps  # noqa: F401  (steps registers the engine's handlers)
+from rentguy_crm.automation import expressions, step_log, steps  # noqa: F401  (steps registers the engine's handlers)
 from rentguy_crm.automation.definitions import RetryPolicy, WorkflowDefinition
 from rentguy_crm.automation.dispatch import definition_of
 from rentguy_crm.automation.models import AutomationRun, Workflow
@@ -46,6 +46,12 @@ DATABASE_ONLY_STEPS: set[str] = {"create_task", "update_record", "wait", "stop"}
 def mark_database_only(step_type: str) -> None:
     """Declare that a step type's handler only writes to the database and is quick (it may be group-committed)."""
     DATABASE_ONLY_STEPS.add(step_type)
+
+
+def side_effecting(instruction: Instruction | None) -> bool:
+    """A step that talks to the outside world: each attempt is announced in the step log before it runs."""
+    return (instruction is not None and instruction.op == "step"
+            and instruction.step.type not in DATABASE_ONLY_STEPS)
 
 
 class _GroupAbort(Exception):
@@ -135,11 +141,14 @@ class RunExecutor:
             return await self._record_failure(claim, None, LeaseExpired(
                 f"attempt {claim.attempt - 1} of {claim.max_attempts} did not finish before its lease expired"),
                 retryable=False, dead=True)
+        announced = False
         while True:
-            if self.stopping:
+            # An announced attempt runs even when stopping: its `started` entry says the channel is being called.
+            if self.stopping and not announced:
                 return "released"
             outcome = await self._advance(claim)
-            if outcome != "continue":
+            announced = outcome == "announced"
+            if outcome not in ("continue", "announced"):
                 return outcome
 
     def _groupable(self, instruction: Instruction) -> bool:
@@ -227,14 +236,13 @@ class RunExecutor:
             handler = handler_for(step.type)
             assert handler is not None
             ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
-                              idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables, channels=channels,
-                              now=now)
+                              idempotency_key=step_log.idempotency_key(claim.id, pc), variables=variables,
+                              channels=channels, now=now)
             result = await handler(ctx, step)
             output = jsonable(result.output)
             if output:
                 context.setdefault("steps", {})[str(step.name or pc)] = output
-            status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
-            entries.append(self._entry(pc, instruction, claim, now, started, status, output))
+            entries.append(self._entry(pc, instruction, claim, now, started, _outcome(result.status, output), output))
             if result.status == "stop":
                 pc = len(program)
                 break
@@ -359,6 +367,16 @@ class RunExecutor:
                 if instruction.op == "jump":
                     await self._write(session, claim, current_step=instruction.target)
                     return "continue"
+                unfinished: list[int] = []
+                if side_effecting(instruction) and handler_for(instruction.step.type) is not None:
+                    if not step_log.announced(log_entries, pc, claim.attempt, self.owner):
+                        # Committed before the channel is called: a crash after sending leaves this entry behind.
+                        announcement = step_log.started(
+                            pc, instruction, run_id=claim.id, attempt=claim.attempt, worker=self.owner, at=now,
+                            unfinished=step_log.unfinished_attempts(log_entries, pc))
+                        await self._write(session, claim, step_log=[*log_entries, announcement])
+                        return "announced"
+                    unfinished = step_log.unfinished_attempts(log_entries, pc, skip_last=True)
                 tenant, channels = await self._tenant(session, claim.tenant_id)
                 variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
                 variables["steps"] = context.get("steps", {})
@@ -376,14 +394,15 @@ class RunExecutor:
                         f"no implementation is registered for step type '{step.type}' (step {pc}, "
                         f"'{instruction.label}'); the module that provides it is not installed in this worker")
                 ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
-                                  idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables,
-                                  channels=channels, now=now)
+                                  idempotency_key=step_log.idempotency_key(claim.id, pc), variables=variables,
+                                  channels=channels, now=now, unfinished_attempts=tuple(unfinished))
                 result: StepResult = await handler(ctx, step)
                 output = jsonable(result.output)
                 if output:
                     context.setdefault("steps", {})[str(step.name or pc)] = output
-                status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
-                entry = self._entry(pc, instruction, claim, now, started, status, output)
+                entry = self._entry(pc, instruction, claim, now, started, _outcome(result.status, output), output)
+                if unfinished:
+                    entry["unfinished_attempts"] = unfinished
                 next_pc = len(program) if result.status == "stop" else pc + 1
                 park_until = result.run_after if result.status == "wait" else None
                 return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
@@ -396,14 +415,10 @@ class RunExecutor:
 
     def _entry(self, pc: int, instruction: Instruction, claim: ClaimedRun, now: dt.datetime, started: float,
                status: str, output: dict[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "step": pc, "type": instruction.step.type if instruction.step is not None else instruction.op,
-            "name": instruction.label, "status": status, "attempt": claim.attempt, "at": now.isoformat(),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2), "worker": self.owner,
-        }
-        if output:
-            entry["output"] = output
-        return entry
+        return step_log.entry(
+            pc, step_log.describe(instruction), status=status, attempt=claim.attempt, worker=self.owner, at=now,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2), output=output or None,
+            idempotency_key=step_log.idempotency_key(claim.id, pc) if side_effecting(instruction) else None)
 
     async def _after_step(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
                           context: dict[str, Any], next_pc: int, length: int, now: dt.datetime,
@@ -458,24 +473,29 @@ class RunExecutor:
                 return "lost"
             entries = list(row.step_log or [])
             error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
-            entry: dict[str, Any] = {"step": row.current_step if pc is None else pc, "status": "failed",
-                                     "attempt": claim.attempt, "at": now.isoformat(), "worker": self.owner,
-                                     "error": error, "retryable": retryable}
-            if started is not None:
-                entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            definition: WorkflowDefinition | None = None
+            program: list[Instruction] | None = None
+            try:
+                definition, program = await self._program(session, claim.workflow_id)
+            except PermanentStepError:
+                pass  # the entry then names the workflow definition, which is what failed
+            step_no = row.current_step if pc is None else pc
+            instruction = program[step_no] if program is not None and step_no < len(program) else None
+            entry = step_log.entry(
+                step_no, step_log.at_position(program, step_no), status="failed", attempt=claim.attempt,
+                worker=self.owner, at=now, error=error, retryable=retryable,
+                duration_ms=None if started is None else round((time.perf_counter() - started) * 1000, 2),
+                idempotency_key=step_log.idempotency_key(claim.id, step_no) if side_effecting(instruction) else None)
             entries.append(entry)
             common = {"step_log": entries, "last_error_type": error["type"], "last_error_message": error["message"],
                       "lease_owner": None, "lease_expires_at": None}
             if retryable and not dead and row.attempt < claim.max_attempts:
-                try:
-                    definition, _ = await self._program(session, claim.workflow_id)
-                    policy = definition.retry
-                except PermanentStepError:
-                    policy = RetryPolicy()
+                policy = definition.retry if definition is not None else RetryPolicy()
                 delay = retry_delay(policy, row.attempt, self.rng)
                 retry_after = getattr(exc, "retry_after", None)
                 if isinstance(retry_after, dt.timedelta) and retry_after > delay:
                     delay = retry_after
+                entry["retry_at"] = (now + delay).isoformat()
                 await self._write(session, claim, status="queued", run_after=now + delay, **common)
                 outcome = "retry"
             else:
@@ -495,6 +515,13 @@ class RunExecutor:
         log.warning("run_" + outcome, run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
                     error_type=error["type"], error=error["message"])
         return outcome
+
+
+def _outcome(result_status: str, output: dict[str, Any]) -> str:
+    """The step-log status of a step's result; a step that chose not to act (no address, no consent) skipped."""
+    if result_status == "done":
+        return "skipped" if "skipped" in output else "done"
+    return {"wait": "waiting", "stop": "stopped"}[result_status]
 
 
 def _late(due: dt.datetime | None, already_marked: bool, now: dt.datetime) -> bool:
