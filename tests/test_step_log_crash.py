@@ -7,8 +7,6 @@ duplicate), and the step log shown by `crm runs show` has both attempts of the s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from rentguy_crm.templates.models import Delivery
 from tests.automation_support import get_run, install_workflow, queued_run, workflow_doc
 from tests.send_hold_plugin import HOLD_ENV, LOG_ENV
 from tests.vendor_fakes import HttpFake, SmtpFake
-from tests.worker_support import CRM, ROOT, Workers, eventually, file_appears
+from tests.worker_support import Workers, crm, eventually, file_appears
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +46,6 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     group = Workers(tmp_path, plugins="tests.send_hold_plugin")
     yield group
     group.kill_all()
-
-
-def crm(*args: str) -> str:
-    env = {**os.environ, "COLUMNS": "250"}
-    done = subprocess.run([CRM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 async def _finished(db: Any, run_id: int) -> str:

@@ -61,6 +61,14 @@ class Workers:
                 proc.wait()
 
 
+def crm(*args: str) -> str:
+    """Run a `crm` command as an operator would; returns its standard output (fails the test on a non-zero exit)."""
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run([CRM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, what: str,
                      interval: float = 0.1) -> T:
     """Poll `probe` until `done(value)`; fails only when nothing happens for HANG seconds (a hang, not slowness)."""
