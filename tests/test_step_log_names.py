@@ -16,7 +16,7 @@ from rentguy_crm.automation.engine import RunExecutor
 from rentguy_crm.templates import steps as channel_steps
 from tests import engine_plugin
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
-from tests.worker_support import crm
+from tests.worker_support import ROOT, crm
 
 
 @pytest.fixture
@@ -155,3 +155,25 @@ async def test_the_failed_runs_view_and_crm_runs_show_name_the_failed_step(db, q
                                          "RuntimeError")]
     shown = json.loads(crm("runs", "show", str(run.id), "--json"))
     assert named(shown["step_log"])[-1] == (1, "notify", "finance", "failed")
+
+
+def documented_failed_runs_query(dialect: str) -> str:
+    """The SQL block under 'What failed, when, why, for which lead' in docs/automation.md, as documented."""
+    doc = (ROOT / "docs" / "automation.md").read_text()
+    section = doc[doc.index("## What failed, when, why, for which lead"):]
+    sql = section.split("```sql", 1)[1].split("```", 1)[0].strip().rstrip(";")
+    if dialect == "sqlite":  # the documented SQLite spelling of the 24-hour window
+        sql = sql.replace("now() - interval '24 hours'", "datetime('now', '-24 hours')")
+    return sql
+
+
+async def test_the_documented_what_failed_query_names_the_failed_step(db, qdb, factory, handlers) -> None:  # type: ignore[no-untyped-def]
+    outcomes, run = await _run(db, qdb, factory, [
+        {"type": "create_task", "title": "Bel"},
+        {"type": "update_record", "name": "zet status", "record": "lead", "field": "no_such_field", "value": "x"}],
+        clock=Clock(dt.datetime.now(dt.UTC)))
+    assert outcomes == ["failed"]
+    async with db.session() as session:
+        rows = (await session.execute(text(documented_failed_runs_query(db.dialect)))).mappings().all()
+    assert [(r["run_id"], r["failed_step"], r["failed_step_type"], r["email"]) for r in rows] == [
+        (run.id, "zet status", "update_record", "anna@example.nl")]
