@@ -1,5 +1,8 @@
 """Execute claimed runs step by step: each step's outcome and the program counter land in one fenced transaction.
 
+A step that talks to the outside world is announced first: a `started` step-log entry commits before its channel
+is called, so an attempt whose worker died after sending is still visible (see `step_log`).
+
 Fencing: every transaction on a run first re-reads it WHERE lease_owner = this worker AND status = 'running'
 (and on Postgres locks the row), so a worker that lost its lease, or a cancelled run, changes nothing.
 """
