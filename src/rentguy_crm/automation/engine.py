@@ -118,6 +118,8 @@ class RunExecutor:
         self._slugs: dict[int, str] = {}
         # Finished runs whose metrics are recorded once their transaction committed (run id -> observation).
         self._finished: dict[int, tuple[str, dt.datetime | None, dt.datetime, bool]] = {}
+        # Runs whose next step the claim's group commit announced: that step runs even if a stop comes first.
+        self._announced: set[int] = set()
 
     def known_slug(self, tenant_id: int) -> str:
         return self._slugs.get(tenant_id, str(tenant_id))
@@ -144,7 +146,8 @@ class RunExecutor:
             return await self._record_failure(claim, None, LeaseExpired(
                 f"attempt {claim.attempt - 1} of {claim.max_attempts} did not finish before its lease expired"),
                 retryable=False, dead=True)
-        announced = False
+        announced = claim.id in self._announced
+        self._announced.discard(claim.id)
         while True:
             # An announced attempt runs even when stopping: its `started` entry says the channel is being called.
             if self.stopping and not announced:
@@ -214,8 +217,9 @@ class RunExecutor:
             return None
         _definition, program = await self._program(session, claim.workflow_id)
         pc = claim.current_step
-        if pc < len(program) and not self._groupable(program[pc]):
-            return None
+        if pc < len(program) and not self._groupable(program[pc]) and (
+                self.stopping or self._announcement(claim, program, pc, claim.step_log, now) is None):
+            return None  # nothing to do in the group; a side-effecting first step is announced below
         tenant, channels = await self._tenant(session, claim.tenant_id)
         entries, context = list(claim.step_log), dict(claim.context)
         variables: dict[str, Any] | None = None
@@ -265,7 +269,25 @@ class RunExecutor:
         else:
             row.update(status="running", lease_owner=self.owner, lease_expires_at=now + self.lease,
                        run_after=now + self.lease)
+            # Announcing the next step here saves it a transaction of its own: this write commits before it runs.
+            if not self.stopping and (announcement := self._announcement(claim, program, pc, entries, now)):
+                entries.append(announcement)
+                self._announced.add(claim.id)
         return row
+
+    def _announcement(self, claim: ClaimedRun, program: list[Instruction], pc: int, entries: list[Any],
+                      now: dt.datetime) -> dict[str, Any] | None:
+        """The `started` entry step `pc` needs before it runs: it talks to the outside world and this attempt
+        has not announced it yet. None when there is nothing to announce."""
+        if pc >= len(program):
+            return None
+        instruction = program[pc]
+        if not side_effecting(instruction) or handler_for(instruction.step.type) is None:
+            return None
+        if step_log.announced(entries, pc, claim.attempt, self.owner):
+            return None
+        return step_log.started(pc, instruction, run_id=claim.id, attempt=claim.attempt, worker=self.owner, at=now,
+                                unfinished=step_log.unfinished_attempts(entries, pc))
 
     async def _write_group(self, session: AsyncSession, rows: list[dict[str, Any]], now: dt.datetime) -> int:
         """One fenced write for the whole group; returns how many runs it landed on."""
@@ -370,16 +392,12 @@ class RunExecutor:
                 if instruction.op == "jump":
                     await self._write(session, claim, current_step=instruction.target)
                     return "continue"
-                unfinished: list[int] = []
-                if side_effecting(instruction) and handler_for(instruction.step.type) is not None:
-                    if not step_log.announced(log_entries, pc, claim.attempt, self.owner):
-                        # Committed before the channel is called: a crash after sending leaves this entry behind.
-                        announcement = step_log.started(
-                            pc, instruction, run_id=claim.id, attempt=claim.attempt, worker=self.owner, at=now,
-                            unfinished=step_log.unfinished_attempts(log_entries, pc))
-                        await self._write(session, claim, step_log=[*log_entries, announcement])
-                        return "announced"
-                    unfinished = step_log.unfinished_attempts(log_entries, pc, skip_last=True)
+                if (announcement := self._announcement(claim, program, pc, log_entries, now)) is not None:
+                    # Committed before the channel is called: a crash after sending leaves this entry behind.
+                    await self._write(session, claim, step_log=[*log_entries, announcement])
+                    return "announced"
+                unfinished = (step_log.unfinished_attempts(log_entries, pc, skip_last=True)
+                              if side_effecting(instruction) else [])
                 tenant, channels = await self._tenant(session, claim.tenant_id)
                 variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
                 variables["steps"] = context.get("steps", {})
@@ -388,8 +406,8 @@ class RunExecutor:
                     holds = bool(expressions.evaluate(instruction.step.condition, variables))
                     entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
                     next_pc = pc + 1 if holds else int(instruction.target or 0)
-                    return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
-                                                  len(program), now, None, False)
+                    return await self._continue(session, claim, row, program, [*log_entries, entry], context,
+                                                next_pc, now, None, False)
                 step = instruction.step
                 handler = handler_for(step.type)
                 if handler is None:
@@ -408,8 +426,8 @@ class RunExecutor:
                     entry["unfinished_attempts"] = unfinished
                 next_pc = len(program) if result.status == "stop" else pc + 1
                 park_until = result.run_after if result.status == "wait" else None
-                return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
-                                              len(program), now, park_until, result.status == "stop")
+                return await self._continue(session, claim, row, program, [*log_entries, entry], context, next_pc,
+                                            now, park_until, result.status == "stop")
         except Exception as exc:  # the step's transaction rolled back; record the failure in a new one
             self._finished.pop(claim.id, None)
             if pc is None and not isinstance(exc, PermanentStepError):
@@ -422,6 +440,20 @@ class RunExecutor:
             pc, step_log.describe(instruction), status=status, attempt=claim.attempt, worker=self.owner, at=now,
             duration_ms=round((time.perf_counter() - started) * 1000, 2), output=output or None,
             idempotency_key=step_log.idempotency_key(claim.id, pc) if side_effecting(instruction) else None)
+
+    async def _continue(self, session: AsyncSession, claim: ClaimedRun, row: Any, program: list[Instruction],
+                        entries: list[Any], context: dict[str, Any], next_pc: int, now: dt.datetime,
+                        park_until: dt.datetime | None, stopped: bool) -> str:
+        """Record a step's outcome and move on; a side-effecting next step is announced in the same write."""
+        announcement = None
+        # Not when this worker is stopping: an announced step runs, and a stopping worker starts no new step.
+        if not stopped and not self.stopping and (park_until is None or park_until <= now):
+            announcement = self._announcement(claim, program, next_pc, entries, now)
+        if announcement is not None:
+            entries = [*entries, announcement]
+        outcome = await self._after_step(session, claim, row, entries, context, next_pc, len(program), now,
+                                         park_until, stopped)
+        return "announced" if announcement is not None and outcome == "continue" else outcome
 
     async def _after_step(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
                           context: dict[str, Any], next_pc: int, length: int, now: dt.datetime,
