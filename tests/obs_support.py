@@ -16,6 +16,7 @@ import httpx
 from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.db import Database
 from rentguy_crm.tenants.models import Tenant
+from tests.worker_support import HANG
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -61,7 +62,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(url: str, timeout: float = HANG, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait for a started server to answer; the ceiling only catches a server that never comes up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -16,6 +16,7 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Activity
 from tests import engine_plugin
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
+from tests.worker_support import HANG, eventually
 
 
 @pytest.fixture
@@ -108,7 +109,9 @@ async def test_retried_run_follows_the_retry_policy_and_goes_dead_after_the_last
     assert 5 <= delays[0] <= 10 and 15 <= delays[1] <= 30
     dead = await get_run(db, run.id)
     assert (dead.status, dead.attempt, dead.last_error_type) == ("dead", 3, "RetryableDeliveryError")
-    assert [e["status"] for e in dead.step_log] == ["failed", "failed", "failed"]
+    assert [(e["status"], e["attempt"], e["type"], e["name"]) for e in dead.step_log] == [
+        (status, attempt, "notify", "notify") for attempt in (1, 2, 3) for status in ("started", "failed")]
+    assert {e["idempotency_key"] for e in dead.step_log} == {f"run:{run.id}:step:0"}
 
 
 async def test_poison_workflow_goes_dead_while_other_runs_keep_flowing(db, qdb, factory, recording) -> None:  # type: ignore[no-untyped-def]
@@ -321,15 +324,15 @@ async def test_worker_records_a_failing_database_only_step_on_its_run_and_finish
     broken = await queued_run(db, bad, lead_id=lead.id)
     worker = Worker(qdb, concurrency=8, poll_interval=0.05, schedules_enabled=False)
     task = asyncio.create_task(worker.run())
+
+    async def statuses() -> list[str]:
+        return [(await get_run(db, r.id)).status for r in [*runs, broken]]
+
     try:
-        for _ in range(200):
-            statuses = [(await get_run(db, r.id)).status for r in [*runs, broken]]
-            if statuses == ["succeeded"] * 4 + ["failed"]:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(statuses, lambda s: not {"queued", "running"} & set(s), what="every run to finish")
     finally:
         worker.request_stop()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=HANG)
     failed = await get_run(db, broken.id)
     assert (failed.status, failed.last_error_type) == ("failed", "PermanentStepError")
     assert "no_such_field" in (failed.last_error_message or "")
@@ -382,18 +385,21 @@ async def test_a_step_that_outlasts_the_lease_is_not_executed_twice(db, qdb, fac
                     schedules_enabled=False)
     task = asyncio.create_task(worker.run())
     rescued: list[int] = []
+
+    async def rescue_then_status() -> str:  # another worker keeps trying to take it until the step is done
+        async with qdb.session() as session:
+            rescued.extend(c.id for c in await queue.claim_due_runs(
+                session, owner="rescuer", now=dt.datetime.now(dt.UTC), lease=dt.timedelta(seconds=30), limit=1))
+        return (await get_run(db, run.id)).status
+
     try:
-        for _ in range(60):  # another worker keeps trying to take it for 3 s
-            await asyncio.sleep(0.05)
-            async with qdb.session() as session:
-                rescued += [c.id for c in await queue.claim_due_runs(
-                    session, owner="rescuer", now=dt.datetime.now(dt.UTC), lease=dt.timedelta(seconds=30),
-                    limit=1)]
-            if (await get_run(db, run.id)).status == "succeeded":
-                break
+        await eventually(lambda: get_run(db, run.id), lambda r: r.lease_owner == worker.name,
+                         what="the worker to claim the run")
+        await eventually(rescue_then_status, lambda s: s not in ("queued", "running"), what="the slow step to end",
+                         interval=0.05)
     finally:
         worker.request_stop()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=HANG)
     assert rescued == []
     assert ((await get_run(db, run.id)).status, await _effects(db)) == ("succeeded", 1)
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
+import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -22,54 +21,15 @@ from rentguy_crm.automation.models import Workflow
 from rentguy_crm.db import Database
 from tests import engine_plugin
 from tests.automation_support import install_workflow, runs_by_status, workflow_doc
+from tests.worker_support import HANG, Workers, eventually
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
-CRM = str(Path(sys.executable).parent / "crm")
-
-
-class Workers:
-    """Start and stop `crm workers run` processes; their output goes to files (never a full pipe)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str, lease: float = 30, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "CRM_AUTOMATION_PLUGINS": "tests.engine_plugin"}
-        log = open(self.tmp / f"worker-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([CRM, "workers", "run", "--concurrency", str(concurrency), "--lease", str(lease),
-                                 "--poll", "0.2", "--no-schedules", *args], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def log(self, index: int) -> str:
-        return (self.tmp / f"worker-{index}.log").read_text(errors="replace")
-
-    def stop_all(self) -> list[int | None]:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = []
-        for proc in self.procs:
-            try:
-                codes.append(proc.wait(timeout=30))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes.append(None)
-        return codes
-
 
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Workers]:
     group = Workers(tmp_path)
     yield group
-    for proc in group.procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    group.kill_all()
 
 
 @pytest.fixture
@@ -96,13 +56,15 @@ async def _bulk_runs(db: Database, workflow: Workflow, count: int, max_attempts:
             await session.execute(insert(AutomationRun), rows[start:start + 1000])
 
 
-async def _wait_for(db: Database, predicate, within: float) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while True:
-        counts = await runs_by_status(db)
-        if predicate(counts) or time.monotonic() > deadline:
-            return counts
-        await asyncio.sleep(0.2)
+async def _wait_for(db: Database, predicate, what: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return await eventually(lambda: runs_by_status(db), predicate, what=what, interval=0.2)
+
+
+def _markers(folder: Path) -> Any:
+    async def entered() -> int:
+        return len([p for p in await asyncio.to_thread(lambda: list(folder.iterdir()))
+                    if p.name.startswith("entered-")])
+    return entered
 
 
 async def _effect_stats(db: Database) -> tuple[int, int]:
@@ -114,6 +76,7 @@ async def _effect_stats(db: Database) -> tuple[int, int]:
 
 
 RECORD = {"type": "notify", "template": "record"}
+HOLD = {"type": "notify", "template": "hold"}
 
 
 async def test_three_worker_processes_execute_every_step_exactly_once(db, factory, workers, effects) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +89,7 @@ async def test_three_worker_processes_execute_every_step_exactly_once(db, factor
     await _bulk_runs(db, wf, count)
     for _ in range(3):
         workers.start(concurrency=8 if db.dialect == "postgresql" else 2)
-    counts = await _wait_for(db, lambda c: c.get("succeeded", 0) == count, within=90)
+    counts = await _wait_for(db, lambda c: c.get("succeeded", 0) == count, what=f"{count} runs to succeed")
     codes = workers.stop_all()
     assert counts == {"succeeded": count}, (counts, workers.log(0)[-2000:])
     assert codes == [0, 0, 0]
@@ -138,48 +101,49 @@ async def test_three_worker_processes_execute_every_step_exactly_once(db, factor
 
 
 async def test_run_of_a_sigkilled_worker_finishes_once_on_another_worker_after_the_lease(  # type: ignore[no-untyped-def]
-        db, factory, workers, effects) -> None:
+        db, factory, workers, effects, tmp_path) -> None:
     tenant = await factory.tenant()
-    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, {"type": "notify", "template": "slow-4000"}]))
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD, HOLD]))
     await _bulk_runs(db, wf, 1)
-    victim = workers.start(lease=2)
-    await _wait_for(db, lambda c: c.get("running") == 1, within=20)
-    await asyncio.sleep(1.0)  # inside the slow step
+    victim = workers.start(lease=2, env={engine_plugin.HOLD_DIR_ENV: str(tmp_path)})
+    await eventually(_markers(tmp_path), lambda n: n == 1, what="the worker to be inside the second step")
     victim.kill()
     victim.wait()
-    killed_at = time.monotonic()
-    workers.start(lease=2)
-    counts = await _wait_for(db, lambda c: c.get("succeeded") == 1, within=30)
+    workers.start(lease=2)  # without the hold folder its step records at once
+    counts = await _wait_for(db, lambda c: c.get("succeeded") == 1, what="the run to succeed on the second worker")
     assert counts == {"succeeded": 1}
-    assert time.monotonic() - killed_at < 2 + 4 + 5  # lease + the slow step + process start
     assert await _effect_stats(db) == (2, 2)
     async with db.session() as session:
         row = (await session.execute(text("SELECT attempt, step_log FROM crm_automation_runs"))).one()
     assert row.attempt == 2
-    workers.stop_all()
+    step_log = json.loads(row.step_log) if isinstance(row.step_log, str) else row.step_log
+    assert [(e["step"], e["status"], e["attempt"]) for e in step_log] == [
+        (0, "started", 1), (0, "done", 1), (1, "started", 1), (1, "started", 2), (1, "done", 2)]
+    assert workers.stop_all()[-1] == 0
 
 
 async def test_sigterm_lets_the_step_in_flight_finish_releases_the_rest_and_exits_0(  # type: ignore[no-untyped-def]
-        db, factory, workers, effects) -> None:
+        db, factory, workers, effects, tmp_path) -> None:
     tenant = await factory.tenant()
-    slow = {"type": "notify", "template": "slow-1500"}
-    wf = await install_workflow(db, tenant, workflow_doc(steps=[slow, slow, slow]))
+    wf = await install_workflow(db, tenant, workflow_doc(steps=[HOLD, HOLD, HOLD]))
     await _bulk_runs(db, wf, 2)
-    worker = workers.start(concurrency=2)
-    await _wait_for(db, lambda c: c.get("running") == 2, within=20)
-    await asyncio.sleep(0.5)
+    worker = workers.start(concurrency=2, env={engine_plugin.HOLD_DIR_ENV: str(tmp_path)})
+    # SQLite has one writer at a time: there only one step can be inside its transaction.
+    in_flight = 2 if db.dialect == "postgresql" else 1
+    await eventually(_markers(tmp_path), lambda n: n == in_flight, what="steps in flight")
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=20) == 0
+    (tmp_path / "release").write_text("")
+    assert worker.wait(timeout=HANG) == 0
     counts = await runs_by_status(db)
     assert "running" not in counts and counts.get("queued") == 2, counts
     done_before, _ = await _effect_stats(db)
-    assert done_before >= 2  # the steps in flight finished
+    assert done_before >= in_flight  # the steps in flight finished
     async with db.session() as session:
         steps = (await session.execute(text("SELECT current_step FROM crm_automation_runs"))).scalars().all()
         assert await session.scalar(text("SELECT stopped_at IS NOT NULL FROM crm_workers"))
     assert sum(steps) == done_before
     workers.start(concurrency=2)
-    assert await _wait_for(db, lambda c: c.get("succeeded") == 2, within=30) == {"succeeded": 2}
+    assert await _wait_for(db, lambda c: c.get("succeeded") == 2, what="both runs to succeed") == {"succeeded": 2}
     assert await _effect_stats(db) == (6, 6)
     assert workers.stop_all()[-1] == 0
 
@@ -189,7 +153,7 @@ async def test_workers_carry_on_after_the_database_goes_away(db, factory, worker
     wf = await install_workflow(db, tenant, workflow_doc(steps=[RECORD]))
     workers.start(lease=3)
     await _bulk_runs(db, wf, 50)
-    await _wait_for(db, lambda c: c.get("succeeded") == 50, within=30)
+    await _wait_for(db, lambda c: c.get("succeeded") == 50, what="the first 50 runs")
     if db.dialect == "postgresql":
         # Cut every connection of the workers, repeatedly, for ~3 s (what a database restart looks like to them).
         deadline = time.monotonic() + 3
@@ -211,7 +175,7 @@ async def test_workers_carry_on_after_the_database_goes_away(db, factory, worker
         locker.execute("ROLLBACK")
         locker.close()
     await _bulk_runs(db, wf, 50)
-    counts = await _wait_for(db, lambda c: c.get("succeeded") == 100, within=40)
+    counts = await _wait_for(db, lambda c: c.get("succeeded") == 100, what="all 100 runs after the outage")
     assert counts == {"succeeded": 100}, (counts, workers.log(0)[-3000:])
     assert await _effect_stats(db) == (100, 100)
     assert workers.stop_all() == [0]

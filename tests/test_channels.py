@@ -34,7 +34,7 @@ def smtp() -> Any:
     fake.controller.stop()
 
 
-def smtp_mailer(port: int, timeout: float = 5) -> SmtpMailer:
+def smtp_mailer(port: int, timeout: float = 60) -> SmtpMailer:  # a ceiling: the fake answers at once
     return SmtpMailer(EmailChannel(provider="smtp", host="127.0.0.1", port=port, security="none",
                                    from_address="Mr. DJ <info@mr-dj.nl>", reply_to="boekingen@mr-dj.nl",
                                    timeout_seconds=timeout))
@@ -134,13 +134,29 @@ async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Htt
     name = request.param
     fake = WhatsappFake("wa-token") if name == "whatsapp" else HttpFake()
     async with fake:
-        yield name, fake, lambda timeout=5.0: SENDERS[name](fake, timeout)
+        yield name, fake, lambda timeout=60.0: SENDERS[name](fake, timeout)  # a ceiling; the fake answers at once
 
 
 async def test_http_channel_success_is_counted_once_per_key(vendor) -> None:  # type: ignore[no-untyped-def]
     _name, fake, sender = vendor
     await sender()(KEY)
     assert fake.deliveries[KEY] == 1
+
+
+async def test_every_http_channel_sends_the_key_as_idempotency_key_on_every_attempt(vendor) -> None:  # type: ignore[no-untyped-def]
+    _name, fake, sender = vendor
+    fake.script.append(Reply(503, b"unavailable"))
+    with pytest.raises(RetryableDeliveryError):
+        await sender()(KEY)
+    await sender()(KEY)
+    assert [r.headers["idempotency-key"] for r in fake.requests] == [KEY, KEY]
+
+
+async def test_whatsapp_carries_the_key_in_biz_opaque_callback_data_for_its_status_webhooks() -> None:
+    async with WhatsappFake("wa-token") as fake:
+        await whatsapp_sender(fake, 60.0)(KEY)
+    [request] = fake.requests
+    assert request.json()["biz_opaque_callback_data"] == KEY
 
 
 async def test_http_channel_429_is_retryable_and_honours_retry_after(vendor) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 from tests.obs_support import sample
+from tests.worker_support import HANG
 
 
 @pytest.fixture
@@ -199,7 +200,7 @@ async def test_crm_workers_run_serves_its_metrics_port_with_heartbeat_and_workfl
         return text if "crm_worker_heartbeat_timestamp_seconds{" in text else None
 
     try:
-        text = await asyncio.to_thread(wait_until, registered, 20, "the worker did not register")
+        text = await asyncio.to_thread(wait_until, registered, HANG, "the worker did not register")
     finally:
         await asyncio.to_thread(stop, proc)
     assert proc.returncode == 0  # SIGTERM: a clean stop

@@ -12,6 +12,7 @@ import pytest
 from rentguy_crm.db import utcnow
 from rentguy_crm.observability import exporter, metrics
 from tests.obs_support import PYTHON, REPO, add_runs, add_workflow, child_env, free_port, sample, stop, wait_http
+from tests.worker_support import HANG
 
 
 async def test_metrics_answers_in_prometheus_text_format_without_a_key(client) -> None:
@@ -121,7 +122,7 @@ def test_counters_of_two_api_processes_add_up_in_one_scrape(tmp_path) -> None:
         wait_http(base + "/healthz", proc=proc)
         pids: set[int] = set()
         posts = 0
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG  # until both processes answered; only a hang reaches the ceiling
         while (len(pids) < 2 or posts < 10) and time.monotonic() < deadline:
             with httpx.Client(base_url=base, timeout=5) as fresh_connection:
                 pids.add(fresh_connection.post("/test-only/finish-run").json()["pid"])
@@ -156,7 +157,7 @@ async def test_crm_serve_with_two_workers_shares_a_fresh_multiprocess_directory(
         proc = subprocess.Popen([crm, "serve", "--workers", "2", "--port", str(port)], cwd=REPO, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_http(base + "/healthz", proc=proc, timeout=30)
+            wait_http(base + "/healthz", proc=proc)
             for _ in range(12):
                 with httpx.Client(base_url=base, timeout=5) as fresh_connection:
                     assert fresh_connection.post("/api/v1/webhooks/alertmanager", json=body,

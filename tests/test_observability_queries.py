@@ -18,6 +18,7 @@ from rentguy_crm.observability import exporter
 from rentguy_crm.observability import metrics as metric_defs
 from tests.obs_support import REPO, add_runs, add_workflow, sample
 from tests.promql_refs import References, grafana_to_promql, label_values_query, references
+from tests.worker_support import HANG
 
 DASHBOARD = REPO / "ops" / "grafana" / "dashboards" / "automation_throughput.json"
 RULES = REPO / "ops" / "prometheus" / "rules" / "crm.yml"
@@ -212,6 +213,6 @@ def _scrape_after_leads_and_runs(api_key: str) -> str:
                                  ("lead_followup", "succeeded"))]
             return text if done == [1, 1, 2] else None
 
-        return str(wait_until(finished, 30, "the four runs did not finish"))
+        return str(wait_until(finished, HANG, "the four runs did not finish"))
     finally:
         stop(proc)

@@ -135,7 +135,7 @@ async def sqlite_file_digest(db, url: str) -> str:  # type: ignore[no-untyped-de
     reader = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
         path, stdout=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(reader.communicate(), 30)
+    out, _ = await asyncio.wait_for(reader.communicate(), 120)
     return out.decode().strip()
 
 

@@ -1,4 +1,5 @@
-"""With Redis storage, two real API processes share one limit and both follow a profile switch within seconds."""
+"""With Redis storage, two real API processes share one limit and both follow a profile switch (once their
+profile cache expires)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import redis
 from rentguy_crm.db import Database
 from rentguy_crm.ratelimit import service
 from tests.intake.test_pipeline import PUBLIC, form
+from tests.worker_support import HANG, eventually
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 
@@ -54,7 +56,7 @@ async def two_api_processes(redis_db3: None, db: Database) -> AsyncIterator[list
     procs = [start_api(port) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG  # only a hang ends here: starting is slow on a busy machine
         async with httpx.AsyncClient() as c:
             for url in urls:
                 while True:
@@ -89,15 +91,18 @@ async def test_two_processes_share_one_limit_and_follow_a_switch(two_api_process
 
         async with db.session() as session:
             await service.set_profile(session, mrdj, "relaxed", actor="bart")
-        switched_at = time.monotonic()
+        # Each process follows the switch once its profile cache expires; a cache that never expires hangs here.
         seen: set[str] = set()
         n = 0
-        while seen != {a, b} and time.monotonic() - switched_at < 10:
+
+        async def follow() -> set[str]:
+            nonlocal n
             for url in (a, b):
                 n += 1
                 response = await c.post(url + PUBLIC, json=form(email=f"after{n}@example.nl"))
                 if response.status_code == 201 and response.headers["RateLimit-Limit"] == "60":
                     seen.add(url)
-            await asyncio.sleep(0.2)
-        assert seen == {a, b}
-        assert time.monotonic() - switched_at < service.CACHE_SECONDS + 3
+            return seen
+
+        assert await eventually(follow, lambda s: s == {a, b}, what="both processes to follow the switch",
+                                interval=service.CACHE_SECONDS / 4) == {a, b}

@@ -1,5 +1,8 @@
 """Execute claimed runs step by step: each step's outcome and the program counter land in one fenced transaction.
 
+A step that talks to the outside world is announced first: a `started` step-log entry commits before its channel
+is called, so an attempt whose worker died after sending is still visible (see `step_log`).
+
 Fencing: every transaction on a run first re-reads it WHERE lease_owner = this worker AND status = 'running'
 (and on Postgres locks the row), so a worker that lost its lease, or a cancelled run, changes nothing.
 """
@@ -18,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import expressions, steps  # noqa: F401  (steps registers the engine's handlers)
+from rentguy_crm.automation import expressions, step_log, steps  # noqa: F401  (steps registers the engine's handlers)
 from rentguy_crm.automation.definitions import RetryPolicy, WorkflowDefinition
 from rentguy_crm.automation.dispatch import definition_of
 from rentguy_crm.automation.models import AutomationRun, Workflow
@@ -53,6 +56,12 @@ DATABASE_ONLY_STEPS: set[str] = {"create_task", "update_record", "wait", "stop"}
 def mark_database_only(step_type: str) -> None:
     """Declare that a step type's handler only writes to the database and is quick (it may be group-committed)."""
     DATABASE_ONLY_STEPS.add(step_type)
+
+
+def side_effecting(instruction: Instruction | None) -> bool:
+    """A step that talks to the outside world: each attempt is announced in the step log before it runs."""
+    return (instruction is not None and instruction.op == "step"
+            and instruction.step.type not in DATABASE_ONLY_STEPS)
 
 
 class _GroupAbort(Exception):
@@ -114,6 +123,8 @@ class RunExecutor:
         self._slugs: dict[int, str] = {}
         # Finished runs whose metrics are recorded once their transaction committed (run id -> observation).
         self._finished: dict[int, tuple[str, dt.datetime | None, dt.datetime, bool]] = {}
+        # Runs whose next step the claim's group commit announced: that step runs even if a stop comes first.
+        self._announced: set[int] = set()
 
     def known_slug(self, tenant_id: int) -> str:
         return self._slugs.get(tenant_id, str(tenant_id))
@@ -140,11 +151,15 @@ class RunExecutor:
             return await self._record_failure(claim, None, LeaseExpired(
                 f"attempt {claim.attempt - 1} of {claim.max_attempts} did not finish before its lease expired"),
                 retryable=False, dead=True)
+        announced = claim.id in self._announced
+        self._announced.discard(claim.id)
         while True:
-            if self.stopping:
+            # An announced attempt runs even when stopping: its `started` entry says the channel is being called.
+            if self.stopping and not announced:
                 return "released"
             outcome = await self._advance(claim)
-            if outcome != "continue":
+            announced = outcome == "announced"
+            if outcome not in ("continue", "announced"):
                 return outcome
 
     def _groupable(self, instruction: Instruction) -> bool:
@@ -207,8 +222,9 @@ class RunExecutor:
             return None
         definition, program = await self._program(session, claim.workflow_id)
         pc = claim.current_step
-        if pc < len(program) and not self._groupable(program[pc]):
-            return None
+        if pc < len(program) and not self._groupable(program[pc]) and (
+                self.stopping or self._announcement(claim, program, pc, claim.step_log, now) is None):
+            return None  # nothing to do in the group; a side-effecting first step is announced below
         tenant, channels = await self._tenant(session, claim.tenant_id)
         entries, context = list(claim.step_log), dict(claim.context)
         variables: dict[str, Any] | None = None
@@ -232,14 +248,13 @@ class RunExecutor:
             handler = handler_for(step.type)
             assert handler is not None
             ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
-                              idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables, channels=channels,
-                              now=now)
+                              idempotency_key=step_log.idempotency_key(claim.id, pc), variables=variables,
+                              channels=channels, now=now)
             result = await handler(ctx, step)
             output = jsonable(result.output)
             if output:
                 context.setdefault("steps", {})[str(step.name or pc)] = output
-            status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
-            entries.append(self._entry(pc, instruction, claim, now, started, status, output))
+            entries.append(self._entry(pc, instruction, claim, now, started, _outcome(result.status, output), output))
             if result.status == "stop":
                 pc = len(program)
                 break
@@ -260,7 +275,25 @@ class RunExecutor:
         else:
             row.update(status="running", lease_owner=self.owner, lease_expires_at=now + self.lease,
                        run_after=now + self.lease)
+            # Announcing the next step here saves it a transaction of its own: this write commits before it runs.
+            if not self.stopping and (announcement := self._announcement(claim, program, pc, entries, now)):
+                entries.append(announcement)
+                self._announced.add(claim.id)
         return row
+
+    def _announcement(self, claim: ClaimedRun, program: list[Instruction], pc: int, entries: list[Any],
+                      now: dt.datetime) -> dict[str, Any] | None:
+        """The `started` entry step `pc` needs before it runs: it talks to the outside world and this attempt
+        has not announced it yet. None when there is nothing to announce."""
+        if pc >= len(program):
+            return None
+        instruction = program[pc]
+        if not side_effecting(instruction) or handler_for(instruction.step.type) is None:
+            return None
+        if step_log.announced(entries, pc, claim.attempt, self.owner):
+            return None
+        return step_log.started(pc, instruction, run_id=claim.id, attempt=claim.attempt, worker=self.owner, at=now,
+                                unfinished=step_log.unfinished_attempts(entries, pc))
 
     async def _write_group(self, session: AsyncSession, rows: list[dict[str, Any]], now: dt.datetime) -> int:
         """One fenced write for the whole group; returns how many runs it landed on."""
@@ -366,6 +399,12 @@ class RunExecutor:
                 if instruction.op == "jump":
                     await self._write(session, claim, current_step=instruction.target)
                     return "continue"
+                if (announcement := self._announcement(claim, program, pc, log_entries, now)) is not None:
+                    # Committed before the channel is called: a crash after sending leaves this entry behind.
+                    await self._write(session, claim, step_log=[*log_entries, announcement])
+                    return "announced"
+                unfinished = (step_log.unfinished_attempts(log_entries, pc, skip_last=True)
+                              if side_effecting(instruction) else [])
                 tenant, channels = await self._tenant(session, claim.tenant_id)
                 variables = await subject_variables(session, tenant, lead_id=claim.lead_id, deal_id=claim.deal_id)
                 variables["steps"] = context.get("steps", {})
@@ -374,8 +413,8 @@ class RunExecutor:
                     holds = bool(expressions.evaluate(instruction.step.condition, variables, now=now))
                     entry = self._entry(pc, instruction, claim, now, started, "done", {"condition": holds})
                     next_pc = pc + 1 if holds else int(instruction.target or 0)
-                    return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
-                                                  len(program), now, None, False)
+                    return await self._continue(session, claim, row, program, [*log_entries, entry], context,
+                                                next_pc, now, None, False)
                 step = instruction.step
                 handler = handler_for(step.type)
                 if handler is None:
@@ -383,18 +422,19 @@ class RunExecutor:
                         f"no implementation is registered for step type '{step.type}' (step {pc}, "
                         f"'{instruction.label}'); the module that provides it is not installed in this worker")
                 ctx = StepContext(session=session, tenant=tenant, run_id=claim.id, step_number=pc,
-                                  idempotency_key=f"run:{claim.id}:step:{pc}", variables=variables,
-                                  channels=channels, now=now)
+                                  idempotency_key=step_log.idempotency_key(claim.id, pc), variables=variables,
+                                  channels=channels, now=now, unfinished_attempts=tuple(unfinished))
                 result: StepResult = await handler(ctx, step)
                 output = jsonable(result.output)
                 if output:
                     context.setdefault("steps", {})[str(step.name or pc)] = output
-                status = {"done": "done", "wait": "waiting", "stop": "stopped"}[result.status]
-                entry = self._entry(pc, instruction, claim, now, started, status, output)
+                entry = self._entry(pc, instruction, claim, now, started, _outcome(result.status, output), output)
+                if unfinished:
+                    entry["unfinished_attempts"] = unfinished
                 next_pc = len(program) if result.status == "stop" else pc + 1
                 park_until = result.run_after if result.status == "wait" else None
-                return await self._after_step(session, claim, row, [*log_entries, entry], context, next_pc,
-                                              len(program), now, park_until, result.status == "stop")
+                return await self._continue(session, claim, row, program, [*log_entries, entry], context, next_pc,
+                                            now, park_until, result.status == "stop")
         except Exception as exc:  # the step's transaction rolled back; record the failure in a new one
             self._finished.pop(claim.id, None)
             if pc is None and not isinstance(exc, PermanentStepError):
@@ -403,14 +443,24 @@ class RunExecutor:
 
     def _entry(self, pc: int, instruction: Instruction, claim: ClaimedRun, now: dt.datetime, started: float,
                status: str, output: dict[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "step": pc, "type": instruction.step.type if instruction.step is not None else instruction.op,
-            "name": instruction.label, "status": status, "attempt": claim.attempt, "at": now.isoformat(),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2), "worker": self.owner,
-        }
-        if output:
-            entry["output"] = output
-        return entry
+        return step_log.entry(
+            pc, step_log.describe(instruction), status=status, attempt=claim.attempt, worker=self.owner, at=now,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2), output=output or None,
+            idempotency_key=step_log.idempotency_key(claim.id, pc) if side_effecting(instruction) else None)
+
+    async def _continue(self, session: AsyncSession, claim: ClaimedRun, row: Any, program: list[Instruction],
+                        entries: list[Any], context: dict[str, Any], next_pc: int, now: dt.datetime,
+                        park_until: dt.datetime | None, stopped: bool) -> str:
+        """Record a step's outcome and move on; a side-effecting next step is announced in the same write."""
+        announcement = None
+        # Not when this worker is stopping: an announced step runs, and a stopping worker starts no new step.
+        if not stopped and not self.stopping and (park_until is None or park_until <= now):
+            announcement = self._announcement(claim, program, next_pc, entries, now)
+        if announcement is not None:
+            entries = [*entries, announcement]
+        outcome = await self._after_step(session, claim, row, entries, context, next_pc, len(program), now,
+                                         park_until, stopped)
+        return "announced" if announcement is not None and outcome == "continue" else outcome
 
     async def _after_step(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
                           context: dict[str, Any], next_pc: int, length: int, now: dt.datetime,
@@ -467,24 +517,29 @@ class RunExecutor:
                 return "lost"
             entries = list(row.step_log or [])
             error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
-            entry: dict[str, Any] = {"step": row.current_step if pc is None else pc, "status": "failed",
-                                     "attempt": claim.attempt, "at": now.isoformat(), "worker": self.owner,
-                                     "error": error, "retryable": retryable}
-            if started is not None:
-                entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            definition: WorkflowDefinition | None = None
+            program: list[Instruction] | None = None
+            try:
+                definition, program = await self._program(session, claim.workflow_id)
+            except PermanentStepError:
+                pass  # the entry then names the workflow definition, which is what failed
+            step_no = row.current_step if pc is None else pc
+            instruction = program[step_no] if program is not None and step_no < len(program) else None
+            entry = step_log.entry(
+                step_no, step_log.at_position(program, step_no), status="failed", attempt=claim.attempt,
+                worker=self.owner, at=now, error=error, retryable=retryable,
+                duration_ms=None if started is None else round((time.perf_counter() - started) * 1000, 2),
+                idempotency_key=step_log.idempotency_key(claim.id, step_no) if side_effecting(instruction) else None)
             entries.append(entry)
             common = {"step_log": entries, "last_error_type": error["type"], "last_error_message": error["message"],
                       "lease_owner": None, "lease_expires_at": None}
             if retryable and not dead and row.attempt < claim.max_attempts:
-                try:
-                    definition, _ = await self._program(session, claim.workflow_id)
-                    policy = definition.retry
-                except PermanentStepError:
-                    policy = RetryPolicy()
+                policy = definition.retry if definition is not None else RetryPolicy()
                 delay = retry_delay(policy, row.attempt, self.rng)
                 retry_after = getattr(exc, "retry_after", None)
                 if isinstance(retry_after, dt.timedelta) and retry_after > delay:
                     delay = retry_after
+                entry["retry_at"] = (now + delay).isoformat()
                 await self._write(session, claim, status="queued", run_after=now + delay, **common)
                 outcome = "retry"
             else:
@@ -504,6 +559,13 @@ class RunExecutor:
         log.warning("run_" + outcome, run_id=claim.id, workflow=claim.workflow_key, attempt=row.attempt,
                     error_type=error["type"], error=error["message"])
         return outcome
+
+
+def _outcome(result_status: str, output: dict[str, Any]) -> str:
+    """The step-log status of a step's result; a step that chose not to act (no address, no consent) skipped."""
+    if result_status == "done":
+        return "skipped" if "skipped" in output else "done"
+    return {"wait": "waiting", "stop": "stopped"}[result_status]
 
 
 def _late(due: dt.datetime | None, already_marked: bool, now: dt.datetime) -> bool:

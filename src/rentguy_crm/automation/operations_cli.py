@@ -210,8 +210,17 @@ def runs_show(run_id: int = typer.Argument(..., help="Run id."), as_json: bool =
     summary = {k: v for k, v in data.items() if k not in ("step_log", "context")}
     emit([{"field": k, "value": v} for k, v in summary.items()], as_json=False, columns=["field", "value"],
          title=f"run {run_id}")
-    emit([{**e, "detail": e.get("error") or e.get("output")} for e in data["step_log"]], as_json=False,
+    emit([{**e, "detail": e.get("error") or e.get("output") or _attempt_detail(e)} for e in data["step_log"]],
+         as_json=False,
          columns=["step", "type", "name", "status", "attempt", "at", "duration_ms", "detail"], title="step log")
+
+
+def _attempt_detail(entry: dict[str, Any]) -> str | None:
+    """What a `started` entry says: the key the channel got, and earlier attempts that never finished."""
+    if not entry.get("idempotency_key"):
+        return None
+    unfinished = entry.get("unfinished_attempts")
+    return f"key {entry['idempotency_key']}" + (f"; unfinished earlier attempts {unfinished}" if unfinished else "")
 
 
 @runs_app.command("start")

@@ -57,6 +57,9 @@ class StepContext:
     variables: dict[str, Any]  # lead, contact, deal, brand, tenant, run, step outputs so far
     channels: Channels
     now: dt.datetime
+    # Earlier attempts of this step that called their channel and never recorded an outcome (a worker killed
+    # between sending and committing): the message may already be out, under this same idempotency key.
+    unfinished_attempts: tuple[int, ...] = ()
 
 
 @dataclass

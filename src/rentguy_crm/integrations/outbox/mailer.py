@@ -4,19 +4,12 @@ server is configured, so a newcomer can open the welcome mail a new lead gets.""
 from __future__ import annotations
 
 import asyncio
-import re
+from email import message_from_bytes
 from pathlib import Path
 
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage
+from rentguy_crm.integrations.outbox.files import file_name, write_once
 from rentguy_crm.integrations.smtp.message import build_mime
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # One file per idempotency key: a retried step rewrites the same file rather than adding a second mail.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 class OutboxMailer:
@@ -26,12 +19,19 @@ class OutboxMailer:
         self.reply_to = reply_to
 
     def path_for(self, idempotency_key: str) -> Path:
-        return self.folder / (re.sub(r"[^A-Za-z0-9_.-]+", "-", idempotency_key).strip("-") + ".eml")
+        return self.folder / (file_name(idempotency_key) + ".eml")
 
     async def send(self, message: EmailMessage, *, idempotency_key: str) -> DeliveryReceipt:
         mime = build_mime(message, idempotency_key=idempotency_key, default_from=self.from_address,
                           default_reply_to=self.reply_to)
         path = self.path_for(idempotency_key)
-        await asyncio.to_thread(_write_atomically, path, bytes(mime))
-        return DeliveryReceipt(channel="email", message_id=mime["Message-ID"],
-                               detail={"transport": "outbox", "path": str(path)})
+
+        def same_message(existing: bytes) -> bool:
+            first = message_from_bytes(existing)
+            return all(first[h] == mime[h] for h in ("Message-ID", "To", "Subject"))
+
+        outcome = await asyncio.to_thread(write_once, path, bytes(mime), same_message)
+        detail: dict[str, object] = {"transport": "outbox", "path": str(path)}
+        if outcome == "kept":  # sent before under this key: the first file stands
+            detail["deduplicated"] = True
+        return DeliveryReceipt(channel="email", message_id=mime["Message-ID"], detail=detail)

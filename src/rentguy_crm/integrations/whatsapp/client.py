@@ -24,13 +24,19 @@ class WhatsappCloudMessenger:
     def url(self) -> str:
         return f"{self.config.api_base.rstrip('/')}/{self.config.api_version}/{self.config.phone_number_id}/messages"
 
-    def payload(self, to: str, template: str, language: str, parameters: list[str]) -> dict[str, Any]:
+    def payload(self, to: str, template: str, language: str, parameters: list[str],
+                idempotency_key: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": template, "language": {"code": language}}
         if parameters:
             body["components"] = [{"type": "body",
                                    "parameters": [{"type": "text", "text": p} for p in parameters]}]
-        return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.lstrip("+"),
-                "type": "template", "template": body}
+        message: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                                   "to": to.lstrip("+"), "type": "template", "template": body}
+        if idempotency_key:
+            # The Cloud API has no idempotency key and does not deduplicate. biz_opaque_callback_data is only
+            # echoed in the message's status webhooks: it ties a resent message to the step that sent it.
+            message["biz_opaque_callback_data"] = idempotency_key
+        return message
 
     async def send_template(self, to: str, template: str, language: str, parameters: list[str], *,
                             idempotency_key: str) -> DeliveryReceipt:
@@ -38,7 +44,7 @@ class WhatsappCloudMessenger:
                    "Idempotency-Key": idempotency_key}
         try:
             response = await http_delivery.post("whatsapp", self.url, timeout_seconds=self.config.timeout_seconds,
-                                                json=self.payload(to, template, language, parameters),
+                                                json=self.payload(to, template, language, parameters, idempotency_key),
                                                 headers=headers)
         except PermanentDeliveryError as exc:
             if exc.status == 400 and _graph_error_code(exc) in RETRYABLE_ERROR_CODES:
