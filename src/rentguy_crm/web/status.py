@@ -83,7 +83,7 @@ async def database_check(db: Database) -> ComponentStatus:
 
 
 async def workers_check(db: Database) -> ComponentStatus:
-    async with db.session() as session:
+    async with db.read_session() as session:
         report = await automation_status.worker_status(session, clock.now())
     running = [w for w in report["workers"] if w["state"] != "stopped"]
     ages = {w["name"]: w["heartbeat_age_s"] for w in running}
@@ -98,7 +98,7 @@ async def workers_check(db: Database) -> ComponentStatus:
 
 async def queue_check(db: Database) -> ComponentStatus:
     now = clock.now()
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.execute(
             select(AutomationRun.workflow_key, func.count(), func.min(AutomationRun.run_after))
             .where(AutomationRun.status == "queued", AutomationRun.run_after <= now)
@@ -120,7 +120,7 @@ async def queue_check(db: Database) -> ComponentStatus:
 async def lead_capture_check(db: Database) -> ComponentStatus:
     # Counts come from every API process via the per-minute tally table (see intake/tally.py).
     await tally.flush(db)
-    async with db.session() as session:
+    async with db.read_session() as session:
         counts = await recent_outcomes(session, ERROR_RATE_WINDOW_MINUTES)
     per: dict[str, Any] = {}
     total = errors = 0
