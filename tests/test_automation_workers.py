@@ -153,7 +153,7 @@ async def test_run_of_a_sigkilled_worker_finishes_once_on_another_worker_after_t
     assert counts == {"succeeded": 1}
     assert time.monotonic() - killed_at < 2 + 4 + 5  # lease + the slow step + process start
     assert await _effect_stats(db) == (2, 2)
-    async with db.session() as session:
+    async with db.read_session() as session:
         row = (await session.execute(text("SELECT attempt, step_log FROM crm_automation_runs"))).one()
     assert row.attempt == 2
     workers.stop_all()

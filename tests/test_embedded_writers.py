@@ -60,12 +60,12 @@ async def test_twenty_concurrent_writers_and_a_pause_while_runs_drain_get_no_503
     try:
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"},
                                      timeout=60) as client:
-            cli = subprocess.Popen(  # the operator's pause from another process, while the writers run
-                [CRM, "workflows", "pause", "--tenant", tenant.slug, "--workflow", "lead_intake",
-                 "--reason", "drain test"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            cli = await asyncio.create_subprocess_exec(  # the operator's pause from another process, meanwhile
+                CRM, "workflows", "pause", "--tenant", tenant.slug, "--workflow", "lead_intake",
+                "--reason", "drain test", cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             results = await asyncio.gather(*(_writer(client, contact.id, i) for i in range(WRITERS)),
                                            _pauser(client, 20))
-            cli_out, cli_err = cli.communicate(timeout=120)
+            cli_out, cli_err = await asyncio.wait_for(cli.communicate(), timeout=120)
             # Resume so the queued runs drain, and let the workers finish them while status is read.
             assert (await client.post("/api/v1/automation/workflows/lead_intake/resume")).status_code == 200
     finally:

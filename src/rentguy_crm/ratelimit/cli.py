@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, emit, run_async
+from rentguy_crm.kit.console import JsonOption, emit, fail, run_async
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.ratelimit import service
 from rentguy_crm.ratelimit.profiles import PROFILES, limits_for
@@ -62,8 +62,12 @@ def set_profile(
 ) -> None:
     """Switch a tenant's profile now, permanently or --for a while. Audited; API processes follow within seconds."""
 
+    try:
+        delta = parse_duration(duration, unit_required=True) if duration else None
+    except ValueError as exc:
+        raise fail(f"--for: {exc}", code=2) from None
+
     async def work() -> dict[str, Any]:
-        delta = parse_duration(duration) if duration else None
         async with one_off_session() as session:
             await service.revert_expired(session)
             row = await tenants.get(session, tenant)
