@@ -9,7 +9,7 @@ import typer
 from rentguy_crm.auth import service
 from rentguy_crm.auth.permissions import ROLES
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, format_time, run_async
+from rentguy_crm.kit.console import JsonOption, console, emit, format_time, run_async, use_zone
 from rentguy_crm.tenants import repository
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -58,6 +58,7 @@ def list_keys(
     async def go() -> list[dict[str, Any]]:
         async with one_off_session() as session:
             t = await repository.get(session, tenant) if tenant else None
+            use_zone(t.timezone if t else None)
             keys = await service.list_keys(session, t)
             return [{"id": k.id, "tenant_id": k.tenant_id, "name": k.name, "prefix": k.prefix,
                      "roles": k.roles, "created_at": k.created_at,

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async
+from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async, use_zone
 from rentguy_crm.tenants import repository, service
 from rentguy_crm.tenants.config import TenantConfigError, load_config
 
@@ -67,6 +67,7 @@ def show(slug: str = typer.Argument(..., help="Tenant slug or alias"), as_json: 
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             tenant = await repository.get(session, slug)
+            use_zone(tenant.timezone)
             return {**_row(tenant), "config": tenant.config}
 
     data = run_async(go)
