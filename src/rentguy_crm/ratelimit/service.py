@@ -111,11 +111,9 @@ async def set_profile(
     switch = await _switch_row(session, tenant.id)
     before = effective(tenant, switch, now)
     until = now + duration if duration is not None else None
-    if until is None:
-        base, beneath = None, []
-    elif switch is None:
-        base, beneath = None, []
-    else:
+    base: str | None = None
+    beneath: list[dict[str, Any]] = []
+    if until is not None and switch is not None:
         layers = stack(switch)
         permanent = [layer for layer in layers if layer.until is None]
         base = permanent[-1].profile if permanent else switch.revert_to
