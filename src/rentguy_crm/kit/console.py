@@ -20,6 +20,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from rentguy_crm.kit import clock
+
 T = TypeVar("T")
 
 console = Console()
@@ -61,11 +63,7 @@ def display_zone() -> str:
 
 def format_time(value: dt.datetime | None) -> str:
     """`2026-11-30 23:24:01 CET`: the tenant's local time with its zone, as people read it."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return "" if value is None else clock.local_text(value, display_zone())
 
 
 # Columns that name things (ids, keys, slugs, statuses, error types): always printed whole.
