@@ -75,7 +75,8 @@ async def get_run(db: Database, run_id: int) -> AutomationRun:
 
 
 async def runs_by_status(db: Database) -> dict[str, int]:
-    async with db.session() as session:
+    # Read beside the workers: a write session would queue behind a step holding SQLite's write lock.
+    async with db.read_session() as session:
         rows = (await session.execute(
             text("SELECT status, count(*) AS n FROM crm_automation_runs GROUP BY status"))).all()
     return {r.status: r.n for r in rows}

@@ -56,7 +56,7 @@ async def test_runs_list_show_cancel_and_retry_from_the_command_line(db, factory
     run = await queued_run(db, wf, lead_id=lead.id)
     listed = json.loads(_run(CRM, "runs", "list", "--tenant", "mrdj", "--status", "queued", "--since", "1h",
                              "--json").stdout)
-    assert [r["id"] for r in listed] == [run.id]
+    assert [r["id"] for r in listed["items"]] == [run.id] and listed["total"] == 1
     assert _run(CRM, "runs", "cancel", str(run.id)).returncode == 0
     shown = json.loads(_run(CRM, "runs", "show", str(run.id), "--json").stdout)
     assert shown["status"] == "cancelled" and shown["step_log"] == []

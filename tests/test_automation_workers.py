@@ -113,7 +113,7 @@ async def test_run_of_a_sigkilled_worker_finishes_once_on_another_worker_after_t
     counts = await _wait_for(db, lambda c: c.get("succeeded") == 1, what="the run to succeed on the second worker")
     assert counts == {"succeeded": 1}
     assert await _effect_stats(db) == (2, 2)
-    async with db.session() as session:
+    async with db.read_session() as session:
         row = (await session.execute(text("SELECT attempt, step_log FROM crm_automation_runs"))).one()
     assert row.attempt == 2
     step_log = json.loads(row.step_log) if isinstance(row.step_log, str) else row.step_log

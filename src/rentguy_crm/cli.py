@@ -9,7 +9,7 @@ from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.integrations.cli import app as integrations_app
-from rentguy_crm.kit.console import console, fail
+from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.provisioning import provision_command
@@ -22,6 +22,7 @@ app = typer.Typer(
     help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=CommandGroup,
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
@@ -37,6 +38,31 @@ app.add_typer(integrations_app, name="integrations")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
+
+
+@register_error_explainer
+def _suite_errors(exc: BaseException) -> str | None:
+    """What the suite's own errors, the database's and Alembic's mean, in one line (no SQL, no parameters)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+
+    from rentguy_crm.errors import AppError
+    from rentguy_crm.tenants.config import TenantConfigError
+
+    if isinstance(exc, AppError):
+        return exc.detail
+    if isinstance(exc, TenantConfigError):
+        return str(exc)
+    if isinstance(exc, CommandError):
+        return f"migration: {exc}"
+    if isinstance(exc, IntegrityError):
+        return "the change conflicts with data already stored (a duplicate or a missing reference); nothing changed"
+    if isinstance(exc, DBAPIError):
+        reason = (str(exc.orig).splitlines() or ["no reason given"])[0][:200]
+        return f"the database is unreachable or busy ({reason}); nothing changed, try again"
+    if isinstance(exc, ArgumentError):
+        return f"CRM_DATABASE_URL is not a database URL the suite understands: {str(exc).splitlines()[0]}"
+    return None
 
 
 def _version(value: bool) -> None:
@@ -91,6 +117,7 @@ def run(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision (default: head).")) -> None:
     """Migrate the database up to a revision."""
+    migrate.check_revision(revision)
     migrate.upgrade(revision)
     console.print(f"database at {migrate.current() or 'base'}")
 
@@ -98,6 +125,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision (def
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. 2025_03_01_add_crm_tables.")) -> None:
     """Migrate the database down to a revision. Agree this with the DBA first (playbook §5)."""
+    migrate.check_revision(revision)
     migrate.downgrade(revision)
     console.print(f"database at {migrate.current() or 'base'}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
@@ -98,9 +98,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_deferred(conn: Any) -> None:
-    # Emitting BEGIN ourselves makes SAVEPOINT work and lets the run queue ask for BEGIN IMMEDIATE.
-    conn.exec_driver_sql("BEGIN")
+# The execution option a read-only session sets so its SQLite transaction begins DEFERRED.
+READ_ONLY_OPTION = "crm_read_only"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # SQLite allows one writer at a time. A transaction that starts DEFERRED, reads, and then writes cannot wait
+    # for the lock when another connection committed in between (SQLITE_BUSY at once, busy_timeout or not), so
+    # every transaction that may write takes the write lock at its start and waits its turn within busy_timeout.
+    # Only sessions opened read-only start DEFERRED: WAL lets them read beside the writer without waiting.
+    # Emitting BEGIN ourselves (the driver's own BEGIN handling is off) also makes SAVEPOINT work.
+    read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str | None = None, *, pool: bool = True, **kwargs: Any) -> AsyncEngine:
@@ -109,7 +118,7 @@ def create_engine(url: str | None = None, *, pool: bool = True, **kwargs: Any) -
     if backend == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_deferred)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if not pool:
         kwargs.setdefault("poolclass", NullPool)
@@ -134,21 +143,30 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits when the block ends and rolls back on error."""
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits when the block ends and rolls back on error.
+
+        On SQLite the transaction holds the write lock from its start (writers queue instead of failing);
+        `read_only=True` is for sessions that never write (lists, status, GET requests): they read beside it.
+        """
         async with self.sessionmaker() as session, session.begin():
+            if read_only:
+                await session.connection(execution_options={READ_ONLY_OPTION: True})
             yield session
+
+    def read_session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.session(read_only=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 @asynccontextmanager
-async def one_off_session(url: str | None = None) -> AsyncIterator[AsyncSession]:
+async def one_off_session(url: str | None = None, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
     """A database, a session and a transaction for one command; everything is closed afterwards."""
     db = Database(url=url)
     try:
-        async with db.session() as session:
+        async with db.session(read_only=read_only) as session:
             yield session
     finally:
         await db.dispose()

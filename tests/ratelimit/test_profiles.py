@@ -140,7 +140,7 @@ def test_cli_refuses_unknown_profile(mrdj) -> None:
     assert result.exit_code == 1 and "turbo" in result.output
 
 
-def test_m365_sync_says_not_configured_and_exits_0() -> None:
+def test_m365_sync_says_not_configured_and_exits_0(mrdj) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, ["integrations", "m365", "sync", "--tenant", "mrdj", "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["status"] == "not_configured"
 

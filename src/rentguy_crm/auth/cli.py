@@ -9,10 +9,19 @@ import typer
 from rentguy_crm.auth import service
 from rentguy_crm.auth.permissions import ROLES
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, run_async
+from rentguy_crm.kit.console import JsonOption, console, emit, format_time, run_async, use_zone
 from rentguy_crm.tenants import repository
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
 
 
 @app.command("create")
@@ -49,6 +58,7 @@ def list_keys(
     async def go() -> list[dict[str, Any]]:
         async with one_off_session() as session:
             t = await repository.get(session, tenant) if tenant else None
+            use_zone(t.timezone if t else None)
             keys = await service.list_keys(session, t)
             return [{"id": k.id, "tenant_id": k.tenant_id, "name": k.name, "prefix": k.prefix,
                      "roles": k.roles, "created_at": k.created_at,
@@ -67,11 +77,17 @@ def revoke(
 
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            key = await service.revoke_key(session, key_id)
-            return {"id": key.id, "name": key.name, "revoked_at": key.revoked_at}
+            key = await service.get_key(session, key_id)
+            already = key.revoked_at is not None
+            if not already:
+                key = await service.revoke_key(session, key_id, actor=_actor())
+            return {"id": key.id, "name": key.name, "revoked_at": key.revoked_at, "already_revoked": already}
 
     data = run_async(go)
     if as_json:
         emit(data, as_json=True)
+    elif data["already_revoked"]:
+        console.print(f"API key {data['id']} ({data['name']}) was already revoked at "
+                      f"{format_time(data['revoked_at'])}; nothing changed.", highlight=False)
     else:
-        console.print(f"Revoked API key {data['id']} ({data['name']}).")
+        console.print(f"Revoked API key {data['id']} ({data['name']}).", highlight=False)

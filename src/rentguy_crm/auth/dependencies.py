@@ -18,10 +18,15 @@ def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
+# Requests that only read; their SQLite transactions read beside the writer instead of queueing for its lock.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request owns the transaction: commit when the handler returns, roll back when it raises."""
+    """The request owns the transaction: commit when the handler returns, roll back when it raises.
+    A request that may write takes SQLite's write lock at BEGIN, so it waits its turn instead of failing."""
     db: Database = request.app.state.db
-    async with db.session() as session:
+    async with db.session(read_only=request.method in READ_ONLY_METHODS) as session:
         yield session
 
 

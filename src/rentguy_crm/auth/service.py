@@ -129,10 +129,16 @@ async def list_keys(session: AsyncSession, tenant: Tenant | None = None) -> list
     return list((await session.scalars(stmt)).all())
 
 
-async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli") -> ApiKey:
+async def get_key(session: AsyncSession, key_id: int) -> ApiKey:
     key = await session.get(ApiKey, key_id)
     if key is None:
-        raise NotFound(f"No API key with id {key_id}.")
+        raise NotFound(f"No API key with id {key_id} (see 'crm apikeys list').")
+    return key
+
+
+async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli") -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing (its first revocation stays the recorded one)."""
+    key = await get_key(session, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         forget_principals(key.id)

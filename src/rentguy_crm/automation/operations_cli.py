@@ -10,7 +10,17 @@ import typer
 
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.db import one_off_session, utcnow
-from rentguy_crm.kit.console import JsonOption, console, emit, fail, print_json, run_async
+from rentguy_crm.kit.console import (
+    CommandGroup,
+    JsonOption,
+    console,
+    emit,
+    fail,
+    format_time,
+    print_json,
+    run_async,
+    use_zone,
+)
 from rentguy_crm.kit.durations import parse_duration
 
 CLI_ACTOR = "cli"
@@ -28,7 +38,9 @@ def _actor() -> str:
 async def _tenant(session: Any, slug: str) -> Any:
     from rentguy_crm.tenants.repository import get
 
-    return await get(session, slug)
+    tenant = await get(session, slug)
+    use_zone(tenant.timezone)  # times in this command's tables are the tenant's local time
+    return tenant
 
 
 # -- workers -----------------------------------------------------------------------------------------------------
@@ -124,13 +136,17 @@ def workflows_pause(
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             t = await _tenant(session, tenant)
-            pause = await service.pause_workflow(session, t, workflow, actor=_actor(), reason=reason, now=utcnow())
+            now = utcnow()
+            pause = await service.pause_workflow(session, t, workflow, actor=_actor(), reason=reason, now=now)
             return {"tenant": t.slug, "workflow": workflow, "paused": True, "paused_at": pause.paused_at,
-                    "paused_by": pause.paused_by, "reason": pause.reason}
+                    "paused_by": pause.paused_by, "reason": pause.reason, "already_paused": pause.paused_at != now}
 
     data = run_async(go)
     if as_json:
         print_json(data)
+    elif data["already_paused"]:
+        console.print(f"{data['tenant']}/{workflow} was already paused since {format_time(data['paused_at'])} by "
+                      f"{data['paused_by']} ({data['reason'] or 'no reason given'}); nothing changed", highlight=False)
     else:
         console.print(f"{data['tenant']}/{workflow} paused: queued runs wait until "
                       f"'crm workflows resume --tenant {data['tenant']} --workflow {workflow}'", highlight=False)
@@ -173,25 +189,32 @@ def runs_list(
     since: str = typer.Option(None, "--since", help="Only runs created within this long ago, e.g. 1h, 2 days."),
     lead: int = typer.Option(None, "--lead", help="Only runs of this lead."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many (newest first)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many of the newest first (the next page)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Runs, newest first."""
+    """Runs, newest first. The table says how many of how many are shown; --json prints the API's page
+    {items, total, limit, offset}."""
     from rentguy_crm.automation import service
 
     try:
-        window = parse_duration(since) if since else None
+        window = parse_duration(since, unit_required=True) if since else None
     except ValueError as exc:
         raise fail(f"--since: {exc}", code=2) from None
 
-    async def go() -> list[dict[str, Any]]:
-        async with one_off_session() as session:
+    async def go() -> tuple[list[dict[str, Any]], int]:
+        async with one_off_session(read_only=True) as session:
             tenant_id = (await _tenant(session, tenant)).id if tenant else None
-            rows, _total = await service.list_runs(session, tenant_id, workflow=workflow, status=status,
-                                                   since=utcnow() - window if window else None, lead_id=lead,
-                                                   limit=limit)
-            return [service.run_summary(r) for r in rows]
+            rows, total = await service.list_runs(session, tenant_id, workflow=workflow, status=status,
+                                                  since=utcnow() - window if window else None, lead_id=lead,
+                                                  limit=limit, offset=offset)
+            return [service.run_summary(r) for r in rows], total
 
-    emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="automation runs")
+    runs, total = run_async(go)
+    if as_json:
+        print_json({"items": runs, "total": total, "limit": limit, "offset": offset})  # the API's page shape
+        return
+    emit(runs, as_json=False, columns=RUN_COLUMNS, title="automation runs", total=total, offset=offset,
+         noun="runs")
 
 
 @runs_app.command("show")
@@ -289,7 +312,7 @@ def runs_cancel(run_id: int = typer.Argument(..., help="Run id."), as_json: bool
 playbook_app = typer.Typer(
     help="Automation workers (playbook 2.2): pause or resume a workflow, see worker status, run workers. "
          "Same commands as 'crm workflows pause|resume' and 'crm workers status|run'.",
-    no_args_is_help=True, pretty_exceptions_enable=False,
+    no_args_is_help=True, pretty_exceptions_enable=False, cls=CommandGroup,
 )
 playbook_app.command("pause")(workflows_pause)
 playbook_app.command("resume")(workflows_resume)

@@ -34,7 +34,7 @@ async def list_runs(
     offset: int = Query(default=0, ge=0),
 ) -> dict[str, Any]:
     try:
-        window = parse_duration(since) if since else None
+        window = parse_duration(since, unit_required=True) if since else None
     except ValueError as exc:
         raise ValidationFailed(str(exc), errors=[{"field": "since", "message": str(exc)}]) from None
     rows, total = await service.list_runs(session, principal.tenant_id, workflow=workflow, status=status_,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun, WorkerRecord, WorkflowPause
@@ -73,3 +73,63 @@ async def queue_status(session: AsyncSession, now: dt.datetime, tenant_id: int |
     workflows = sorted(flows.values(), key=lambda e: (e["tenant"], e["workflow"]))
     return {"depth": sum(e["depth"] for e in workflows), "max_lag_s": max((e["lag_s"] for e in workflows), default=0),
             "workflows": workflows, "paused": paused}
+
+
+# The failure-rate rule the alerts and the watchdog use: more than 2% of a workflow's runs that finished in the
+# last 10 minutes failed or died, counted once at least 20 finished.
+FAILURE_WINDOW = dt.timedelta(minutes=10)
+FAILURE_THRESHOLD = 0.02
+FAILURE_MIN_FINISHED = 20
+FAILED_STATUSES = ("failed", "dead")
+FINISHED_STATUSES = ("succeeded", "failed", "dead", "cancelled")
+# Dead runs need a person (retry or cancel); those of the last day count against the status page.
+DEAD_WINDOW = dt.timedelta(hours=24)
+
+
+def over_failure_line(finished: int, failed: int) -> bool:
+    return finished >= FAILURE_MIN_FINISHED and failed > FAILURE_THRESHOLD * finished
+
+
+async def automation_health(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+    """Per tenant and workflow: failure rate over the last 10 minutes against the 2% line, dead runs of the last
+    day, runs waiting to be retried, and whether the workflow is paused. For the status page."""
+    failed = func.sum(case((AutomationRun.status.in_(FAILED_STATUSES), 1), else_=0))
+    flows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def entry(slug: str, key: str) -> dict[str, Any]:
+        return flows.setdefault((slug, key), {"tenant": slug, "workflow": key, "finished": 0, "failed": 0,
+                                              "failure_rate": 0.0, "over_2_percent": False, "dead_24h": 0,
+                                              "retrying": 0, "paused": False})
+
+    finished_rows = await session.execute(
+        select(Tenant.slug, AutomationRun.workflow_key, func.count(), failed)
+        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
+        .where(AutomationRun.status.in_(FINISHED_STATUSES), AutomationRun.completed_at > now - FAILURE_WINDOW,
+               AutomationRun.completed_at <= now)
+        .group_by(Tenant.slug, AutomationRun.workflow_key))
+    for slug, key, total, failures in finished_rows:
+        e = entry(slug, key)
+        e["finished"], e["failed"] = int(total), int(failures or 0)
+        e["failure_rate"] = round(e["failed"] / e["finished"], 4) if e["finished"] else 0.0
+        e["over_2_percent"] = over_failure_line(e["finished"], e["failed"])
+    dead_rows = await session.execute(
+        select(Tenant.slug, AutomationRun.workflow_key, func.count())
+        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
+        .where(AutomationRun.status == "dead", AutomationRun.completed_at > now - DEAD_WINDOW)
+        .group_by(Tenant.slug, AutomationRun.workflow_key))
+    for slug, key, count in dead_rows:
+        entry(slug, key)["dead_24h"] = int(count)
+    retry_rows = await session.execute(
+        select(Tenant.slug, AutomationRun.workflow_key, func.count())
+        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
+        # A queued run that has spent an attempt is waiting for its retry (the backoff after a failure).
+        .where(AutomationRun.status == "queued", AutomationRun.attempt > 0)
+        .group_by(Tenant.slug, AutomationRun.workflow_key))
+    for slug, key, count in retry_rows:
+        entry(slug, key)["retrying"] = int(count)
+    for slug, pause in (await session.execute(
+            select(Tenant.slug, WorkflowPause).join(Tenant, Tenant.id == WorkflowPause.tenant_id))).all():
+        e = entry(slug, pause.workflow_key)
+        e["paused"] = True
+        e["paused_at"], e["paused_by"], e["pause_reason"] = pause.paused_at, pause.paused_by, pause.reason
+    return {"workflows": sorted(flows.values(), key=lambda e: (e["tenant"], e["workflow"]))}

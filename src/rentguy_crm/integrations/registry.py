@@ -13,7 +13,7 @@ from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
 from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
-from rentguy_crm.integrations.settings import ChannelsConfig, ChatChannel
+from rentguy_crm.integrations.settings import ChannelsConfig, ChatChannel, WhatsappChannel
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier
@@ -53,6 +53,13 @@ def _default_from(tenant: Tenant) -> str:
     return f"{tenant.name} <noreply@{tenant.slug}.localhost>"
 
 
+def _with_phone_number_id(config: WhatsappChannel) -> WhatsappChannel:
+    """The config with its phone number id resolved when it is given as a reference."""
+    if config.phone_number_id.isdigit():
+        return config
+    return config.model_copy(update={"phone_number_id": secrets.resolve(config.phone_number_id).get_secret_value()})
+
+
 def _chat(cls: type[SlackWebhookNotifier], config: ChatChannel) -> SlackWebhookNotifier:
     targets: dict[str, SecretStr] = {name: secrets.resolve(ref) for name, ref in config.targets.items()}
     return cls(secrets.resolve(config.webhook_url), targets, config.default_target, config.timeout_seconds)
@@ -70,18 +77,28 @@ async def build_channels(tenant: Tenant) -> Channels:
                         webhooks=broken)
     settings = get_settings()
 
-    def guarded(name: str, build: Any) -> Any:
+    outbox_folder = settings.var_dir / "outbox" / tenant.slug
+
+    def guarded(name: str, build: Any, dev_stand_in: Any = None) -> Any:
         try:
             return build()
-        except (secrets.SecretUnavailable, ValueError) as exc:
+        except secrets.SecretUnavailable as exc:
+            if settings.env == "dev" and dev_stand_in is not None:
+                # The embedded default runs the shipped tenant config without its production secrets: what the
+                # channel would send goes to the outbox instead of failing the step.
+                log.info("channel_secret_missing_using_outbox", tenant=tenant.slug, channel=name)
+                return dev_stand_in()
+            log.warning("channel_unavailable", tenant=tenant.slug, channel=name, reason=str(exc))
+            return UnavailableChannel(name, str(exc))
+        except ValueError as exc:
             log.warning("channel_unavailable", tenant=tenant.slug, channel=name, reason=str(exc))
             return UnavailableChannel(name, str(exc))
 
-    outbox_folder = settings.var_dir / "outbox" / tenant.slug
     email = config.email
     if email is not None and email.provider == "smtp":
         channels.mailer = guarded("email", lambda: SmtpMailer(
-            email, secrets.resolve(email.password) if email.password else None))
+            email, secrets.resolve(email.password) if email.password else None),
+            lambda: OutboxMailer(outbox_folder, email.from_address, email.reply_to))
     elif email is not None or settings.env == "dev":
         # The embedded default: no SMTP server needed to see the mail a workflow sends.
         channels.mailer = OutboxMailer(outbox_folder,
@@ -89,13 +106,17 @@ async def build_channels(tenant: Tenant) -> Channels:
                                        email.reply_to if email else None)
     if config.whatsapp is not None:
         wa = config.whatsapp
-        channels.messenger = guarded("whatsapp", lambda: WhatsappCloudMessenger(wa, secrets.resolve(wa.access_token)))
+        channels.messenger = guarded("whatsapp", lambda: WhatsappCloudMessenger(
+            _with_phone_number_id(wa), secrets.resolve(wa.access_token)),
+            lambda: OutboxNotifier(outbox_folder, "whatsapp"))
     if config.slack is not None:
         slack = config.slack
-        channels.slack = guarded("slack", lambda: _chat(SlackWebhookNotifier, slack))
+        channels.slack = guarded("slack", lambda: _chat(SlackWebhookNotifier, slack),
+                                 lambda: OutboxNotifier(outbox_folder, "slack"))
     if config.teams is not None:
         teams = config.teams
-        channels.teams = guarded("teams", lambda: _chat(TeamsWebhookNotifier, teams))
+        channels.teams = guarded("teams", lambda: _chat(TeamsWebhookNotifier, teams),
+                                 lambda: OutboxNotifier(outbox_folder, "teams"))
     if settings.env == "dev":
         # The embedded default: unconfigured chat and WhatsApp channels write to the outbox instead of failing.
         channels.slack = channels.slack or OutboxNotifier(outbox_folder, "slack")

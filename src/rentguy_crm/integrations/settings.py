@@ -30,7 +30,9 @@ class EmailChannel(_Strict):
 class WhatsappChannel(_Strict):
     api_base: str = "https://graph.facebook.com"
     api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
-    phone_number_id: str = Field(pattern=r"^\d{5,20}$")
+    # The sender's number id, or a reference to where it lives (`env:NAME`, `file:/path`): it differs per
+    # deployment, so a shipped tenant config names it the way it names the token.
+    phone_number_id: str = Field(pattern=r"^(\d{5,20}|env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
     access_token: SecretRef
     timeout_seconds: float = Field(default=10, gt=0, le=120)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 _now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
 
@@ -30,3 +31,10 @@ class ManualClock:
 
     def advance(self, delta: dt.timedelta) -> None:
         self.current += delta
+
+
+def local_text(value: dt.datetime, zone: str) -> str:
+    """`2026-11-30 23:24:01 CET`: a time as people in `zone` (an IANA name) read it, the zone named."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")

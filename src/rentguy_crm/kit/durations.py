@@ -15,14 +15,21 @@ _UNITS = {
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 
 
-def parse_duration(text: str | int | float | dt.timedelta) -> dt.timedelta:
-    """Parse `2h`, `1 day`, `1h30m`; a bare number is seconds. Raises ValueError with the accepted forms."""
+ACCEPTED_UNITS = "s (seconds), m (minutes), h (hours), d (days) or w (weeks)"
+
+
+def parse_duration(text: str | int | float | dt.timedelta, *, unit_required: bool = False) -> dt.timedelta:
+    """Parse `2h`, `1 day`, `1h30m`; a bare number is seconds unless `unit_required` (what people type at a
+    command line or in a query: `--for 2` could mean minutes or hours, so it is refused rather than guessed).
+    Raises ValueError with the accepted forms."""
     if isinstance(text, dt.timedelta):
         return text
     if isinstance(text, int | float):
         return dt.timedelta(seconds=text)
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        if unit_required:
+            raise ValueError(f"'{text}' has no unit; give one of {ACCEPTED_UNITS}, e.g. {cleaned}m or {cleaned}h")
         return dt.timedelta(seconds=float(cleaned))
     pos, total = 0, 0.0
     for match in _PART.finditer(cleaned):
@@ -30,7 +37,7 @@ def parse_duration(text: str | int | float | dt.timedelta) -> dt.timedelta:
             break
         unit = _UNITS.get(match.group(2))
         if unit is None:
-            raise ValueError(f"unknown unit '{match.group(2)}' in duration '{text}' (use s, m, h, d or w)")
+            raise ValueError(f"unknown unit '{match.group(2)}' in duration '{text}' (use {ACCEPTED_UNITS})")
         total += float(match.group(1)) * unit
         pos = match.end()
     if pos == 0 or cleaned[pos:].strip():

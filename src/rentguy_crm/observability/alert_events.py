@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.events import service as events
-from rentguy_crm.observability import metrics
+from rentguy_crm.kit import clock
+from rentguy_crm.observability import metrics, watchdog
 from rentguy_crm.observability.schemas import AlertmanagerAlert, AlertmanagerNotification, AlertsRecorded
 
 # Alertmanager writes the zero time for "not ended yet".
@@ -41,9 +42,15 @@ def event_payload(notification: AlertmanagerNotification, alert: AlertmanagerAle
 
 async def record_alerts(session: AsyncSession, principal: Principal,
                         notification: AlertmanagerNotification) -> AlertsRecorded:
-    """One event per alert, for the tenant of the API key (never the tenant label the alert carries)."""
+    """One event per alert, for the tenant of the API key (never the tenant label the alert carries).
+
+    Every notification also tells the watchdog that Alertmanager watches this tenant; the heartbeat alert
+    does only that (it would otherwise be an event every few minutes)."""
+    await watchdog.note_alertmanager_webhook(session, principal.tenant_id, clock.now())
     ids = []
     for alert in notification.alerts:
+        if alert.labels.get("alertname") == watchdog.HEARTBEAT_ALERT:
+            continue
         event = await events.emit(session, principal.tenant_id, f"alert.{alert.status}", subject_type="alert",
                                   payload=event_payload(notification, alert))
         ids.append(event.id)

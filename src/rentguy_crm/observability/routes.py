@@ -39,7 +39,7 @@ async def metrics(request: Request) -> Response:
     _check_token(request)
     db: Database = request.app.state.db
     try:
-        async with db.session() as session:
+        async with db.read_session() as session:
             families = await database_families(session, utcnow())
     except Exception as exc:  # a database hiccup must not hide the process metrics
         log.warning("metrics_database_gauges_failed", error=type(exc).__name__)

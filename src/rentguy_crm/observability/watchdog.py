@@ -4,6 +4,11 @@ Same rule as the `CrmAutomationFailureRateHigh` alert: more than 2% of a workflo
 last 10 minutes failed or died, with at least 20 finished runs. The firing state lives in
 `crm_watchdog_alerts`, so the tenant's ops channel gets one post when the rule starts firing and one when it
 resolves, however often the check runs. Schedule: every minute (`* * * * *`).
+
+One message per incident: where Prometheus and Alertmanager watch a tenant, Alertmanager posts the same rule to
+the same channel, so the watchdog stands down — when the tenant config says so (`monitoring.alerting:
+alertmanager`), or (`auto`) while Alertmanager's webhooks reach the suite (the `CrmAlertingHeartbeat` alert
+arrives every 5 minutes). When they stop, the watchdog takes over again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun
@@ -31,6 +38,11 @@ MIN_FINISHED_RUNS = 20
 FAILED_STATUSES = ("failed", "dead")
 FINISHED_STATUSES = ("succeeded", "failed", "dead", "cancelled")
 RUNBOOK_URL = "https://git.rentguy.nl/crm/blob/main/docs/playbook.md#22-automation-failure-rate--2"
+
+# The marker row (in the same table) of the last Alertmanager webhook per tenant, and how long it counts.
+ALERTMANAGER_SEEN = "alertmanager_seen"
+ALERTMANAGER_FRESH = dt.timedelta(minutes=15)
+HEARTBEAT_ALERT = "CrmAlertingHeartbeat"
 
 NotifierFactory = Callable[[Tenant], Awaitable[ChatNotifier | None]]
 log = structlog.get_logger(__name__)
@@ -73,16 +85,59 @@ async def _window_counts(session: AsyncSession, now: dt.datetime) -> dict[tuple[
     return {(tenant_id, key): (int(total), int(failed or 0)) for tenant_id, key, total, failed in rows}
 
 
+async def note_alertmanager_webhook(session: AsyncSession, tenant_id: int, now: dt.datetime) -> None:
+    """Remember that Alertmanager reached the suite for this tenant (one row per tenant, overwritten)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(WatchdogAlert).values(tenant_id=tenant_id, alert=ALERTMANAGER_SEEN, workflow_key="*",
+                                        firing=False, last_checked_at=now, created_at=now, updated_at=now)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "alert", "workflow_key"],
+        set_={"last_checked_at": now, "updated_at": now}))
+
+
+async def alertmanager_seen(session: AsyncSession) -> dict[int, dt.datetime]:
+    """When Alertmanager last reached the suite, per tenant id."""
+    rows = await session.execute(select(WatchdogAlert.tenant_id, WatchdogAlert.last_checked_at)
+                                 .where(WatchdogAlert.alert == ALERTMANAGER_SEEN))
+    return {tenant_id: at for tenant_id, at in rows}
+
+
+def alerting_path(tenant: Tenant, seen_at: dt.datetime | None, now: dt.datetime) -> str:
+    """Who posts the tenant's failure-rate alerts now: "watchdog", "alertmanager", or "off"."""
+    monitoring = monitoring_of(tenant)
+    if not monitoring.watchdog and monitoring.alerting != "alertmanager":
+        return "off"
+    if monitoring.alerting == "auto":
+        return "alertmanager" if seen_at is not None and now - seen_at <= ALERTMANAGER_FRESH else "watchdog"
+    return monitoring.alerting
+
+
+async def firing(session: AsyncSession) -> list[tuple[int, str, float]]:
+    """(tenant id, workflow, failure rate) of every failure-rate alert the watchdog holds firing."""
+    rows = await session.execute(select(WatchdogAlert.tenant_id, WatchdogAlert.workflow_key,
+                                        WatchdogAlert.failure_rate)
+                                 .where(WatchdogAlert.alert == ALERT, WatchdogAlert.firing.is_(True)))
+    return [(t, w, r) for t, w, r in rows]
+
+
 async def check_failure_rates(session: AsyncSession, now: dt.datetime,
                               notifier_factory: NotifierFactory) -> list[Transition]:
-    """Evaluate the rule for every watched tenant and workflow; post state changes to the ops channel.
+    """Evaluate the rule for every tenant the watchdog watches; post state changes to the ops channel.
 
     A post that fails stays owed and is tried again at the next check; nothing is posted twice for one change.
+    A tenant Alertmanager watches is left to it: its watchdog state is cleared and nothing is owed.
     """
     counts = await _window_counts(session, now)
-    tenants = {t.id: t for t in (await session.scalars(select(Tenant))).all() if monitoring_of(t).watchdog}
-    states = {(a.tenant_id, a.workflow_key): a for a in (await session.scalars(
-        select(WatchdogAlert).where(WatchdogAlert.alert == ALERT))).all() if a.tenant_id in tenants}
+    seen = await alertmanager_seen(session)
+    paths = {t.id: (t, alerting_path(t, seen.get(t.id), now)) for t in (await session.scalars(select(Tenant))).all()}
+    tenants = {tenant_id: t for tenant_id, (t, path) in paths.items() if path == "watchdog"}
+    states = {}
+    for a in (await session.scalars(select(WatchdogAlert).where(WatchdogAlert.alert == ALERT))).all():
+        if a.tenant_id in tenants:
+            states[(a.tenant_id, a.workflow_key)] = a
+        elif a.firing or a.pending_notification:
+            log.info("watchdog_standing_down", tenant=paths[a.tenant_id][0].slug, workflow=a.workflow_key)
+            a.firing, a.pending_notification = False, None
 
     for key in sorted(set(counts) | set(states)):
         tenant_id, workflow = key

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, emit, run_async
+from rentguy_crm.kit.console import JsonOption, emit, fail, run_async, use_zone
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.ratelimit import service
 from rentguy_crm.ratelimit.profiles import PROFILES, limits_for
@@ -46,6 +46,7 @@ def show(
         async with one_off_session() as session:
             await service.revert_expired(session)  # record any switch whose time is up
             rows = [await tenants.get(session, tenant)] if tenant else await tenants.list_all(session)
+            use_zone(rows[0].timezone if tenant else None)
             return [_row(t, await service.current(session, t)) for t in rows]
 
     emit(run_async(work), as_json=as_json, columns=COLUMNS, title="rate-limit profiles")
@@ -62,11 +63,16 @@ def set_profile(
 ) -> None:
     """Switch a tenant's profile now, permanently or --for a while. Audited; API processes follow within seconds."""
 
+    try:
+        delta = parse_duration(duration, unit_required=True) if duration else None
+    except ValueError as exc:
+        raise fail(f"--for: {exc}", code=2) from None
+
     async def work() -> dict[str, Any]:
-        delta = parse_duration(duration) if duration else None
         async with one_off_session() as session:
             await service.revert_expired(session)
             row = await tenants.get(session, tenant)
+            use_zone(row.timezone)
             current = await service.set_profile(session, row, profile, actor=_actor(by), duration=delta)
             return _row(row, current)
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, console, emit, run_async
+from rentguy_crm.kit.console import JsonOption, console, emit, run_async, use_zone
 from rentguy_crm.tenants import repository
 
 app = typer.Typer(help="Provision and inspect tenants.", no_args_is_help=True)
@@ -38,6 +38,7 @@ def show(slug: str = typer.Argument(..., help="Tenant slug or alias"), as_json: 
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             tenant = await repository.get(session, slug)
+            use_zone(tenant.timezone)
             return {**_row(tenant), "config": tenant.config}
 
     data = run_async(go)

@@ -127,6 +127,12 @@ class Monitoring(Strict):
     """Operations alerting of the tenant (observability): where the suite's own watchdog posts."""
 
     watchdog: bool = Field(default=True, description="Check workflow failure rates every minute without Prometheus")
+    alerting: Literal["auto", "watchdog", "alertmanager"] = Field(
+        default="auto",
+        description="Who posts failure-rate alerts to the ops channel, so each incident gives one message: "
+                    "'alertmanager' (Prometheus watches; the watchdog stands down), 'watchdog' (no Prometheus), or "
+                    "'auto' (the watchdog stands down while Alertmanager's webhooks reach the suite, e.g. the "
+                    "CrmAlertingHeartbeat every 5 minutes, and takes over when they stop)")
     ops_channel: str = Field(default="#ops", description="Slack channel of the tenant's operations team")
     slack_webhook_url: SecretRef | None = Field(
         default=None, description="Secret reference (env:NAME or file:/path) to the ops channel's incoming webhook, "

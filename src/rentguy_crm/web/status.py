@@ -21,12 +21,16 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import recent_outcomes, tally
 from rentguy_crm.kit import clock
+from rentguy_crm.observability import watchdog
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.tenants import repository as tenants
 
 router = APIRouter(tags=["status"])
 
 ERROR_RATE_WINDOW_MINUTES = 15
+DEFAULT_ZONE = "Europe/Amsterdam"
+# A workflow failing this often (with the rule's minimum volume) is not degraded but down.
+BROKEN_RATE = 0.5
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
@@ -55,8 +59,19 @@ async def _run(name: str, check: Check, db: Database) -> tuple[str, ComponentSta
         return name, ComponentStatus("down", f"check failed: {type(exc).__name__}")
 
 
+async def _display_zone(db: Database) -> str:
+    """The zone people read the page in: the tenants' zone when they share one (the usual case), else UTC."""
+    try:
+        async with db.read_session() as session:
+            zones = {t.timezone for t in await tenants.list_all(session)}
+    except Exception:  # the page must render with the database down
+        return DEFAULT_ZONE
+    return zones.pop() if len(zones) == 1 else ("UTC" if zones else DEFAULT_ZONE)
+
+
 async def collect(db: Database) -> dict[str, Any]:
     results = await asyncio.gather(*(_run(n, c, db) for n, c in _components.items()))
+    zone = await _display_zone(db)
     components = {name: {"status": r.status, "summary": r.summary, **({"details": r.details} if r.details else {})}
                   for name, r in results}
     worst = "ok"
@@ -65,7 +80,9 @@ async def collect(db: Database) -> dict[str, Any]:
             worst = "down"
         elif r["status"] == "degraded" and worst == "ok":
             worst = "degraded"
-    return {"status": worst, "version": __version__, "checked_at": clock.now().isoformat(), "components": components}
+    now = clock.now()
+    return {"status": worst, "version": __version__, "checked_at": now.isoformat(),
+            "checked_at_local": clock.local_text(now, zone), "timezone": zone, "components": components}
 
 
 # --- the built-in components -------------------------------------------------------------------------------------
@@ -83,7 +100,7 @@ async def database_check(db: Database) -> ComponentStatus:
 
 
 async def workers_check(db: Database) -> ComponentStatus:
-    async with db.session() as session:
+    async with db.read_session() as session:
         report = await automation_status.worker_status(session, clock.now())
     running = [w for w in report["workers"] if w["state"] != "stopped"]
     ages = {w["name"]: w["heartbeat_age_s"] for w in running}
@@ -98,7 +115,7 @@ async def workers_check(db: Database) -> ComponentStatus:
 
 async def queue_check(db: Database) -> ComponentStatus:
     now = clock.now()
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.execute(
             select(AutomationRun.workflow_key, func.count(), func.min(AutomationRun.run_after))
             .where(AutomationRun.status == "queued", AutomationRun.run_after <= now)
@@ -120,7 +137,7 @@ async def queue_check(db: Database) -> ComponentStatus:
 async def lead_capture_check(db: Database) -> ComponentStatus:
     # Counts come from every API process via the per-minute tally table (see intake/tally.py).
     await tally.flush(db)
-    async with db.session() as session:
+    async with db.read_session() as session:
         counts = await recent_outcomes(session, ERROR_RATE_WINDOW_MINUTES)
     per: dict[str, Any] = {}
     total = errors = 0
@@ -138,6 +155,48 @@ async def lead_capture_check(db: Database) -> ComponentStatus:
                             "tenants": per})
 
 
+async def automation_check(db: Database) -> ComponentStatus:
+    """Whether automations work: failure rate per workflow against the 2% line (last 10 minutes), dead runs of
+    the last day, runs waiting for a retry, paused workflows, the watchdog's firing alerts, and who alerts."""
+    now = clock.now()
+    async with db.read_session() as session:
+        health = await automation_status.automation_health(session, now)
+        firing = await watchdog.firing(session)
+        seen = await watchdog.alertmanager_seen(session)
+        all_tenants = await tenants.list_all(session)
+    slugs = {t.id: t.slug for t in all_tenants}
+    flows = {f"{f['tenant']}/{f['workflow']}": f for f in health["workflows"]}
+    over = [name for name, f in flows.items() if f["over_2_percent"]]
+    broken = [name for name, f in flows.items()
+              if f["finished"] >= automation_status.FAILURE_MIN_FINISHED and f["failure_rate"] >= BROKEN_RATE]
+    dead = sum(f["dead_24h"] for f in flows.values())
+    retrying = sum(f["retrying"] for f in flows.values())
+    paused = [name for name, f in flows.items() if f["paused"]]
+    alerts = [f"{slugs.get(t, t)}/{w}" for t, w, _rate in firing]
+    problems = []
+    if over or alerts:
+        problems.append(f"failure rate above 2% in the last 10 minutes: {', '.join(sorted(set(over + alerts)))}")
+    if dead:
+        problems.append(f"{dead} dead run(s) in the last 24 h (crm runs list --status dead)")
+    if retrying:
+        problems.append(f"{retrying} run(s) waiting for a retry")
+    if paused:
+        problems.append(f"paused: {', '.join(paused)}")
+    status = "down" if broken else ("degraded" if problems else "ok")
+    summary = "; ".join(problems) if problems else f"{len(flows)} workflow(s) within the 2% failure line"
+    alerting = {t.slug: watchdog.alerting_path(t, seen.get(t.id), now) for t in all_tenants}
+    zones = {t.slug: t.timezone for t in all_tenants}
+    for flow in flows.values():
+        if flow.get("paused_at") is not None:
+            at = flow["paused_at"]
+            flow["paused_at"] = at.isoformat()
+            flow["paused_at_local"] = clock.local_text(at, zones.get(flow["tenant"], DEFAULT_ZONE))
+    return ComponentStatus(status, summary, {
+        "failure_line": automation_status.FAILURE_THRESHOLD, "window_minutes": 10,
+        "dead_runs_24h": dead, "retrying_runs": retrying, "paused_workflows": paused,
+        "watchdog_firing": alerts, "alerting": alerting, "workflows": flows})
+
+
 async def rate_limits_check(db: Database) -> ComponentStatus:
     async with db.session() as session:
         await ratelimits.revert_expired(session)
@@ -145,14 +204,16 @@ async def rate_limits_check(db: Database) -> ComponentStatus:
         for tenant in await tenants.list_all(session):
             current = await ratelimits.current(session, tenant)
             profiles[tenant.slug] = {"profile": current.profile, "default": current.default_profile,
-                                     "until": current.until.isoformat() if current.until else None}
+                                     "until": current.until.isoformat() if current.until else None,
+                                     "until_local": clock.local_text(current.until, tenant.timezone)
+                                     if current.until else None}
     switched = [s for s, p in profiles.items() if p["profile"] != p["default"]]
     summary = "all tenants on their default profile" if not switched else f"switched: {', '.join(switched)}"
     return ComponentStatus("ok", summary, {"tenants": profiles})
 
 
 for _name, _check in (("api", api_check), ("database", database_check), ("workers", workers_check),
-                      ("queue", queue_check), ("lead_capture", lead_capture_check),
+                      ("queue", queue_check), ("automation", automation_check), ("lead_capture", lead_capture_check),
                       ("rate_limits", rate_limits_check)):
     register_component(_name, _check)
 
@@ -176,7 +237,8 @@ def render_html(report: dict[str, Any]) -> str:
         "<meta http-equiv=\"refresh\" content=\"30\"><style>body{font-family:sans-serif;margin:2em}"
         "td,th{padding:.3em .8em;text-align:left;vertical-align:top}.ok td:nth-child(2){color:#176f2c}"
         ".degraded td:nth-child(2){color:#a66b00}.down td:nth-child(2){color:#b00020}</style></head><body>"
-        f"<h1>RentGuy CRM status: {e(report['status'])}</h1><p>checked {e(report['checked_at'])}, "
+        f"<h1>RentGuy CRM status: {e(report['status'])}</h1><p>checked {e(report['checked_at_local'])} "
+        f"(times in {e(report['timezone'])}), "
         f"version {e(report['version'])}</p><table><tr><th>component</th><th>status</th><th>summary</th>"
         f"<th>details</th></tr>{''.join(rows)}</table></body></html>"
     )

@@ -1,7 +1,7 @@
 """Reporting view for Metabase: failed and dead runs with the step that failed, named.
 
-Revision ID: 2025_03_06_failed_runs_view
-Revises: 2025_03_05_reporting_views
+Revision ID: 2025_03_07_failed_runs_view
+Revises: 2025_03_06_run_dedupe_key
 Create Date: 2025-03-06
 
 The failed step is the last entry of the run's step log whose status is `failed`; every entry names its step
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '2025_03_06_failed_runs_view'
-down_revision: str | None = '2025_03_05_reporting_views'
+revision: str = '2025_03_07_failed_runs_view'
+down_revision: str | None = '2025_03_06_run_dedupe_key'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
