@@ -17,6 +17,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch", "ScheduleRun",
-    "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
+    "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
+    "WorkflowPause", "metadata",
 ]

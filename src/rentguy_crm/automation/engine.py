@@ -27,8 +27,8 @@ from rentguy_crm.automation.queue import ClaimedRun, dialect_of
 from rentguy_crm.automation.steps_api import Channels, ChannelsFactory, StepContext, StepResult, handler_for
 from rentguy_crm.automation.variables import jsonable, subject_variables
 from rentguy_crm.db import Database
-from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.integrations.base import DeliveryError
+from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.observability import metrics
 from rentguy_crm.observability.logging import bind_run
 from rentguy_crm.tenants.models import Tenant

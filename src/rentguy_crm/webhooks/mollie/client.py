@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,9 +80,10 @@ def _parse(payment: Any) -> MolliePayment:
                          currency=str(amount.get("currency") or "EUR"), paid_at=paid, metadata=metadata)
 
 
-def fetch_once(api_key: str, payment_id: str, *, endpoint: str | None, timeout: float) -> MolliePayment:
+def fetch_once(api_key: str, payment_id: str, *, endpoint: str | None, read_timeout: float) -> MolliePayment:
     """One GET /v2/payments/{id}. Raises PaymentUnknown or MollieUnavailable."""
-    client = _RecordingClient(api_endpoint=endpoint or "", timeout=(min(timeout, 3.0), timeout), retry=0)
+    seconds = max(math.ceil(read_timeout), 1)
+    client = _RecordingClient(api_endpoint=endpoint or "", timeout=(min(seconds, 3), seconds), retry=0)
     try:
         client.set_api_key(api_key)
         payment = client.payments.get(payment_id)
@@ -100,11 +102,13 @@ def fetch_once(api_key: str, payment_id: str, *, endpoint: str | None, timeout: 
     return _parse(payment)
 
 
-async def fetch_payment(api_key: str, payment_id: str, *, endpoint: str | None, timeout: float) -> MolliePayment:
+async def fetch_payment(api_key: str, payment_id: str, *, endpoint: str | None,
+                        read_timeout: float) -> MolliePayment:
     """Fetch with a few quick retries on 429 (a short Retry-After) and 5xx; longer waits are left to Mollie."""
     for attempt in range(1, INLINE_ATTEMPTS + 1):
         try:
-            return await asyncio.to_thread(fetch_once, api_key, payment_id, endpoint=endpoint, timeout=timeout)
+            return await asyncio.to_thread(fetch_once, api_key, payment_id, endpoint=endpoint,
+                                           read_timeout=read_timeout)
         except MollieUnavailable as exc:
             wait = exc.retry_after if exc.retry_after is not None else BACKOFF_SECONDS * attempt
             if attempt == INLINE_ATTEMPTS or wait > INLINE_RETRY_AFTER_LIMIT:

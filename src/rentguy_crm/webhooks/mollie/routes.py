@@ -78,7 +78,7 @@ async def mollie_webhook(tenant: str, request: Request) -> Any:
     try:
         # Fetched before the transaction starts: no database lock is held while Mollie answers.
         payment = await client.fetch_payment(api_key, payment_id, endpoint=settings.api_endpoint,
-                                             timeout=settings.timeout_seconds)
+                                             read_timeout=settings.timeout_seconds)
     except client.PaymentUnknown:
         log.warning("mollie_payment_unknown", tenant=found.slug, payment_id=payment_id)
         return MollieNotificationHandled(received=False)
