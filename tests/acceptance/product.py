@@ -116,25 +116,26 @@ class Product:
         self.env = self.child_env()
         config = self.tmp / "mrdj.json"
         config.write_text(json.dumps(self.tenant_config()))
+        # One after the other, as an operator types them (run side by side on SQLite, `templates clone` can
+        # fail with "database is locked").
         await self.cli("tenants", "provision", str(config))
-        _sync, _clone, key = await asyncio.gather(
-            self.cli("workflows", "sync", "--tenant", "mrdj"),
-            self.cli("templates", "clone", "--tenant", "mrdj", "--publish"),
-            self.cli_json("apikeys", "create", "--tenant", "mrdj", "--role", "admin", "--name", "acceptance"))
+        await self.cli("workflows", "sync", "--tenant", "mrdj")
+        await self.cli("templates", "clone", "--tenant", "mrdj", "--publish")
+        key = await self.cli_json("apikeys", "create", "--tenant", "mrdj", "--role", "admin", "--name", "acceptance")
         self.api_key = key["key"]
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         if self.postgres:
             self.spawn("api", [CRM, "serve", "--port", str(port)])
-            self.spawn("workers", [CRM, "workers", "run", "--poll", "0.5", "--grace", "5"])
+            # As ops/systemd/mrdj-crm-workers.service runs them.
+            self.spawn("workers", [CRM, "workers", "run", "--tenant", "mrdj", "--concurrency", "8", "--grace", "5"])
         else:
             self.spawn("api", [CRM, "run", "--port", str(port)])
         await eventually(self._healthy, f"the API answering on {self.base}/healthz", START)
 
     def spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
-        proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.tmp / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append((name, proc))
 
     async def _healthy(self) -> bool:
@@ -224,6 +225,10 @@ class Product:
             params["lead_id"] = lead_id
         items: list[dict[str, Any]] = (await self.get("/api/v1/automation/runs", **params))["items"]
         return [r for r in items if deal_id is None or r["deal_id"] == deal_id]
+
+    async def run_count(self, workflow: str, status: str) -> int:
+        """How many runs of a workflow have a status (one small query, for polling during a burst)."""
+        return int((await self.get("/api/v1/automation/runs", workflow=workflow, status=status, limit=1))["total"])
 
     async def run_detail(self, run_id: int) -> dict[str, Any]:
         """The run as operations sees it: `crm runs show ID --json`."""
