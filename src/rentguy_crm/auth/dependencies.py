@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.auth.permissions import Permission
@@ -18,10 +19,17 @@ def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request owns the transaction: commit when the handler returns, roll back when it raises."""
     db: Database = request.app.state.db
     async with db.session() as session:
+        if db.dialect == "sqlite" and request.method not in READ_ONLY_METHODS:
+            # On SQLite a transaction that reads first and writes later fails at once ("database is locked")
+            # when another writer committed in between; taking the write lock first makes it wait its turn.
+            await session.execute(text("UPDATE tenants SET id = id WHERE 1 = 0"))
         yield session
 
 
