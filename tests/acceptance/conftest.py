@@ -13,6 +13,15 @@ from tests.acceptance.product import MOLLIE_KEY, WHATSAPP_TOKEN, Product
 from tests.vendor_fakes import HttpFake, MollieFake, SmtpFake, WhatsappFake
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every scenario starts processes: `-m acceptance` selects them, `-m "not slow"` leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.acceptance)
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 async def product(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Product]:
     # `db` is requested so the suite empties the tables after the scenario, once the processes have stopped.
