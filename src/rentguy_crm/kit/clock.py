@@ -77,29 +77,28 @@ def parse_clock_text(text: str, system: dt.datetime) -> dt.datetime:
 
 
 class FileClock:
-    """Reads "now" from a file a test rewrites; re-read only when the file changes. A missing file is the system
-    clock. A file that cannot be parsed keeps the last good reading rather than stopping every worker."""
+    """Reads "now" from a file a test rewrites. Read on every call (tests and development only), so a rewrite is
+    seen at once however fast it follows the last one. A missing file is the system clock; a file that cannot be
+    parsed keeps the last good reading rather than stopping every worker."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._stamp: tuple[int, int] | None = None
         self._text = ""
 
     def __call__(self) -> dt.datetime:
         system = system_now()
         try:
-            stat = self.path.stat()
-        except OSError:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return system
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._stamp:
-            try:
-                text = self.path.read_text(encoding="utf-8")
-                parse_clock_text(text, system)
-            except (OSError, ClockFileError):
-                return parse_clock_text(self._text, system)
-            self._stamp, self._text = stamp, text
-        return parse_clock_text(self._text, system)
+        except OSError:
+            return parse_clock_text(self._text, system)
+        try:
+            now = parse_clock_text(text, system)
+        except ClockFileError:
+            return parse_clock_text(self._text, system)
+        self._text = text
+        return now
 
 
 def clock_file_allowed(env: str) -> bool:
