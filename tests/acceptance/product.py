@@ -252,6 +252,17 @@ class Product:
         return [r.json() for r in list(self.whatsapp.requests) if r.json().get("to") == to.lstrip("+")]
 
     # -- time ---------------------------------------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Wait until no run is executing or due (parked runs may wait): time is only moved between steps, never
+        under a running one."""
+
+        async def quiet() -> bool:
+            runs = (await self.get("/api/v1/automation/runs", limit=500))["items"]
+            return not [r for r in runs if r["status"] == "running"
+                        or (r["status"] == "queued" and not r["last_error_message"])]
+
+        await eventually(quiet, "every run parked or finished")
+
     def set_clock(self, text: str) -> None:
         """Every process's "now": an ISO instant (standing still) or a shift such as "+2 days". Replaced
         atomically so a process never reads half a file."""

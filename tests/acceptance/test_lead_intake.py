@@ -27,6 +27,8 @@ async def test_form_post_welcomes_announces_and_assigns_the_lead(product: Produc
     detail = await product.run_detail(run["id"])
     assert detail["status"] == "succeeded", detail["last_error_message"]
     assert detail["trigger"] == "lead.created"
+    started = dt.datetime.fromisoformat(detail["started_at"]) - dt.datetime.fromisoformat(detail["created_at"])
+    assert started <= dt.timedelta(seconds=5), f"lead_intake started {started} after the form post"
 
     # The couple: one Dutch welcome mail, addressed by name.
     [welcome] = product.mails_to(ANNA["email"])

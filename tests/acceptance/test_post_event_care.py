@@ -63,6 +63,7 @@ async def test_survey_the_morning_after_in_amsterdam_time_by_one_run(product: Pr
     await eventually(lambda: wait_moved(dt.datetime(2027, 3, 28, 8, 0, tzinfo=UTC)), "the wait moving back")
 
     # A minute before: the daily job has completed the other wedding, Anna's run still waits, no survey.
+    await product.settle()
     product.set_clock("2027-03-28T07:59:00+00:00")
 
     async def other_completed() -> list[dict] | None:
@@ -77,6 +78,7 @@ async def test_survey_the_morning_after_in_amsterdam_time_by_one_run(product: Pr
     assert product.mails_to(ANNA["email"], "Hoe was") == []
 
     # 10:00 in Amsterdam: survey, invoice reminder and finance notice, once.
+    await product.settle()
     product.set_clock("2027-03-28T08:00:00+00:00")
 
     async def finished() -> list[dict] | None:

@@ -47,6 +47,7 @@ async def test_proposal_follow_up_mail_whatsapp_and_task_once(product: Product) 
     assert dt.timedelta(days=2) - dt.timedelta(seconds=5) <= waited <= dt.timedelta(days=2, seconds=5)
     assert product.whatsapp_messages("+31612345678") == []
 
+    await product.settle()
     product.set_clock("+2d1m")
 
     async def finished() -> dict | None:
