@@ -248,7 +248,7 @@ async def test_json_body_is_refused_with_415(client, db, tenant) -> None:
 
 
 async def test_tenant_without_mollie_settings_answers_404(client, db, factory) -> None:
-    await factory.tenant("mrdj")
+    await factory.tenant("mrdj", payments={})
     response = await client.post(URL, content="id=tr_WDqYK6vllg", headers=FORM)
     assert response.status_code == 404
     assert "payments.mollie" in response.json()["detail"]
