@@ -42,8 +42,8 @@ def only_problem(folder: Path, text: str, name: str = "sample.yaml") -> library.
 def test_the_shipped_library_is_valid() -> None:
     loaded = library.load_library()
     assert [str(p) for p in loaded.problems] == []
-    assert sorted(w.definition.key for w in loaded.workflows) == ["lead_intake", "post_event_care",
-                                                                   "proposal_followup"]
+    assert sorted(w.definition.key for w in loaded.workflows) == ["lead_intake", "payment_received",
+                                                                   "post_event_care", "proposal_followup"]
 
 
 def test_the_shipped_workflows_have_their_triggers_and_slas() -> None:
@@ -52,6 +52,7 @@ def test_the_shipped_workflows_have_their_triggers_and_slas() -> None:
     assert by_key["lead_intake"].trigger_events() == ["lead.created"]
     assert by_key["proposal_followup"].trigger_events() == ["deal.stage.proposal_sent", "deal.stage.negotiation"]
     assert by_key["post_event_care"].trigger_events() == ["deal.stage.completed", "event.completed"]
+    assert by_key["payment_received"].trigger_events() == ["payment.received"]
     assert by_key["lead_intake"].sla.total_seconds() == 15 * 60
     assert by_key["proposal_followup"].sla.total_seconds() == 60 * 60
 
@@ -273,7 +274,7 @@ def test_validate_command_prints_file_line_and_exits_1(tmp_path: Path) -> None:
 def test_validate_command_passes_the_shipped_library() -> None:
     result = CliRunner().invoke(app, ["workflows", "validate"])
     assert result.exit_code == 0, result.output
-    assert "3 workflow(s) valid in 3 file(s)" in result.output
+    assert "4 workflow(s) valid in 4 file(s)" in result.output
 
 
 def test_validate_command_json(tmp_path: Path) -> None:

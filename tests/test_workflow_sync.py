@@ -39,7 +39,8 @@ async def stored(db, key: str) -> list[Workflow]:  # type: ignore[no-untyped-def
 async def test_first_sync_creates_version_1_of_every_workflow(db, factory) -> None:
     await factory.tenant()
     report = await sync(db)
-    assert sorted(report.created) == ["lead_intake v1", "post_event_care v1", "proposal_followup v1"]
+    assert sorted(report.created) == ["lead_intake v1", "payment_received v1", "post_event_care v1",
+                                     "proposal_followup v1"]
     rows = await stored(db, "lead_intake")
     assert [(r.version, r.is_current, r.enabled) for r in rows] == [(1, True, True)]
     assert rows[0].triggers == [{"event": "lead.created", "condition": None}]
@@ -50,7 +51,8 @@ async def test_sync_again_changes_nothing(db, factory) -> None:
     await sync(db)
     report = await sync(db)
     assert report.created == [] and report.updated == []
-    assert sorted(report.unchanged) == ["lead_intake v1", "post_event_care v1", "proposal_followup v1"]
+    assert sorted(report.unchanged) == ["lead_intake v1", "payment_received v1", "post_event_care v1",
+                                     "proposal_followup v1"]
     assert len(await stored(db, "lead_intake")) == 1
 
 
@@ -62,7 +64,7 @@ async def test_a_changed_file_becomes_a_new_current_version_and_the_old_one_stay
     path.write_text(path.read_text().replace("sla: 15m", "sla: 10m"))
     report = await sync(db, folder)
     assert report.updated == ["lead_intake v2 (was v1)"]
-    assert sorted(report.unchanged) == ["post_event_care v1", "proposal_followup v1"]
+    assert sorted(report.unchanged) == ["payment_received v1", "post_event_care v1", "proposal_followup v1"]
     rows = await stored(db, "lead_intake")
     assert [(r.version, r.is_current) for r in rows] == [(1, False), (2, True)]
     assert rows[0].definition["sla"] == 900 and rows[1].definition["sla"] == 600
@@ -83,7 +85,7 @@ async def test_concurrent_syncs_of_one_tenant_make_one_version(db, factory) -> N
         pytest.skip("row locks are a Postgres matter; SQLite serialises writers")
     await factory.tenant()
     reports = await asyncio.gather(sync(db), sync(db))
-    assert sorted(len(r.created) for r in reports) == [0, 3]
+    assert sorted(len(r.created) for r in reports) == [0, 4]
     assert [r.version for r in await stored(db, "lead_intake")] == [1]
 
 
@@ -136,9 +138,11 @@ async def test_current_workflows_for_an_event(db, factory) -> None:
         negotiation = await workflows_service.current_workflows_for_event(session, tenant.id,
                                                                           "deal.stage.negotiation")
         created = await workflows_service.current_workflows_for_event(session, tenant.id, "lead.created")
-        nothing = await workflows_service.current_workflows_for_event(session, tenant.id, "payment.received")
+        paid = await workflows_service.current_workflows_for_event(session, tenant.id, "payment.received")
+        nothing = await workflows_service.current_workflows_for_event(session, tenant.id, "ticket.created")
     assert [w.key for w in negotiation] == ["proposal_followup"]
     assert [(w.key, w.version) for w in created] == [("lead_intake", 1)]
+    assert [w.key for w in paid] == ["payment_received"]
     assert nothing == []
 
 
@@ -181,10 +185,10 @@ def test_sync_command_reports_and_is_idempotent(mrdj) -> None:
     runner = CliRunner()
     first = runner.invoke(app, ["workflows", "sync", "--tenant", "mrdj", "--json"])
     assert first.exit_code == 0, first.output
-    assert len(json.loads(first.stdout)["created"]) == 3
+    assert len(json.loads(first.stdout)["created"]) == 4
     second = runner.invoke(app, ["workflows", "sync", "--tenant", "mrdj"])
     assert second.exit_code == 0
-    assert "0 created, 0 updated, 3 unchanged" in second.output
+    assert "0 created, 0 updated, 4 unchanged" in second.output
 
 
 def test_list_and_show_commands(mrdj) -> None:
@@ -192,8 +196,8 @@ def test_list_and_show_commands(mrdj) -> None:
     assert runner.invoke(app, ["workflows", "sync", "--tenant", "mrdj"]).exit_code == 0
     listed = json.loads(runner.invoke(app, ["workflows", "list", "--tenant", "mrdj", "--json"]).stdout)
     assert [(w["key"], w["version"], w["sla"], w["library"]) for w in listed] == [
-        ("lead_intake", 1, "15m", "in sync"), ("post_event_care", 1, "1h", "in sync"),
-        ("proposal_followup", 1, "1h", "in sync")]
+        ("lead_intake", 1, "15m", "in sync"), ("payment_received", 1, "15m", "in sync"),
+        ("post_event_care", 1, "1h", "in sync"), ("proposal_followup", 1, "1h", "in sync")]
     shown = runner.invoke(app, ["workflows", "show", "proposal_followup", "--tenant", "mrdj", "--json"])
     data = json.loads(shown.stdout)
     assert data["version"] == 1 and data["retry"]["max_attempts"] == 5
@@ -235,7 +239,8 @@ async def test_api_lists_the_tenants_current_workflows(client, factory, db) -> N
     await sync(db)
     response = await client.get("/api/v1/automation/workflows", headers=await factory.headers(tenant, "support"))
     assert response.status_code == 200
-    assert [w["key"] for w in response.json()] == ["lead_intake", "post_event_care", "proposal_followup"]
+    assert [w["key"] for w in response.json()] == ["lead_intake", "payment_received", "post_event_care",
+                                                  "proposal_followup"]
 
 
 async def test_api_shows_one_workflow_with_numbered_steps(client, factory, db) -> None:

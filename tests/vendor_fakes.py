@@ -11,6 +11,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -171,3 +172,62 @@ class SilentServer:
         for writer in self._writers:
             writer.close()
         self.server.close()
+
+
+MOLLIE_FIXTURES = Path(__file__).resolve().parent / "webhooks" / "mollie" / "fixtures"
+
+
+def mollie_fixture(name: str) -> dict[str, Any]:
+    """A recorded Mollie API answer from tests/webhooks/mollie/fixtures/."""
+    return dict(json.loads((MOLLIE_FIXTURES / f"{name}.json").read_text()))
+
+
+class MollieFake(HttpFake):
+    """Mollie's `GET /v2/payments/{id}`: Bearer key, the recorded payment JSON per status (hal+json), a 404
+    problem for unknown ids and 401 for a wrong key. Scripted replies (429 with Retry-After, 5xx) come first."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.payments: dict[str, dict[str, Any]] = {}
+
+    def pay(self, payment_id: str, status: str, *, metadata: dict[str, Any] | None = None,
+            value: str = "1500.00", currency: str = "EUR") -> dict[str, Any]:
+        """Make Mollie know `payment_id` in `status` (open, paid, failed, expired, canceled)."""
+        body = mollie_fixture(f"payment_{status}")
+        body["id"] = payment_id
+        body["amount"] = {"value": value, "currency": currency}
+        body["metadata"] = metadata if metadata is not None else {}
+        for link in body["_links"].values():
+            link["href"] = link["href"].replace("tr_WDqYK6vllg", payment_id)
+        self.payments[payment_id] = body
+        return body
+
+    def fetches(self, payment_id: str) -> int:
+        return sum(1 for r in self.requests if r.method == "GET" and r.path.split("?")[0].endswith(f"/{payment_id}"))
+
+    def reply_for(self, request: Request) -> Reply:
+        if self.script:
+            return self.script.popleft()
+        problem = {"Content-Type": "application/hal+json"}
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return Reply(401, json.dumps(mollie_fixture("unauthorized")).encode(), problem)
+        path = request.path.split("?")[0]
+        if request.method != "GET" or not path.startswith("/v2/payments/"):
+            return Reply(404, json.dumps(mollie_fixture("not_found")).encode(), problem)
+        payment = self.payments.get(path.removeprefix("/v2/payments/"))
+        if payment is None:
+            body = mollie_fixture("not_found")
+            body["detail"] = f"No payment exists with token {path.removeprefix('/v2/payments/')}."
+            return Reply(404, json.dumps(body).encode(), problem)
+        return Reply(200, json.dumps(payment).encode(), problem)
+
+
+def mollie_rate_limited(retry_after: int) -> Reply:
+    return Reply(429, json.dumps(mollie_fixture("rate_limited")).encode(),
+                 {"Content-Type": "application/hal+json", "Retry-After": str(retry_after)})
+
+
+def mollie_server_error(status: int = 503) -> Reply:
+    body = {"status": status, "title": "Service Unavailable", "detail": "Mollie is temporarily unavailable."}
+    return Reply(status, json.dumps(body).encode(), {"Content-Type": "application/hal+json"})

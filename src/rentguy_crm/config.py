@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rentguy_crm.kit.clock import clock_file_allowed
+
 # Only development mode may run with this; anything else must be given a real secret.
 DEV_SECRET = "dev-insecure-secret-change-me"
 
@@ -39,6 +41,15 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     var_dir: Path = PROJECT_ROOT / "var"
     tenants_dir: Path = PROJECT_ROOT / "configs" / "tenants"
+    clock_file: Path | None = Field(default=None, description="Tests only: read 'now' from this file (kit.clock)")
+
+    @model_validator(mode="after")
+    def _refuse_clock_file_outside_tests(self) -> Settings:
+        if self.clock_file is not None and not clock_file_allowed(self.env):
+            raise InsecureSettingsError(
+                f"CRM_CLOCK_FILE moves the clock for tests and is refused when CRM_ENV={self.env}; "
+                "unset CRM_CLOCK_FILE (it is accepted only with CRM_ENV=dev or test).")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

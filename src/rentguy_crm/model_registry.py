@@ -11,11 +11,13 @@ from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.webhooks.mollie.models import Payment
 
 metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Pipeline", "PipelineStage", "RateLimitSwitch", "ScheduleRun",
-    "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
+    "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
+    "WorkflowPause", "metadata",
 ]

@@ -36,8 +36,9 @@ from rentguy_crm.automation.steps_api import (
     handler_for,
 )
 from rentguy_crm.automation.variables import jsonable, subject_variables
-from rentguy_crm.db import Database, utcnow
+from rentguy_crm.db import Database
 from rentguy_crm.integrations.base import DeliveryError
+from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.observability import metrics
 from rentguy_crm.observability.logging import bind_run
 from rentguy_crm.tenants.models import Tenant
@@ -108,7 +109,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 class RunExecutor:
     def __init__(self, db: Database, owner: str, *, lease: dt.timedelta = dt.timedelta(seconds=30),
-                 channels_factory: ChannelsFactory | None = None, clock: Clock = utcnow,
+                 channels_factory: ChannelsFactory | None = None, clock: Clock = kit_clock.now,
                  rng: random.Random | None = None) -> None:
         self.db = db
         self.owner = owner

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.models import AutomationRun, ScheduleRun
 from rentguy_crm.automation.queue import bind_time, dialect_of
-from rentguy_crm.db import Database, utcnow
+from rentguy_crm.db import Database
+from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.kit import wallclock
 from rentguy_crm.observability import metrics
 
@@ -89,7 +90,7 @@ async def enqueue_due_ticks(session: AsyncSession, now: dt.datetime) -> int:
 
 
 class ScheduleRunner:
-    def __init__(self, db: Database, *, owner: str, clock: Callable[[], dt.datetime] = utcnow,
+    def __init__(self, db: Database, *, owner: str, clock: Callable[[], dt.datetime] = kit_clock.now,
                  lease: dt.timedelta = dt.timedelta(seconds=60)) -> None:
         self.db = db
         self.owner = owner

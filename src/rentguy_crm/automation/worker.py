@@ -26,7 +26,8 @@ from rentguy_crm.automation import dispatch, queue, schedules
 from rentguy_crm.automation.engine import Clock, RunExecutor
 from rentguy_crm.automation.models import WorkerRecord, Workflow
 from rentguy_crm.automation.steps_api import ChannelsFactory
-from rentguy_crm.db import Database, utcnow
+from rentguy_crm.db import Database
+from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.observability import metrics
 from rentguy_crm.tenants.models import Tenant
 
@@ -51,7 +52,7 @@ class Worker:
                  tenant: str | None = None, workflow: str | None = None,
                  lease: dt.timedelta = dt.timedelta(seconds=30), poll_interval: float = 1.0, grace: float = 20.0,
                  batch_size: int | None = None, channels_factory: ChannelsFactory | None = None,
-                 clock: Clock = utcnow, rng: random.Random | None = None, name: str | None = None,
+                 clock: Clock = kit_clock.now, rng: random.Random | None = None, name: str | None = None,
                  schedules_enabled: bool = True) -> None:
         self.db = db or queue.QueueDatabase(url)
         self._owns_db = db is None

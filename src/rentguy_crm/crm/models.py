@@ -110,6 +110,9 @@ class Deal(IdMixin, TimestampMixin, Base):
     event_date: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="open")
     stage_changed_at: Mapped[dt.datetime | None]
+    # Set by the payment webhook: when the first payment landed and how much has been paid in all.
+    paid_at: Mapped[dt.datetime | None]
+    amount_paid: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
 
 class Activity(IdMixin, TimestampMixin, Base):

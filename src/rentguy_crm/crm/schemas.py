@@ -263,6 +263,8 @@ class Deal(ReadModel):
     event_date: dt.date | None
     status: str
     stage_changed_at: dt.datetime | None
+    paid_at: dt.datetime | None = None
+    amount_paid: Decimal | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -139,6 +139,22 @@ class Monitoring(Strict):
                                   "used when the tenant has no channels.slack section")
 
 
+class MollieSettings(Strict):
+    """Mollie payments: the API key the payment webhook fetches payments with (a secret reference, resolved when a
+    webhook arrives, so a missing key answers that webhook with a clear 503 and never stops the suite starting) and
+    the `metadata` field of a payment that names the deal it pays."""
+
+    api_key: SecretRef = Field(description="Secret reference (env:NAME or file:/path) to the live_ or test_ API key")
+    api_endpoint: str | None = Field(default=None, description="Only to point at a local fake or a proxy")
+    deal_metadata_field: str = Field(default="deal_id", pattern=KEY.pattern,
+                                     description='Payment metadata field holding the deal id, e.g. {"deal_id": 42}')
+    timeout_seconds: float = Field(default=10, gt=0, le=12)
+
+
+class PaymentSettings(Strict):
+    mollie: MollieSettings | None = None
+
+
 class TenantConfig(Strict):
     """What `crm tenants provision` applies. Sections owned by later features are kept as given."""
 
@@ -158,6 +174,7 @@ class TenantConfig(Strict):
     integrations: dict[str, Any] = Field(default_factory=dict)
     sso: dict[str, Any] = Field(default_factory=dict)
     monitoring: Monitoring = Monitoring()
+    payments: PaymentSettings = PaymentSettings()
 
     @field_validator("timezone")
     @classmethod

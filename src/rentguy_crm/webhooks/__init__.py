@@ -1,0 +1,1 @@
+"""Inbound webhooks of payment and other vendors, one folder per vendor."""

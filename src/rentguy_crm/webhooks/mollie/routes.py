@@ -1,0 +1,93 @@
+"""`POST /api/v1/webhooks/mollie/{tenant}`: Mollie's payment webhook (form field `id=tr_…`, no signature).
+
+Mollie's contract: answer 200 once the call is handled, including for ids we do not know (so the webhook is
+not considered broken and nothing is revealed). Any other answer makes Mollie call again, up to ten times over
+about 26 hours; that is what a Mollie outage or a missing API key gets (503 with Retry-After), so no payment
+notice is lost while either is fixed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import structlog
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from rentguy_crm.db import Database
+from rentguy_crm.errors import NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
+from rentguy_crm.kit import secrets
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.config import MollieSettings, TenantConfig
+from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.webhooks.mollie import client, service
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["webhooks"])
+
+RETRY_LATER_SECONDS = 60
+
+
+class MollieNotificationHandled(BaseModel):
+    received: bool
+    payment_status: str | None = None
+    deal_id: int | None = None
+    payment_received: bool = False
+
+
+def _payment_id(content_type: str, body: bytes) -> str:
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("Mollie's webhook posts application/x-www-form-urlencoded with the field id.")
+    values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("id") or [""]
+    payment_id = values[0].strip()
+    if not payment_id or len(payment_id) > 64:
+        raise ValidationFailed("id: the Mollie payment id (tr_…) is missing or too long.",
+                               errors=[{"field": "id", "message": "give the Mollie payment id, e.g. tr_WDqYK6vllg"}])
+    return payment_id
+
+
+async def _tenant_settings(db: Database, slug: str) -> tuple[Tenant, MollieSettings, str]:
+    async with db.session() as session:
+        tenant = await tenants.get(session, slug)
+    settings = TenantConfig.model_validate(tenant.config).payments.mollie if tenant.config else None
+    if settings is None:
+        raise NotFound(f"Tenant {tenant.slug} has no Mollie settings (payments.mollie in its tenant config).")
+    try:
+        api_key = secrets.resolve(settings.api_key).get_secret_value()
+    except secrets.SecretUnavailable as exc:
+        log.warning("mollie_not_configured", tenant=tenant.slug, reason=str(exc))
+        raise ServiceUnavailable(f"Mollie payments of tenant {tenant.slug} cannot be checked: {exc}",
+                                 headers={"Retry-After": str(RETRY_LATER_SECONDS)}) from None
+    return tenant, settings, api_key
+
+
+@router.post("/mollie/{tenant}", response_model=MollieNotificationHandled, responses={
+    404: {"description": "Unknown tenant, or a tenant without Mollie settings"},
+    422: {"description": "No payment id"},
+    503: {"description": "Mollie or the tenant's Mollie key is unavailable; Mollie calls again later"}},
+    summary="Mollie payment webhook (form field id)")
+async def mollie_webhook(tenant: str, request: Request) -> Any:
+    payment_id = _payment_id(request.headers.get("content-type", ""), await request.body())
+    db: Database = request.app.state.db
+    found, settings, api_key = await _tenant_settings(db, tenant)
+    if not service.PAYMENT_ID.match(payment_id):
+        # Orders, subscriptions and refunds have their own ids; this door handles payments only.
+        log.info("mollie_webhook_not_a_payment", tenant=found.slug, id_prefix=payment_id.split("_")[0][:8])
+        return MollieNotificationHandled(received=False)
+    try:
+        # Fetched before the transaction starts: no database lock is held while Mollie answers.
+        payment = await client.fetch_payment(api_key, payment_id, endpoint=settings.api_endpoint,
+                                             read_timeout=settings.timeout_seconds)
+    except client.PaymentUnknown:
+        log.warning("mollie_payment_unknown", tenant=found.slug, payment_id=payment_id)
+        return MollieNotificationHandled(received=False)
+    except client.MollieUnavailable as exc:
+        retry_after = max(int(exc.retry_after or 0), RETRY_LATER_SECONDS)
+        log.warning("mollie_unavailable", tenant=found.slug, payment_id=payment_id, reason=str(exc))
+        raise ServiceUnavailable(f"The payment could not be checked with Mollie now ({exc}); Mollie will call again.",
+                                 headers={"Retry-After": str(retry_after)}) from None
+    async with db.session() as session:
+        outcome = await service.record_payment(session, found, settings, payment)
+    return MollieNotificationHandled(received=True, payment_status=outcome.payment_status, deal_id=outcome.deal_id,
+                                     payment_received=outcome.payment_received)
