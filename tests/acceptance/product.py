@@ -39,6 +39,10 @@ START = 120.0
 T = TypeVar("T")
 
 
+def slack_shown(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 class CommandFailed(AssertionError):
     pass
 
@@ -245,8 +249,9 @@ class Product:
                 if address in str(m["To"]) and subject_contains in str(m["Subject"])]
 
     def slack_texts(self, channel: str) -> list[str]:
-        """Texts posted to the ops (`ops`) or finance (`finance`) incoming webhook."""
-        return [r.json()["text"] for r in list(self.slack.requests) if r.path == f"/{channel}"]
+        """Texts posted to the ops (`ops`) or finance (`finance`) incoming webhook, as Slack shows them (its three
+        escaped characters read back: https://api.slack.com/reference/surfaces/formatting#escaping)."""
+        return [slack_shown(r.json()["text"]) for r in list(self.slack.requests) if r.path == f"/{channel}"]
 
     def whatsapp_messages(self, to: str) -> list[dict[str, Any]]:
         return [r.json() for r in list(self.whatsapp.requests) if r.json().get("to") == to.lstrip("+")]
