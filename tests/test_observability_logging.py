@@ -97,4 +97,4 @@ async def test_api_lines_carry_the_request_id(app, log_lines) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         await client.get("/test-only/log", headers={"X-Request-ID": "req-123"})
-    assert [line["request_id"] for line in lines(log_lines)] == ["req-123"]
+    assert [line["request_id"] for line in lines(log_lines) if line["event"] == "handled"] == ["req-123"]

@@ -20,7 +20,12 @@ from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
 from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
-from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
+from rentguy_crm.kit.http import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    UnhandledErrorMiddleware,
+)
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
@@ -72,8 +77,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                 return limit
         return settings.max_body_bytes
 
+    # Outermost last: the request id is set first, the access line sees the final status (a 500 included).
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for,
                        json_only=lambda path: not path.startswith(NON_JSON_PREFIXES))
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)

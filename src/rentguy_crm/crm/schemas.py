@@ -10,7 +10,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from fastapi import Query
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +17,7 @@ from pydantic import (
 )
 
 from rentguy_crm.kit.contact_details import EmailAddress, PhoneNumber
+from rentguy_crm.kit.inputs import FilterDatetime, RecordId, Text, UtcDatetime
 from rentguy_crm.kit.pagination import as_utc
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost", "spam"]
@@ -28,8 +28,6 @@ DealStatus = Literal["open", "won", "lost"]
 # Quantized on the way in, so responses and audit entries show what the database stores.
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                   AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
-# Offsets are required (a due time without one is ambiguous) and stored and shown in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(dt.UTC))]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
 
 
@@ -90,13 +88,13 @@ class ContactCreate(WriteModel):
         "company": None, "marketing_opt_in": False, "owner": "sales@mr-dj.nl",
     }]})
 
-    first_name: str = Field(default="", max_length=200)
-    last_name: str = Field(default="", max_length=200)
+    first_name: Text = Field(default="", max_length=200)
+    last_name: Text = Field(default="", max_length=200)
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    company: str | None = Field(default=None, max_length=200)
+    company: Text | None = Field(default=None, max_length=200)
     marketing_opt_in: bool = False
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _identifiable(self) -> ContactCreate:
@@ -109,13 +107,13 @@ class ContactUpdate(UpdateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "+31687654321", "owner": "lisa@mr-dj.nl"}]})
     required_columns = frozenset({"first_name", "last_name", "marketing_opt_in"})
 
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
+    first_name: Text | None = Field(default=None, max_length=200)
+    last_name: Text | None = Field(default=None, max_length=200)
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    company: str | None = Field(default=None, max_length=200)
+    company: Text | None = Field(default=None, max_length=200)
     marketing_opt_in: bool | None = None
-    owner: str | None = Field(default=None, max_length=200)
+    owner: Text | None = Field(default=None, max_length=200)
 
 
 class Contact(ReadModel):
@@ -142,20 +140,20 @@ class LeadCreate(WriteModel):
         "source": "phone",
     }]})
 
-    contact_id: int
-    source: str = Field(default="manual", max_length=64)
-    external_id: str | None = Field(default=None, max_length=200)
+    contact_id: RecordId
+    source: Text = Field(default="manual", max_length=64)
+    external_id: Text | None = Field(default=None, max_length=200)
     status: LeadStatus = "new"
-    event_type: str | None = Field(default=None, max_length=32)
+    event_type: Text | None = Field(default=None, max_length=32)
     event_date: dt.date | None = None
     guests: int | None = Field(default=None, ge=0, le=100_000)
-    venue: str | None = Field(default=None, max_length=300)
-    city: str | None = Field(default=None, max_length=200)
+    venue: Text | None = Field(default=None, max_length=300)
+    city: Text | None = Field(default=None, max_length=200)
     budget: Money | None = None
-    message: str | None = Field(default=None, max_length=10_000)
+    message: Text | None = Field(default=None, max_length=10_000)
     priority: Priority | None = Field(default=None, description="Default: from the tenant's assignment rules")
-    team: str | None = Field(default=None, max_length=64, description="Default: from the assignment rules")
-    owner: str | None = Field(default=None, max_length=200)
+    team: Text | None = Field(default=None, max_length=64, description="Default: from the assignment rules")
+    owner: Text | None = Field(default=None, max_length=200)
 
 
 class LeadUpdate(UpdateModel):
@@ -163,16 +161,16 @@ class LeadUpdate(UpdateModel):
     required_columns = frozenset({"status", "priority"})
 
     status: LeadStatus | None = None
-    event_type: str | None = Field(default=None, max_length=32)
+    event_type: Text | None = Field(default=None, max_length=32)
     event_date: dt.date | None = None
     guests: int | None = Field(default=None, ge=0, le=100_000)
-    venue: str | None = Field(default=None, max_length=300)
-    city: str | None = Field(default=None, max_length=200)
+    venue: Text | None = Field(default=None, max_length=300)
+    city: Text | None = Field(default=None, max_length=200)
     budget: Money | None = None
-    message: str | None = Field(default=None, max_length=10_000)
+    message: Text | None = Field(default=None, max_length=10_000)
     priority: Priority | None = None
-    team: str | None = Field(default=None, max_length=64)
-    owner: str | None = Field(default=None, max_length=200)
+    team: Text | None = Field(default=None, max_length=64)
+    owner: Text | None = Field(default=None, max_length=200)
 
 
 class Lead(ReadModel):
@@ -204,14 +202,14 @@ class DealCreate(WriteModel):
         "value": "2450.00", "owner": "lisa@mr-dj.nl", "event_date": "2026-06-20",
     }]})
 
-    contact_id: int | None = Field(default=None, description="Default: the contact of `lead_id`")
-    lead_id: int | None = None
+    contact_id: RecordId | None = Field(default=None, description="Default: the contact of `lead_id`")
+    lead_id: RecordId | None = None
     pipeline: Key = Field(description="Pipeline key, e.g. wedding")
     stage: Key | None = Field(default=None, description="Stage key; default: the pipeline's first stage")
-    title: str = Field(min_length=1, max_length=300)
+    title: Text = Field(min_length=1, max_length=300)
     value: Money | None = None
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    owner: str | None = Field(default=None, max_length=200)
+    currency: Text = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    owner: Text | None = Field(default=None, max_length=200)
     event_date: dt.date | None = None
 
     @model_validator(mode="after")
@@ -227,10 +225,10 @@ class DealUpdate(UpdateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"value": "2750.00", "owner": "lisa@mr-dj.nl"}]})
     required_columns = frozenset({"title", "currency"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
     value: Money | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    owner: str | None = Field(default=None, max_length=200)
+    currency: Text | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    owner: Text | None = Field(default=None, max_length=200)
     event_date: dt.date | None = None
 
 
@@ -268,15 +266,15 @@ class ActivityCreate(WriteModel):
     }]})
 
     kind: ActivityKind = "note"
-    title: str = Field(min_length=1, max_length=300)
-    body: str | None = Field(default=None, max_length=20_000)
+    title: Text = Field(min_length=1, max_length=300)
+    body: Text | None = Field(default=None, max_length=20_000)
     due_at: UtcDatetime | None = None
-    owner: str | None = Field(default=None, max_length=200)
-    team: str | None = Field(default=None, max_length=64)
+    owner: Text | None = Field(default=None, max_length=200)
+    team: Text | None = Field(default=None, max_length=64)
     status: ActivityStatus = "open"
-    contact_id: int | None = None
-    lead_id: int | None = None
-    deal_id: int | None = None
+    contact_id: RecordId | None = None
+    lead_id: RecordId | None = None
+    deal_id: RecordId | None = None
 
     @model_validator(mode="after")
     def _linked(self) -> ActivityCreate:
@@ -290,11 +288,11 @@ class ActivityUpdate(UpdateModel):
                                                                "status": "done"}]})
     required_columns = frozenset({"title", "status"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    body: str | None = Field(default=None, max_length=20_000)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
+    body: Text | None = Field(default=None, max_length=20_000)
     due_at: UtcDatetime | None = None
-    owner: str | None = Field(default=None, max_length=200)
-    team: str | None = Field(default=None, max_length=64)
+    owner: Text | None = Field(default=None, max_length=200)
+    team: Text | None = Field(default=None, max_length=64)
     status: ActivityStatus | None = None
 
 
@@ -317,9 +315,11 @@ class Activity(ReadModel):
 
 # ---- list filters (query parameters) ----
 
-CreatedAfter = Annotated[dt.datetime | None, Query(description="ISO datetime; created at or after (UTC if no offset)")]
-CreatedBefore = Annotated[dt.datetime | None, Query(description="ISO datetime; created before (UTC if no offset)")]
-Owner = Annotated[str | None, Query(description="Exact owner")]
+CreatedAfter = Annotated[FilterDatetime | None,
+                         Query(description="ISO datetime; created at or after (UTC if no offset)")]
+CreatedBefore = Annotated[FilterDatetime | None, Query(description="ISO datetime; created before (UTC if no offset)")]
+LinkedId = Annotated[RecordId | None, Query()]
+Owner = Annotated[Text | None, Query(description="Exact owner")]
 
 
 @dataclass(frozen=True)
@@ -331,7 +331,7 @@ class ContactFilters:
 
 
 def contact_filters(owner: Owner = None,
-                    email: Annotated[str | None, Query(description="Exact e-mail address")] = None,
+                    email: Annotated[Text | None, Query(description="Exact e-mail address")] = None,
                     created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ContactFilters:
     return ContactFilters(owner=owner, email=email.lower() if email else None,
                           created_after=as_utc(created_after), created_before=as_utc(created_before))
@@ -350,9 +350,9 @@ class LeadFilters:
 
 
 def lead_filters(status: Annotated[LeadStatus | None, Query()] = None, owner: Owner = None,
-                 team: Annotated[str | None, Query(description="e.g. wedding_specialists")] = None,
+                 team: Annotated[Text | None, Query(description="e.g. wedding_specialists")] = None,
                  priority: Annotated[Priority | None, Query()] = None,
-                 event_type: Annotated[str | None, Query()] = None, contact_id: Annotated[int | None, Query()] = None,
+                 event_type: Annotated[Text | None, Query()] = None, contact_id: LinkedId = None,
                  created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> LeadFilters:
     return LeadFilters(status=status, owner=owner, team=team, priority=priority, event_type=event_type,
                        contact_id=contact_id, created_after=as_utc(created_after),
@@ -371,9 +371,9 @@ class DealFilters:
 
 
 def deal_filters(status: Annotated[DealStatus | None, Query()] = None,
-                 pipeline: Annotated[str | None, Query(description="Pipeline key")] = None,
-                 stage: Annotated[str | None, Query(description="Stage key")] = None, owner: Owner = None,
-                 contact_id: Annotated[int | None, Query()] = None,
+                 pipeline: Annotated[Text | None, Query(description="Pipeline key")] = None,
+                 stage: Annotated[Text | None, Query(description="Stage key")] = None, owner: Owner = None,
+                 contact_id: LinkedId = None,
                  created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> DealFilters:
     return DealFilters(status=status, pipeline=pipeline, stage=stage, owner=owner, contact_id=contact_id,
                        created_after=as_utc(created_after), created_before=as_utc(created_before))
@@ -395,10 +395,10 @@ class ActivityFilters:
 
 def activity_filters(status: Annotated[ActivityStatus | None, Query()] = None,
                      kind: Annotated[ActivityKind | None, Query()] = None, owner: Owner = None,
-                     team: Annotated[str | None, Query()] = None,
-                     due_before: Annotated[dt.datetime | None, Query(description="ISO datetime; due before")] = None,
-                     contact_id: Annotated[int | None, Query()] = None, lead_id: Annotated[int | None, Query()] = None,
-                     deal_id: Annotated[int | None, Query()] = None,
+                     team: Annotated[Text | None, Query()] = None,
+                     due_before: Annotated[FilterDatetime | None, Query(description="ISO datetime; due before")] = None,
+                     contact_id: LinkedId = None, lead_id: LinkedId = None,
+                     deal_id: LinkedId = None,
                      created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ActivityFilters:
     return ActivityFilters(status=status, kind=kind, owner=owner, team=team, due_before=as_utc(due_before),
                            contact_id=contact_id, lead_id=lead_id, deal_id=deal_id,

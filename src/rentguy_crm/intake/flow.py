@@ -38,7 +38,7 @@ from rentguy_crm.intake.repository import IntakeTenant
 from rentguy_crm.intake.schemas import LeadSubmission, PublicLeadSubmission
 from rentguy_crm.intake.service import CaptureResult, IntakeRequest
 from rentguy_crm.intake.tally import tally
-from rentguy_crm.kit.clientip import client_ip
+from rentguy_crm.kit.clientip import request_client_ip
 from rentguy_crm.observability.metrics import lead_capture_duration_seconds, lead_capture_requests_total
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.ratelimit.limiter import Limiter, RateDecision
@@ -64,9 +64,14 @@ def limiter_for(request: Request) -> Limiter:
     return limiter
 
 
-def request_client_ip(request: Request) -> str:
-    peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), request.app.state.settings.trusted_proxies)
+def request_ip(request: Request) -> str:
+    return request_client_ip(request, request.app.state.settings.trusted_proxies)
+
+
+def user_agent(request: Request) -> str | None:
+    """The User-Agent as stored with the lead's consent record: storable text, bounded."""
+    value = request.headers.get("user-agent")
+    return value.replace("\x00", "")[:500] if value else None
 
 
 class Outcome:
@@ -74,8 +79,17 @@ class Outcome:
 
     def __init__(self, request: Request, route: str) -> None:
         self.request, self.route = request, route
-        self.tenant = "unknown"
+        self._tenant = "unknown"
         self.started = time.perf_counter()
+
+    @property
+    def tenant(self) -> str:
+        return self._tenant
+
+    @tenant.setter
+    def tenant(self, slug: str) -> None:
+        self._tenant = slug
+        self.request.state.tenant = slug  # for the access log line
 
     def finish(self, outcome: str) -> None:
         lead_capture_requests_total.labels(tenant=self.tenant, route=self.route, outcome=outcome).inc()
@@ -96,7 +110,7 @@ async def parse_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # depth is bounded by BodyLimitMiddleware first
         errors = [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}]
         raise ValidationFailed("The request body is not valid JSON.", errors=errors) from None
     if not isinstance(data, dict):
@@ -308,7 +322,7 @@ async def public_lead(request: Request) -> JSONResponse:
         if not isinstance(name, str) or not name.strip():
             raise ValidationFailed("tenant: give the tenant slug (for example 'mrdj')",
                                    errors=[{"field": "tenant", "message": "required", "type": "missing"}])
-        ip = request_client_ip(request)
+        ip = request_ip(request)
         tenant = await repository.resolve_tenant(session, name)
         outcome.tenant = tenant.slug
         check_origin(request, tenant, headers)
@@ -316,7 +330,7 @@ async def public_lead(request: Request) -> JSONResponse:
         submission = validate(PublicLeadSubmission, data)
         lead = normalise(submission)
         req = IntakeRequest(tenant=tenant, route="public", client_ip=ip,
-                            user_agent=request.headers.get("user-agent"),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
         return Prepared(req, lead, submission)
@@ -340,8 +354,8 @@ async def server_lead(request: Request) -> JSONResponse:
             raise ValidationFailed("tenant: does not match the API key's tenant",
                                    errors=[{"field": "tenant", "message": "does not match the API key's tenant"}])
         lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="server", client_ip=request_client_ip(request),
-                            user_agent=request.headers.get("user-agent"),
+        req = IntakeRequest(tenant=tenant, route="server", client_ip=request_ip(request),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
         return Prepared(req, lead, submission)
@@ -372,8 +386,8 @@ async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
             return Prepared(answer=CaptureResult(200, ignored, "rejected"))
         submission = validate(LeadSubmission, typeform.to_submission(data, settings))
         lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_client_ip(request),
-                            user_agent=request.headers.get("user-agent"),
+        req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_ip(request),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=event_id)
         return Prepared(req, lead)
 

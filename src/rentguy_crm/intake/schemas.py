@@ -8,23 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from rentguy_crm.kit.inputs import storable_text
+
 EVENT_TYPES = ("bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders")
 EventType = Literal["bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders"]
 
 
-def _storable(value: str) -> str:
-    # Postgres text cannot hold NUL, and lone surrogates cannot be encoded: refuse them as invalid input
-    # rather than letting the database fail later.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("contains characters that are not valid Unicode text") from None
-    return value
-
-
-Storable = AfterValidator(_storable)
+# The one rule for storable text (no NUL, valid Unicode) lives in kit/inputs.py.
+Storable = AfterValidator(storable_text)
 Text64 = Annotated[str, Field(max_length=64), Storable]
 Text200 = Annotated[str, Field(max_length=200), Storable]
 Text300 = Annotated[str, Field(max_length=300), Storable]

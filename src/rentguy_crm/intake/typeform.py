@@ -27,12 +27,18 @@ def check_signature(secret: str, body: bytes, header: str | None) -> None:
         raise Unauthorized("The Typeform-Signature does not match this body and the tenant's secret.", headers={})
 
 
+def _object(value: Any) -> dict[str, Any]:
+    # The payload is signed but its shape is still input: a wrong type is an empty answer, not a crash.
+    return value if isinstance(value, dict) else {}
+
+
 def _answer_value(answer: dict[str, Any]) -> Any:
     kind = answer.get("type")
     if kind == "choice":
-        return (answer.get("choice") or {}).get("label")
+        return _object(answer.get("choice")).get("label")
     if kind == "choices":
-        return ", ".join((answer.get("choices") or {}).get("labels") or [])
+        labels = _object(answer.get("choices")).get("labels")
+        return ", ".join(str(label) for label in labels) if isinstance(labels, list) else None
     return answer.get(kind) if isinstance(kind, str) else None
 
 
@@ -45,10 +51,11 @@ def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[s
                                errors=[{"field": "form_response", "message": "missing or not an object"}])
     lead: dict[str, Any] = {"source": settings.source}
     extra: list[str] = []
-    for answer in response.get("answers") or []:
+    answers = response.get("answers")
+    for answer in answers if isinstance(answers, list) else []:
         if not isinstance(answer, dict):
             continue
-        ref = (answer.get("field") or {}).get("ref")
+        ref = _object(answer.get("field")).get("ref")
         value = _answer_value(answer)
         target = settings.fields.get(ref) if isinstance(ref, str) else None
         if target is None:
@@ -59,8 +66,8 @@ def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[s
             value = value.strip().lower()
             value = value if value in EVENT_TYPES else "anders"
         lead[target] = value
-    hidden = response.get("hidden") or {}
-    if isinstance(hidden, dict):
+    hidden = _object(response.get("hidden"))
+    if hidden:
         for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
             if isinstance(hidden.get(key), str) and hidden[key]:
                 lead[key] = hidden[key]

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rentguy_crm.kit.inputs import RecordId, StorableJson, Text
+
 Channel = Literal["email", "whatsapp", "slack", "teams"]
 Language = Literal["nl", "en"]
 VARIABLE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$"
@@ -17,19 +19,19 @@ class _Input(BaseModel):
 
 
 class WhatsappMeta(_Input):
-    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
-    language: str = Field(min_length=2, max_length=10)
-    parameters: list[str] = Field(default_factory=list, max_length=20)
+    name: Text = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: Text = Field(min_length=2, max_length=10)
+    parameters: list[Text] = Field(default_factory=list, max_length=20)
 
 
 class TemplateCreate(_Input):
-    key: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
+    key: Text = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
     channel: Channel
     language: Language = "nl"
-    description: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
-    text_body: str = Field(min_length=1, max_length=100_000)
-    html_body: str | None = Field(default=None, max_length=500_000)
+    description: Text | None = Field(default=None, max_length=300)
+    subject: Text | None = Field(default=None, max_length=500)
+    text_body: Text = Field(min_length=1, max_length=100_000)
+    html_body: Text | None = Field(default=None, max_length=500_000)
     variables: list[str] = Field(default_factory=list, max_length=200)
     whatsapp: WhatsappMeta | None = None
 
@@ -47,10 +49,10 @@ class TemplateCreate(_Input):
 class TemplateUpdate(_Input):
     """Changes to a version. A draft changes in place; a live or archived version yields a new draft."""
 
-    description: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
-    text_body: str | None = Field(default=None, min_length=1, max_length=100_000)
-    html_body: str | None = Field(default=None, max_length=500_000)
+    description: Text | None = Field(default=None, max_length=300)
+    subject: Text | None = Field(default=None, max_length=500)
+    text_body: Text | None = Field(default=None, min_length=1, max_length=100_000)
+    html_body: Text | None = Field(default=None, max_length=500_000)
     variables: list[str] | None = Field(default=None, max_length=200)
     whatsapp: WhatsappMeta | None = None
 
@@ -59,9 +61,9 @@ class TemplateUpdate(_Input):
 
 
 class PreviewRequest(_Input):
-    lead_id: int | None = Field(default=None, description="Render with this lead's real data instead of samples")
-    deal_id: int | None = None
-    variables: dict[str, Any] = Field(default_factory=dict, description="Extra or overriding sample values")
+    lead_id: RecordId | None = Field(default=None, description="Render with this lead's real data instead of samples")
+    deal_id: RecordId | None = None
+    variables: dict[Text, StorableJson] = Field(default_factory=dict, description="Extra or overriding sample values")
 
 
 class TemplateVersion(BaseModel):
@@ -137,8 +139,9 @@ class CloneReport(BaseModel):
 
 
 class CloneRequest(_Input):
-    from_tenant: str | None = Field(default=None, description="Clone from another tenant's live templates")
-    only: list[str] = Field(default_factory=list)
+    from_tenant: Text | None = Field(default=None, max_length=64,
+                                     description="Clone from another tenant that shares its templates with yours")
+    only: list[Text] = Field(default_factory=list, max_length=200)
     publish: bool = False
     force: bool = False
     dry_run: bool = False
