@@ -98,6 +98,20 @@ class Outcome:
         tally.record(_db(self.request), self.tenant, self.route, outcome)
 
 
+# Lead capture routes by path, for requests refused before they reach a handler (body too large, not JSON).
+_ROUTE_OF_PATH = {"/api/v1/public/leads": "public", "/api/v1/leads": "server"}
+_TYPEFORM_PREFIX = "/api/v1/webhooks/typeform/"
+
+
+def count_refused(db: Database | None, path: str) -> None:
+    """A lead post the body middleware refused is bad input: counted as rejected, like any other 4xx."""
+    route = _ROUTE_OF_PATH.get(path) or ("typeform" if path.startswith(_TYPEFORM_PREFIX) else None)
+    if route is None:
+        return
+    lead_capture_requests_total.labels(tenant="unknown", route=route, outcome="rejected").inc()
+    tally.record(db, "unknown", route, "rejected")
+
+
 def outcome_of(exc: BaseException) -> str:
     if isinstance(exc, TooManyRequests):
         return "rate_limited"

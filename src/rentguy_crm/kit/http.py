@@ -130,24 +130,31 @@ class AccessLogMiddleware:
             return
         started = time.perf_counter()
         status = 0
+        logged = False
+
+        def write_line(**extra: Any) -> None:
+            nonlocal logged
+            logged = True
+            state = scope.get("state") or {}
+            tenant = state.get("tenant")
+            access_log.info("request", method=scope["method"], route=route_template(scope), status=status or 500,
+                            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                            tenant=tenant if isinstance(tenant, str) else None, **extra)
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not logged:
+                # Written before the last byte goes out, so the line exists once the client has its answer.
+                write_line()
             await send(message)
 
-        completed = False
         try:
             await self.app(scope, receive, recording_send)
-            completed = True
         finally:
-            state = scope.get("state") or {}
-            tenant = state.get("tenant")
-            access_log.info("request", method=scope["method"], route=route_template(scope),
-                            status=status or 500, duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                            tenant=tenant if isinstance(tenant, str) else None,
-                            **({} if completed else {"aborted": True}))
+            if not logged:
+                write_line(aborted=True)
 
 
 class UnhandledErrorMiddleware:
@@ -194,10 +201,18 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int],
-                 json_only: Callable[[str], bool] = lambda _p: True) -> None:
+                 json_only: Callable[[str], bool] = lambda _p: True,
+                 on_refused: Callable[[Scope, int], None] | None = None) -> None:
         self.app = app
         self.limit_for = limit_for
         self.json_only = json_only
+        self.on_refused = on_refused
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, code: str, title: str, detail: str,
+                      errors: list[dict[str, Any]] | None = None) -> None:
+        if self.on_refused is not None:
+            self.on_refused(scope, status)
+        await send_problem(send, status, code, title, detail, scope["path"], errors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -209,18 +224,18 @@ class BodyLimitMiddleware:
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                await send_problem(send, 400, "bad-request", "Bad request", "Content-Length is not a number.", path)
+                await self._refuse(scope, send, 400, "bad-request", "Bad request", "Content-Length is not a number.")
                 return
             if int(declared) > limit:
-                await send_problem(send, 413, "payload-too-large", "Request body too large",
-                                   f"The body is {declared} bytes; this route accepts at most {limit}.", path)
+                await self._refuse(scope, send, 413, "payload-too-large", "Request body too large",
+                                   f"The body is {declared} bytes; this route accepts at most {limit}.")
                 return
         has_body = declared != "0" and (declared is not None or "transfer-encoding" in headers)
         json_route = self.json_only(path)
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if has_body and json_route and not (ctype == "application/json" or ctype.endswith("+json")):
-            await send_problem(send, 415, "unsupported-media-type", "Unsupported media type",
-                               f"Send the body as application/json (got '{ctype or 'none'}').", path)
+            await self._refuse(scope, send, 415, "unsupported-media-type", "Unsupported media type",
+                               f"Send the body as application/json (got '{ctype or 'none'}').")
             return
         if not has_body:
             await self.app(scope, receive, send)
@@ -236,8 +251,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await send_problem(send, 413, "payload-too-large", "Request body too large",
-                                   f"The body is larger than the {limit} bytes this route accepts.", path)
+                await self._refuse(scope, send, 413, "payload-too-large", "Request body too large",
+                                   f"The body is larger than the {limit} bytes this route accepts.")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -245,8 +260,8 @@ class BodyLimitMiddleware:
         body = b"".join(chunks)
         if json_route and json_depth_exceeds(body):
             message_text = f"nested deeper than {MAX_JSON_DEPTH} levels"
-            await send_problem(send, 422, "validation-failed", "Validation failed",
-                               f"The request body is {message_text}.", path,
+            await self._refuse(scope, send, 422, "validation-failed", "Validation failed",
+                               f"The request body is {message_text}.",
                                errors=[{"field": "body", "message": message_text, "type": "json_depth"}])
             return
 
