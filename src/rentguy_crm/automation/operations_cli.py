@@ -11,7 +11,7 @@ import typer
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.db import one_off_session, utcnow
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, print_json, run_async
-from rentguy_crm.kit.durations import parse_duration
+from rentguy_crm.kit.inputs import MAX_ID, bounded_duration
 
 CLI_ACTOR = "cli"
 
@@ -171,7 +171,7 @@ def runs_list(
     workflow: str = typer.Option(None, "--workflow", help="Workflow key."),
     status: str = typer.Option(None, "--status", help="queued, running, waiting, succeeded, failed, dead, cancelled."),
     since: str = typer.Option(None, "--since", help="Only runs created within this long ago, e.g. 1h, 2 days."),
-    lead: int = typer.Option(None, "--lead", help="Only runs of this lead."),
+    lead: int = typer.Option(None, "--lead", min=1, max=MAX_ID, help="Only runs of this lead."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many (newest first)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -179,7 +179,7 @@ def runs_list(
     from rentguy_crm.automation import service
 
     try:
-        window = parse_duration(since) if since else None
+        window = bounded_duration(since) if since else None
     except ValueError as exc:
         raise fail(f"--since: {exc}", code=2) from None
 
@@ -195,7 +195,7 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_show(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."), as_json: bool = JsonOption) -> None:
     """One run with its step log."""
     from rentguy_crm.automation import service
 
@@ -217,8 +217,8 @@ def runs_show(run_id: int = typer.Argument(..., help="Run id."), as_json: bool =
 @runs_app.command("start")
 def runs_start(
     workflow: str = typer.Option(..., "--workflow", help="Workflow key, e.g. lead_intake."),
-    lead: int = typer.Option(None, "--lead", help="Lead id (the subject)."),
-    deal: int = typer.Option(None, "--deal", help="Deal id (the subject)."),
+    lead: int = typer.Option(None, "--lead", min=1, max=MAX_ID, help="Lead id (the subject)."),
+    deal: int = typer.Option(None, "--deal", min=1, max=MAX_ID, help="Deal id (the subject)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Start a run by hand for a lead or a deal (its tenant's current workflow version)."""
@@ -252,7 +252,8 @@ def runs_start(
 
 
 @runs_app.command("retry")
-def runs_retry(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_retry(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
+               as_json: bool = JsonOption) -> None:
     """Queue a failed, dead or cancelled run again; it resumes after its last completed step."""
     from rentguy_crm.automation import service
 
@@ -264,7 +265,8 @@ def runs_retry(run_id: int = typer.Argument(..., help="Run id."), as_json: bool 
 
 
 @runs_app.command("cancel")
-def runs_cancel(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_cancel(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
+                as_json: bool = JsonOption) -> None:
     """Cancel a queued, waiting or running run."""
     from rentguy_crm.automation import service
 
