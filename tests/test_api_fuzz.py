@@ -62,6 +62,7 @@ async def admin_headers(factory) -> dict[str, str]:  # type: ignore[no-untyped-d
     return await factory.headers(tenant, "admin")
 
 
+@pytest.mark.api_fuzz
 async def test_no_operation_answers_a_server_error(db, admin_headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     with LiveServer(create_app(get_settings())) as server:
         sent, failures = await asyncio.to_thread(fuzz, server.url, admin_headers)
