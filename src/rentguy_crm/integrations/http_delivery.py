@@ -11,7 +11,6 @@ import httpx
 
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 
-
 MAX_RETRY_AFTER_SECONDS = 7 * 86400
 
 

@@ -42,6 +42,7 @@ class RouteTemplates:
     a log line can name the route of any request (also one refused before routing) without its values."""
 
     def __init__(self, routes: list[Any]) -> None:
+        self.source_size = len(routes)
         self.patterns: list[tuple[re.Pattern[str], str]] = []
         self._add(routes, "")
         self._cache: dict[str, str] = {}
@@ -70,21 +71,17 @@ class RouteTemplates:
         return found
 
 
-_templates: dict[int, RouteTemplates] = {}
-
-
 def route_template(scope: Scope) -> str:
     """The path template of the request's route: never the ids or other values in the path."""
     app = scope.get("app")
     routes = getattr(app, "routes", None)
     if routes is None:
         return "(no route)"
-    templates = _templates.get(id(app))
-    if templates is None:
-        templates = _templates[id(app)] = RouteTemplates(list(routes))
-        if len(_templates) > 64:  # apps made by tests
-            _templates.clear()
-            _templates[id(app)] = templates
+    # Kept on the app itself, rebuilt when routes were added since (tests add routes to a made app).
+    templates: RouteTemplates | None = getattr(app, "_crm_route_templates", None)
+    if templates is None or templates.source_size != len(routes):
+        templates = RouteTemplates(list(routes))
+        app._crm_route_templates = templates  # type: ignore[union-attr]
     return templates.match(scope["path"])
 
 
