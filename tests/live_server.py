@@ -10,12 +10,13 @@ from typing import Any
 import uvicorn
 
 STARTUP_TIMEOUT_SECONDS = 60.0
+HTTP = "auto"  # as `crm serve`: httptools when installed
 
 
 class LiveServer:
     def __init__(self, app: Any) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False,
-                                lifespan="on", loop="asyncio", http="h11")
+                                lifespan="on", loop="asyncio", http=HTTP)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
         self.port = 0

@@ -103,3 +103,18 @@ def test_each_request_gets_one_access_line_without_values(server: LiveServer, lo
         ("req-500", "POST", "/test-only/broken-insert", 500)]
     assert all(isinstance(a["duration_ms"], float) and a["duration_ms"] >= 0 for a in access)
     assert "anna" not in log_stream.getvalue() and "/12" not in log_stream.getvalue()
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    (b"x" * 2_000_000, "application/json", 413), (b"tenant=mrdj", "text/plain", 415),
+    (b"[" * 30_000 + b"]" * 30_000, "application/json", 422)])
+def test_a_refused_body_leaves_the_connection_usable(server: LiveServer, body: bytes, content_type: str,
+                                                      status: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/api/v1/public/leads", body=body, headers={"Content-Type": content_type})
+    first = conn.getresponse()
+    first.read()
+    conn.request("GET", "/healthz")
+    second = conn.getresponse()
+    assert (first.status, second.status, json.loads(second.read())) == (status, 200, {"status": "ok"})
+    conn.close()
