@@ -23,6 +23,9 @@ _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 _PHONE = re.compile(r"(?<![\w.+-])(?:\+|0)\d[\d\s().-]{6,}\d(?![\w-])")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _API_KEY = re.compile(r"\brg_[A-Za-z0-9_-]{16,}")
+# Values echoed inside exception text: SQLAlchemy's bound parameters, pydantic's rejected input.
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.S)
+_INPUT_VALUE = re.compile(r"input_value=.*?, input_type=")
 _URL_SECRET = re.compile(r"(https://hooks\.slack\.com/services/)[^\s\"']+")
 _SECRET_KEYS = {"password", "secret", "token", "api_key", "key", "authorization", "captcha_token", "credentials",
                 "webhook_url", "api_url", "dsn", "cookie"}
@@ -45,6 +48,8 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
+        value = _SQL_PARAMETERS.sub("[parameters: ***]", value)
+        value = _INPUT_VALUE.sub("input_value=***, input_type=", value)
         value = _URL_SECRET.sub(r"\1***", value)
         value = _BEARER.sub(lambda m: m.group(1) + " ***", value)
         value = _API_KEY.sub("rg_***", value)
