@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from rentguy_crm.db import Database
 from rentguy_crm.templates.models import TemplateVersion
 from rentguy_crm.tenants.models import Tenant
+from tests.test_templates_api import DRAFT
 from tests.test_templates_cli import crm
 from tests.test_templates_clone import clone
 
@@ -96,3 +97,32 @@ async def test_the_command_line_follows_the_same_rule(db: Database, factory, ope
     assert "No tenant 'othercorp' shares its templates with mrdj" in result.stderr
     assert "templates.shareable_with" in result.stderr
     assert await versions_of(db, mrdj) == 0
+
+
+FOREIGN_ROUTES = [
+    ("GET", "/api/v1/templates/{template}", None),
+    ("GET", "/api/v1/templates/{template}/diff", None),
+    ("PATCH", "/api/v1/templates/versions/{version}", {"subject": "Overgenomen"}),
+    ("POST", "/api/v1/templates/versions/{version}/preview", {}),
+    ("POST", "/api/v1/templates/versions/{version}/publish", None),
+    ("POST", "/api/v1/templates/versions/{version}/archive", None),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body"), FOREIGN_ROUTES,
+                         ids=[f"{m} {t}" for m, t, _b in FOREIGN_ROUTES])
+async def test_another_tenants_template_ids_answer_404_and_change_nothing(
+        client: httpx.AsyncClient, db: Database, factory, operations, method: str, template: str,
+        body: dict[str, Any] | None) -> None:
+    _mrdj, headers = operations
+    other = await factory.tenant("othercorp")
+    created = await client.post("/api/v1/templates", json=DRAFT, headers=await factory.headers(other, "operations"))
+    async with db.session() as session:
+        version = await session.get(TemplateVersion, created.json()["id"])
+        assert version is not None
+        ids = {"template": version.template_id, "version": version.id}
+    before = await versions_of(db, other)
+    response = await client.request(method, template.format(**ids), json=body, headers=headers)
+    assert response.status_code == 404, response.text
+    assert "Overgenomen" not in response.text and DRAFT["text_body"] not in response.text
+    assert await versions_of(db, other) == before
