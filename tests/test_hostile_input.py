@@ -198,3 +198,14 @@ async def test_in_range_values_next_to_the_bounds_are_accepted(client: httpx.Asy
             ).status_code == 200
     assert (await client.get("/api/v1/crm/leads", params={"offset": str(2**63 - 1)}, headers=headers)
             ).json()["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/crm/leads", "/api/v1/templates/clone", "/api/v1/public/leads"])
+async def test_a_body_that_is_not_utf8_is_422_naming_the_body(client: httpx.AsyncClient, db: Database, admin,
+                                                              path: str) -> None:
+    before = await stored_rows(db)
+    response = await client.post(path, content=b'{"contact_id": 1, "message": "\xff"}',
+                                 headers={**admin, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [{"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}]
+    assert await stored_rows(db) == before

@@ -190,8 +190,8 @@ class UnhandledErrorMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies above a limit (413), non-JSON bodies on JSON routes (415) and JSON nested deeper than
-    MAX_JSON_DEPTH (422) before any handler or parser runs.
+    """Refuses bodies above a limit (413), non-JSON bodies on JSON routes (415), bodies that are not UTF-8 and
+    JSON nested deeper than MAX_JSON_DEPTH (422) before any handler or parser runs.
 
     `limit_for(path)` gives the byte limit of a path, so the public lead route can be stricter than the rest.
     Paths for which `json_only(path)` is false (form posts, webhooks with their own parsing) skip the JSON checks.
@@ -255,6 +255,11 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if json_route and not _is_utf8(body):
+            await self._refuse(scope, send, 422, "validation-failed", "Validation failed",
+                               "The request body is not UTF-8 text, so it is not JSON.",
+                               errors=[{"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}])
+            return
         if json_route and json_depth_exceeds(body):
             message_text = f"nested deeper than {MAX_JSON_DEPTH} levels"
             await self._refuse(scope, send, 422, "validation-failed", "Validation failed",
@@ -272,6 +277,15 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _is_utf8(body: bytes) -> bool:
+    # JSON travels as UTF-8 (RFC 8259); anything else would reach the parser as an opaque 400.
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def header_map(scope: Scope) -> dict[str, Any]:
