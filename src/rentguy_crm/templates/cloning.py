@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.errors import BadRequest, NotFound
+from rentguy_crm.errors import BadRequest, NotFound, ValidationFailed
 from rentguy_crm.templates import repository, schemas, service
 from rentguy_crm.templates.library import SourceTemplate, content_checksum, load_library
 from rentguy_crm.templates.models import TemplateVersion
@@ -99,8 +99,9 @@ async def clone(session: AsyncSession, tenant_slug: str, *, from_tenant: str | N
         known = sorted({e.key for e in entries})
         unknown = [k for k in only if k not in known]
         if unknown:
-            raise BadRequest(f"Unknown template key(s) for --only: {', '.join(unknown)}. "
-                             f"The source ({source_label}) has: {', '.join(known) or 'nothing'}.")
+            raise ValidationFailed(f"Unknown template key(s) for --only: {', '.join(unknown)}. "
+                                   f"The source ({source_label}) has: {', '.join(known) or 'nothing'}.",
+                                   errors=[{"field": "only", "message": f"unknown key(s): {', '.join(unknown)}"}])
         entries = [e for e in entries if e.key in only]
     planned = await plan(session, tenant, entries)
     rows: list[schemas.CloneRow] = []
