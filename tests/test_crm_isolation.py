@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 
 from tests.table_counts import row_counts
 
@@ -77,8 +76,10 @@ def test_the_tables_cover_every_crm_route(app) -> None:
     covered = {(m, CRM + p) for m, p, _k, _b in RECORD_ROUTES}
     covered |= {("GET", CRM + p) for p in [*LIST_ROUTES, "/pipelines"]}
     covered |= {("POST", CRM + p) for p, _b, _f in REFERENCING_CREATES} | {("POST", CRM + "/contacts")}
-    routes = {(m, r.path) for r in app.routes if isinstance(r, APIRoute) and r.path.startswith(CRM)
-              for m in r.methods}
+    # From the OpenAPI document: routers are included lazily, so app.routes does not list their routes.
+    routes = {(m.upper(), path) for path, operations in app.openapi()["paths"].items() if path.startswith(CRM)
+              for m in operations}
+    assert len(routes) >= 19
     assert routes - covered == set()
 
 

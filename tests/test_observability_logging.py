@@ -97,4 +97,22 @@ async def test_api_lines_carry_the_request_id(app, log_lines) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         await client.get("/test-only/log", headers={"X-Request-ID": "req-123"})
-    assert [line["request_id"] for line in lines(log_lines)] == ["req-123"]
+    assert [line["request_id"] for line in lines(log_lines) if line["event"] == "handled"] == ["req-123"]
+
+
+def test_values_echoed_in_exception_text_are_masked(log_lines) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Deal(BaseModel):
+        title: int
+
+    posted = {"title": "Bruiloft " + "Annabel Zwanenburg"}  # the traceback shows source lines, not values
+    try:
+        Deal.model_validate(posted)
+    except ValidationError:
+        structlog.get_logger().exception("unhandled_error")
+    structlog.get_logger().error("db_failed", error="(IntegrityError) FOREIGN KEY\n[SQL: INSERT INTO contacts "
+                                 "(first_name) VALUES (?)]\n[parameters: ('Annabel', 'Zwanenburg')]\n(Background)")
+    text = log_lines.getvalue()
+    assert "Annabel" not in text and "Zwanenburg" not in text
+    assert "input_value=***" in text and "[parameters: ***]" in text

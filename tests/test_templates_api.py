@@ -130,7 +130,8 @@ async def test_clone_route_dry_run_plans_without_writing(client, factory, db) ->
     assert [r["action"] for r in response.json()["rows"]] == ["create", "create"]
     assert await counts(db) == (0, 0)
     unknown = await client.post(f"{BASE}/clone", json={"only": ["nope"]}, headers=ops)
-    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"]
+    assert unknown.json()["errors"][0]["field"] == "only"
 
 
 async def test_bad_edits_are_4xx_and_leave_the_draft_alone(client, factory) -> None:

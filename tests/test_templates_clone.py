@@ -67,7 +67,7 @@ async def test_second_clone_finds_everything_unchanged(db, factory) -> None:
 
 
 async def test_changed_source_updates_an_unedited_copy(db, factory) -> None:
-    source = await factory.tenant("source")
+    source = await factory.tenant("source", templates={"shareable_with": ["mrdj"]})
     target = await factory.tenant("mrdj")
     await clone(db, "source", only=["lead-welcome"], publish=True)
     await clone(db, "mrdj", from_tenant="source", publish=True)

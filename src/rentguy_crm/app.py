@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rentguy_crm import __version__
+from rentguy_crm import __version__, openapi
 from rentguy_crm.audit.routes import router as audit_router
 from rentguy_crm.automation.routes import router as automation_router
 from rentguy_crm.automation.workflow_routes import router as workflow_router
@@ -18,9 +18,15 @@ from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
+from rentguy_crm.intake.flow import count_refused
 from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
-from rentguy_crm.kit.http import BodyLimitMiddleware, RequestIdMiddleware
+from rentguy_crm.kit.http import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    UnhandledErrorMiddleware,
+)
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     if db is not None:
         app.state.db = db
     install_error_handlers(app)
+    openapi.install(app)
 
     def limit_for(path: str) -> int:
         for prefix, limit in BODY_LIMITS.items():
@@ -74,8 +81,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                 return limit
         return settings.max_body_bytes
 
+    # Outermost last: the request id is set first, the access line sees the final status (a 500 included).
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for,
-                       json_only=lambda path: not path.startswith(NON_JSON_PREFIXES))
+                       json_only=lambda path: not path.startswith(NON_JSON_PREFIXES),
+                       on_refused=lambda scope, _status: count_refused(getattr(app.state, "db", None), scope["path"]))
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)

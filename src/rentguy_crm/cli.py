@@ -98,7 +98,8 @@ def serve(
 
         prepare_multiprocess_dir(settings.var_dir)
     uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_level="warning", proxy_headers=False)
+                port=port or settings.port, workers=workers, log_level="warning", proxy_headers=False,
+                log_config=None, access_log=False)
 
 
 @app.command("run")
@@ -111,7 +112,8 @@ def run(
 
     settings = get_settings()
     uvicorn.run("rentguy_crm.app:create_embedded_app", factory=True, host=host or settings.host,
-                port=port or settings.port, log_level="warning", proxy_headers=False)
+                port=port or settings.port, log_level="warning", proxy_headers=False, log_config=None,
+                access_log=False)
 
 
 @db_app.command("upgrade")

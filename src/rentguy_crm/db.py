@@ -114,6 +114,9 @@ def _sqlite_begin(conn: Any) -> None:
 
 def create_engine(url: str | None = None, *, pool: bool = True, **kwargs: Any) -> AsyncEngine:
     url = resolve_database_url(url or get_settings().database_url)
+    # Statement parameters hold personal data (names, e-mail addresses): keep them out of exception text,
+    # which ends up in logs and tracebacks.
+    kwargs.setdefault("hide_parameters", True)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

@@ -158,13 +158,4 @@ def install_error_handlers(app: FastAPI) -> None:
             "The database is busy or unreachable; nothing was changed. Retry in a moment.",
             headers={"Retry-After": "2"}), request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path)
-        body = {
-            "type": PROBLEM_BASE + "internal-error",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "An unexpected error occurred; it has been logged.",
-        }
-        return JSONResponse(body, status_code=500, media_type=PROBLEM_CONTENT_TYPE)
+    # Anything else is answered by kit.http.UnhandledErrorMiddleware: a logged 500 that keeps the connection.

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 
+from rentguy_crm.kit.inputs import FilterDatetime, Text
 from rentguy_crm.kit.pagination import as_utc
 
 
@@ -36,11 +37,11 @@ class AuditFilters:
 
 
 def audit_filters(
-    entity_type: Annotated[str | None, Query(description="e.g. contact, lead, deal, activity")] = None,
-    entity_id: Annotated[str | None, Query()] = None,
-    action: Annotated[str | None, Query(description="e.g. deal.stage_changed")] = None,
-    after: Annotated[dt.datetime | None, Query(description="ISO datetime; entries at or after")] = None,
-    before: Annotated[dt.datetime | None, Query(description="ISO datetime; entries before")] = None,
+    entity_type: Annotated[Text | None, Query(description="e.g. contact, lead, deal, activity")] = None,
+    entity_id: Annotated[Text | None, Query()] = None,
+    action: Annotated[Text | None, Query(description="e.g. deal.stage_changed")] = None,
+    after: Annotated[FilterDatetime | None, Query(description="ISO datetime; entries at or after")] = None,
+    before: Annotated[FilterDatetime | None, Query(description="ISO datetime; entries before")] = None,
 ) -> AuditFilters:
     return AuditFilters(entity_type=entity_type, entity_id=entity_id, action=action, after=as_utc(after),
                         before=as_utc(before))

@@ -10,6 +10,7 @@ from rentguy_crm.auth import service
 from rentguy_crm.auth.permissions import ROLES
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import JsonOption, console, emit, format_time, run_async, use_zone
+from rentguy_crm.kit.inputs import MAX_ID
 from rentguy_crm.tenants import repository
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -70,7 +71,7 @@ def list_keys(
 
 @app.command("revoke")
 def revoke(
-    key_id: int = typer.Argument(..., help="Key id from 'crm apikeys list'"),
+    key_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Key id from 'crm apikeys list'"),
     as_json: bool = JsonOption,
 ) -> None:
     """Revoke a key; requests with it get 401 from then on."""

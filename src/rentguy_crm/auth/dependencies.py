@@ -45,6 +45,7 @@ async def get_principal(request: Request, session: Session) -> Principal:
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
     request.state.principal = principal
+    request.state.tenant = principal.tenant_slug  # for the access log line
     return principal
 
 

@@ -93,7 +93,8 @@ def list_workflows(
 def show(
     key: str = typer.Argument(..., help="Workflow key, e.g. lead_intake."),
     tenant: str = typer.Option(None, "--tenant", help="Tenant slug; without it the library file is shown."),
-    version: int = typer.Option(None, "--version", help="A stored version (default: the current one)."),
+    version: int = typer.Option(None, "--version", min=1, max=2**31 - 1,
+                                help="A stored version (default: the current one)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Show a workflow: triggers, retry, SLA and its steps with their step numbers."""

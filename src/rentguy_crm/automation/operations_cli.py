@@ -21,7 +21,7 @@ from rentguy_crm.kit.console import (
     run_async,
     use_zone,
 )
-from rentguy_crm.kit.durations import parse_duration
+from rentguy_crm.kit.inputs import MAX_ID, bounded_duration
 
 CLI_ACTOR = "cli"
 
@@ -187,7 +187,7 @@ def runs_list(
     workflow: str = typer.Option(None, "--workflow", help="Workflow key."),
     status: str = typer.Option(None, "--status", help="queued, running, waiting, succeeded, failed, dead, cancelled."),
     since: str = typer.Option(None, "--since", help="Only runs created within this long ago, e.g. 1h, 2 days."),
-    lead: int = typer.Option(None, "--lead", help="Only runs of this lead."),
+    lead: int = typer.Option(None, "--lead", min=1, max=MAX_ID, help="Only runs of this lead."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many (newest first)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many of the newest first (the next page)."),
     as_json: bool = JsonOption,
@@ -197,7 +197,7 @@ def runs_list(
     from rentguy_crm.automation import service
 
     try:
-        window = parse_duration(since, unit_required=True) if since else None
+        window = bounded_duration(since) if since else None
     except ValueError as exc:
         raise fail(f"--since: {exc}", code=2) from None
 
@@ -218,7 +218,7 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_show(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."), as_json: bool = JsonOption) -> None:
     """One run with its step log."""
     from rentguy_crm.automation import service
 
@@ -249,8 +249,8 @@ def _attempt_detail(entry: dict[str, Any]) -> str | None:
 @runs_app.command("start")
 def runs_start(
     workflow: str = typer.Option(..., "--workflow", help="Workflow key, e.g. lead_intake."),
-    lead: int = typer.Option(None, "--lead", help="Lead id (the subject)."),
-    deal: int = typer.Option(None, "--deal", help="Deal id (the subject)."),
+    lead: int = typer.Option(None, "--lead", min=1, max=MAX_ID, help="Lead id (the subject)."),
+    deal: int = typer.Option(None, "--deal", min=1, max=MAX_ID, help="Deal id (the subject)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Start a run by hand for a lead or a deal (its tenant's current workflow version)."""
@@ -284,7 +284,8 @@ def runs_start(
 
 
 @runs_app.command("retry")
-def runs_retry(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_retry(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
+               as_json: bool = JsonOption) -> None:
     """Queue a failed, dead or cancelled run again; it resumes after its last completed step."""
     from rentguy_crm.automation import service
 
@@ -296,7 +297,8 @@ def runs_retry(run_id: int = typer.Argument(..., help="Run id."), as_json: bool 
 
 
 @runs_app.command("cancel")
-def runs_cancel(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JsonOption) -> None:
+def runs_cancel(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
+                as_json: bool = JsonOption) -> None:
     """Cancel a queued, waiting or running run."""
     from rentguy_crm.automation import service
 

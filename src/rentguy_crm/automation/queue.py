@@ -51,7 +51,7 @@ def queue_engine(url: str | None = None) -> AsyncEngine:
     """The engine workers use. On SQLite every transaction is BEGIN IMMEDIATE (the dedicated claim path)."""
     url = dbmod.resolve_database_url(url or dbmod.get_settings().database_url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", dbmod._sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine

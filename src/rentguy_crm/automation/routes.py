@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.dependencies import Session, require
@@ -13,32 +13,29 @@ from rentguy_crm.auth.service import Principal
 from rentguy_crm.automation import schemas, service, status
 from rentguy_crm.automation.dispatch import start_manual_run
 from rentguy_crm.db import utcnow
-from rentguy_crm.errors import ValidationFailed
-from rentguy_crm.kit.durations import parse_duration
+from rentguy_crm.kit.inputs import LookBack, Offset, RecordId, Text
 from rentguy_crm.tenants.models import Tenant
 
 router = APIRouter(tags=["automation"])
 
 Reader = Annotated[Principal, Depends(require(Permission.AUTOMATION_READ))]
 Operator = Annotated[Principal, Depends(require(Permission.AUTOMATION_OPERATE))]
+RunId = Annotated[RecordId, Path(description="Run id")]
+WorkflowKey = Annotated[Text, Path(max_length=64, description="Workflow key, e.g. lead_intake")]
 
 
 @router.get("/runs", response_model=schemas.RunPage, summary="Runs of the caller's tenant, newest first")
 async def list_runs(
     session: Session, principal: Reader,
-    workflow: str | None = Query(default=None, max_length=64),
-    status_: str | None = Query(default=None, alias="status"),
-    since: str | None = Query(default=None, description="e.g. 1h, 2 days"),
-    lead_id: int | None = Query(default=None, ge=1),
-    limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    workflow: Annotated[Text | None, Query(max_length=64)] = None,
+    status_: Annotated[Text | None, Query(alias="status", max_length=32)] = None,
+    since: Annotated[LookBack | None, Query(description="Created within this window, e.g. 1h, 2 days")] = None,
+    lead_id: Annotated[RecordId | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> dict[str, Any]:
-    try:
-        window = parse_duration(since, unit_required=True) if since else None
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), errors=[{"field": "since", "message": str(exc)}]) from None
     rows, total = await service.list_runs(session, principal.tenant_id, workflow=workflow, status=status_,
-                                          since=utcnow() - window if window else None, lead_id=lead_id,
+                                          since=utcnow() - since if since else None, lead_id=lead_id,
                                           limit=limit, offset=offset)
     return {"items": [service.run_summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -54,25 +51,25 @@ async def start_run(body: schemas.RunStart, session: Session, principal: Operato
 
 
 @router.get("/runs/{run_id}", response_model=schemas.RunDetail, summary="One run with its step log")
-async def get_run(run_id: int, session: Session, principal: Reader) -> dict[str, Any]:
+async def get_run(run_id: RunId, session: Session, principal: Reader) -> dict[str, Any]:
     return service.run_detail(await service.get_run(session, principal.tenant_id, run_id))
 
 
 @router.post("/runs/{run_id}/retry", response_model=schemas.RunDetail, summary="Queue a failed/dead run again")
-async def retry_run(run_id: int, session: Session, principal: Operator) -> dict[str, Any]:
+async def retry_run(run_id: RunId, session: Session, principal: Operator) -> dict[str, Any]:
     run = await service.retry_run(session, principal.tenant_id, run_id, actor=principal.actor, now=utcnow())
     return service.run_detail(run)
 
 
 @router.post("/runs/{run_id}/cancel", response_model=schemas.RunDetail, summary="Cancel an unfinished run")
-async def cancel_run(run_id: int, session: Session, principal: Operator) -> dict[str, Any]:
+async def cancel_run(run_id: RunId, session: Session, principal: Operator) -> dict[str, Any]:
     run = await service.cancel_run(session, principal.tenant_id, run_id, actor=principal.actor, now=utcnow())
     return service.run_detail(run)
 
 
 @router.post("/workflows/{key}/pause", response_model=schemas.WorkflowPauseState,
              summary="Pause a workflow: its runs queue but are not claimed")
-async def pause_workflow(key: str, session: Session, principal: Operator,
+async def pause_workflow(key: WorkflowKey, session: Session, principal: Operator,
                          body: schemas.PauseRequest | None = None) -> dict[str, Any]:
     tenant = await session.get(Tenant, principal.tenant_id)
     assert tenant is not None
@@ -84,7 +81,7 @@ async def pause_workflow(key: str, session: Session, principal: Operator,
 
 @router.post("/workflows/{key}/resume", response_model=schemas.WorkflowPauseState,
              summary="Resume a paused workflow")
-async def resume_workflow(key: str, session: Session, principal: Operator) -> dict[str, Any]:
+async def resume_workflow(key: WorkflowKey, session: Session, principal: Operator) -> dict[str, Any]:
     tenant = await session.get(Tenant, principal.tenant_id)
     assert tenant is not None
     await service.resume_workflow(session, tenant, key, actor=principal.actor)

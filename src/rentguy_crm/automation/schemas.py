@@ -7,13 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rentguy_crm.kit.inputs import RecordId, Text
+
 
 class RunStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    workflow: str = Field(min_length=1, max_length=64, description="Workflow key, e.g. lead_intake")
-    lead_id: int | None = Field(default=None, ge=1)
-    deal_id: int | None = Field(default=None, ge=1)
+    workflow: Text = Field(min_length=1, max_length=64, description="Workflow key, e.g. lead_intake")
+    lead_id: RecordId | None = None
+    deal_id: RecordId | None = None
 
     @model_validator(mode="after")
     def _one_subject(self) -> RunStart:
@@ -62,7 +64,7 @@ class RunPage(BaseModel):
 class PauseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class WorkflowPauseState(BaseModel):

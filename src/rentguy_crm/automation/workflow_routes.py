@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from rentguy_crm.auth.dependencies import Session, require
 from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.automation import workflow_repository, workflows_service
 from rentguy_crm.automation.workflow_schemas import WorkflowDetail, WorkflowSummary
+from rentguy_crm.kit.inputs import Text
 
 router = APIRouter(tags=["automation"])
 
@@ -26,8 +27,10 @@ async def list_workflows(session: Session, principal: Reader) -> list[WorkflowSu
 @router.get("/workflows/{key}", response_model=WorkflowDetail,
             summary="One workflow: triggers, retry, SLA and numbered steps")
 async def show_workflow(
-    key: str, session: Session, principal: Reader,
-    version: Annotated[int | None, Query(ge=1, description="A stored version; default the current one")] = None,
+    key: Annotated[Text, Path(max_length=64, description="Workflow key, e.g. lead_intake")], session: Session,
+    principal: Reader,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1,
+                                         description="A stored version; default the current one")] = None,
 ) -> WorkflowDetail:
     detail = await workflows_service.describe_for_tenant(session, principal.tenant_id, key, version)
     return WorkflowDetail.model_validate(detail)

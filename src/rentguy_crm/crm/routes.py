@@ -10,6 +10,7 @@ from rentguy_crm.auth.dependencies import Session, require
 from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.crm import repository, schemas, service
+from rentguy_crm.kit import inputs
 from rentguy_crm.kit.pagination import Page, PageQuery, SortOrder
 
 router = APIRouter(tags=["crm"])
@@ -17,17 +18,17 @@ router = APIRouter(tags=["crm"])
 Reader = Annotated[Principal, Depends(require(Permission.CRM_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.CRM_WRITE))]
 ActivityWriter = Annotated[Principal, Depends(require(Permission.ACTIVITIES_WRITE))]
-RecordId = Annotated[int, Path(ge=1, description="Record id")]
+RecordId = Annotated[inputs.RecordId, Path(description="Record id")]
 
 
 def _sort(order: SortOrder) -> object:
     return Query(description=f"One of {', '.join(order.choices)} (default {order.default}); ties by id.")
 
 
-ContactSort = Annotated[str | None, _sort(repository.CONTACT_SORT)]
-LeadSort = Annotated[str | None, _sort(repository.LEAD_SORT)]
-DealSort = Annotated[str | None, _sort(repository.DEAL_SORT)]
-ActivitySort = Annotated[str | None, _sort(repository.ACTIVITY_SORT)]
+ContactSort = Annotated[inputs.Text | None, _sort(repository.CONTACT_SORT)]
+LeadSort = Annotated[inputs.Text | None, _sort(repository.LEAD_SORT)]
+DealSort = Annotated[inputs.Text | None, _sort(repository.DEAL_SORT)]
+ActivitySort = Annotated[inputs.Text | None, _sort(repository.ACTIVITY_SORT)]
 
 
 @router.get("/pipelines", response_model=list[schemas.Pipeline], summary="Pipelines with their stages")

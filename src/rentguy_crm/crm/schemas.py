@@ -10,7 +10,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from fastapi import Query
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +17,7 @@ from pydantic import (
 )
 
 from rentguy_crm.kit.contact_details import EmailAddress, PhoneNumber
+from rentguy_crm.kit.inputs import FilterDatetime, RecordId, Text, UtcDatetime
 from rentguy_crm.kit.pagination import as_utc
 from rentguy_crm.kit.text import MultiLine, SingleLine
 
@@ -29,8 +29,6 @@ DealStatus = Literal["open", "won", "lost"]
 # Quantized on the way in, so responses and audit entries show what the database stores.
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                   AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
-# Offsets are required (a due time without one is ambiguous) and stored and shown in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(dt.UTC))]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
 # Names, titles, owners, ids: one line without control characters; bodies keep line breaks (`kit.text`).
 Line64 = Annotated[str, Field(max_length=64), SingleLine]
@@ -150,7 +148,7 @@ class LeadCreate(WriteModel):
         "source": "phone",
     }]})
 
-    contact_id: int
+    contact_id: RecordId
     source: Line64 = "manual"
     external_id: Line200 | None = None
     status: LeadStatus = "new"
@@ -212,8 +210,8 @@ class DealCreate(WriteModel):
         "value": "2450.00", "owner": "lisa@mr-dj.nl", "event_date": "2026-06-20",
     }]})
 
-    contact_id: int | None = Field(default=None, description="Default: the contact of `lead_id`")
-    lead_id: int | None = None
+    contact_id: RecordId | None = Field(default=None, description="Default: the contact of `lead_id`")
+    lead_id: RecordId | None = None
     pipeline: Key = Field(description="Pipeline key, e.g. wedding")
     stage: Key | None = Field(default=None, description="Stage key; default: the pipeline's first stage")
     title: Title
@@ -284,9 +282,9 @@ class ActivityCreate(WriteModel):
     owner: Line200 | None = None
     team: Line64 | None = None
     status: ActivityStatus = "open"
-    contact_id: int | None = None
-    lead_id: int | None = None
-    deal_id: int | None = None
+    contact_id: RecordId | None = None
+    lead_id: RecordId | None = None
+    deal_id: RecordId | None = None
 
     @model_validator(mode="after")
     def _linked(self) -> ActivityCreate:
@@ -327,9 +325,11 @@ class Activity(ReadModel):
 
 # ---- list filters (query parameters) ----
 
-CreatedAfter = Annotated[dt.datetime | None, Query(description="ISO datetime; created at or after (UTC if no offset)")]
-CreatedBefore = Annotated[dt.datetime | None, Query(description="ISO datetime; created before (UTC if no offset)")]
-Owner = Annotated[str | None, Query(description="Exact owner")]
+CreatedAfter = Annotated[FilterDatetime | None,
+                         Query(description="ISO datetime; created at or after (UTC if no offset)")]
+CreatedBefore = Annotated[FilterDatetime | None, Query(description="ISO datetime; created before (UTC if no offset)")]
+LinkedId = Annotated[RecordId | None, Query()]
+Owner = Annotated[Text | None, Query(description="Exact owner")]
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ class ContactFilters:
 
 
 def contact_filters(owner: Owner = None,
-                    email: Annotated[str | None, Query(description="Exact e-mail address")] = None,
+                    email: Annotated[Text | None, Query(description="Exact e-mail address")] = None,
                     created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ContactFilters:
     return ContactFilters(owner=owner, email=email.lower() if email else None,
                           created_after=as_utc(created_after), created_before=as_utc(created_before))
@@ -360,9 +360,9 @@ class LeadFilters:
 
 
 def lead_filters(status: Annotated[LeadStatus | None, Query()] = None, owner: Owner = None,
-                 team: Annotated[str | None, Query(description="e.g. wedding_specialists")] = None,
+                 team: Annotated[Text | None, Query(description="e.g. wedding_specialists")] = None,
                  priority: Annotated[Priority | None, Query()] = None,
-                 event_type: Annotated[str | None, Query()] = None, contact_id: Annotated[int | None, Query()] = None,
+                 event_type: Annotated[Text | None, Query()] = None, contact_id: LinkedId = None,
                  created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> LeadFilters:
     return LeadFilters(status=status, owner=owner, team=team, priority=priority, event_type=event_type,
                        contact_id=contact_id, created_after=as_utc(created_after),
@@ -381,9 +381,9 @@ class DealFilters:
 
 
 def deal_filters(status: Annotated[DealStatus | None, Query()] = None,
-                 pipeline: Annotated[str | None, Query(description="Pipeline key")] = None,
-                 stage: Annotated[str | None, Query(description="Stage key")] = None, owner: Owner = None,
-                 contact_id: Annotated[int | None, Query()] = None,
+                 pipeline: Annotated[Text | None, Query(description="Pipeline key")] = None,
+                 stage: Annotated[Text | None, Query(description="Stage key")] = None, owner: Owner = None,
+                 contact_id: LinkedId = None,
                  created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> DealFilters:
     return DealFilters(status=status, pipeline=pipeline, stage=stage, owner=owner, contact_id=contact_id,
                        created_after=as_utc(created_after), created_before=as_utc(created_before))
@@ -405,10 +405,10 @@ class ActivityFilters:
 
 def activity_filters(status: Annotated[ActivityStatus | None, Query()] = None,
                      kind: Annotated[ActivityKind | None, Query()] = None, owner: Owner = None,
-                     team: Annotated[str | None, Query()] = None,
-                     due_before: Annotated[dt.datetime | None, Query(description="ISO datetime; due before")] = None,
-                     contact_id: Annotated[int | None, Query()] = None, lead_id: Annotated[int | None, Query()] = None,
-                     deal_id: Annotated[int | None, Query()] = None,
+                     team: Annotated[Text | None, Query()] = None,
+                     due_before: Annotated[FilterDatetime | None, Query(description="ISO datetime; due before")] = None,
+                     contact_id: LinkedId = None, lead_id: LinkedId = None,
+                     deal_id: LinkedId = None,
                      created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ActivityFilters:
     return ActivityFilters(status=status, kind=kind, owner=owner, team=team, due_before=as_utc(due_before),
                            contact_id=contact_id, lead_id=lead_id, deal_id=deal_id,

@@ -38,7 +38,7 @@ from rentguy_crm.intake.repository import IntakeTenant
 from rentguy_crm.intake.schemas import LeadSubmission, PublicLeadSubmission
 from rentguy_crm.intake.service import CaptureResult, IntakeRequest
 from rentguy_crm.intake.tally import tally
-from rentguy_crm.kit.clientip import client_ip
+from rentguy_crm.kit.clientip import request_client_ip
 from rentguy_crm.observability.metrics import lead_capture_duration_seconds, lead_capture_requests_total
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.ratelimit.limiter import Limiter, RateDecision
@@ -64,9 +64,14 @@ def limiter_for(request: Request) -> Limiter:
     return limiter
 
 
-def request_client_ip(request: Request) -> str:
-    peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), request.app.state.settings.trusted_proxies)
+def request_ip(request: Request) -> str:
+    return request_client_ip(request, request.app.state.settings.trusted_proxies)
+
+
+def user_agent(request: Request) -> str | None:
+    """The User-Agent as stored with the lead's consent record: storable text, bounded."""
+    value = request.headers.get("user-agent")
+    return value.replace("\x00", "")[:500] if value else None
 
 
 class Outcome:
@@ -74,14 +79,37 @@ class Outcome:
 
     def __init__(self, request: Request, route: str) -> None:
         self.request, self.route = request, route
-        self.tenant = "unknown"
+        self._tenant = "unknown"
         self.started = time.perf_counter()
+
+    @property
+    def tenant(self) -> str:
+        return self._tenant
+
+    @tenant.setter
+    def tenant(self, slug: str) -> None:
+        self._tenant = slug
+        self.request.state.tenant = slug  # for the access log line
 
     def finish(self, outcome: str) -> None:
         lead_capture_requests_total.labels(tenant=self.tenant, route=self.route, outcome=outcome).inc()
         lead_capture_duration_seconds.labels(tenant=self.tenant, route=self.route).observe(
             time.perf_counter() - self.started)
         tally.record(_db(self.request), self.tenant, self.route, outcome)
+
+
+# Lead capture routes by path, for requests refused before they reach a handler (body too large, not JSON).
+_ROUTE_OF_PATH = {"/api/v1/public/leads": "public", "/api/v1/leads": "server"}
+_TYPEFORM_PREFIX = "/api/v1/webhooks/typeform/"
+
+
+def count_refused(db: Database | None, path: str) -> None:
+    """A lead post the body middleware refused is bad input: counted as rejected, like any other 4xx."""
+    route = _ROUTE_OF_PATH.get(path) or ("typeform" if path.startswith(_TYPEFORM_PREFIX) else None)
+    if route is None:
+        return
+    lead_capture_requests_total.labels(tenant="unknown", route=route, outcome="rejected").inc()
+    tally.record(db, "unknown", route, "rejected")
 
 
 def outcome_of(exc: BaseException) -> str:
@@ -96,7 +124,7 @@ async def parse_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # depth is bounded by BodyLimitMiddleware first
         errors = [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}]
         raise ValidationFailed("The request body is not valid JSON.", errors=errors) from None
     if not isinstance(data, dict):
@@ -308,7 +336,7 @@ async def public_lead(request: Request) -> JSONResponse:
         if not isinstance(name, str) or not name.strip():
             raise ValidationFailed("tenant: give the tenant slug (for example 'mrdj')",
                                    errors=[{"field": "tenant", "message": "required", "type": "missing"}])
-        ip = request_client_ip(request)
+        ip = request_ip(request)
         tenant = await repository.resolve_tenant(session, name)
         outcome.tenant = tenant.slug
         check_origin(request, tenant, headers)
@@ -316,7 +344,7 @@ async def public_lead(request: Request) -> JSONResponse:
         submission = validate(PublicLeadSubmission, data)
         lead = normalise(submission)
         req = IntakeRequest(tenant=tenant, route="public", client_ip=ip,
-                            user_agent=request.headers.get("user-agent"),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
         return Prepared(req, lead, submission)
@@ -340,8 +368,8 @@ async def server_lead(request: Request) -> JSONResponse:
             raise ValidationFailed("tenant: does not match the API key's tenant",
                                    errors=[{"field": "tenant", "message": "does not match the API key's tenant"}])
         lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="server", client_ip=request_client_ip(request),
-                            user_agent=request.headers.get("user-agent"),
+        req = IntakeRequest(tenant=tenant, route="server", client_ip=request_ip(request),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=idempotency_key(request),
                             spam=bool(submission.website))
         return Prepared(req, lead, submission)
@@ -372,8 +400,8 @@ async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
             return Prepared(answer=CaptureResult(200, ignored, "rejected"))
         submission = validate(LeadSubmission, typeform.to_submission(data, settings))
         lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_client_ip(request),
-                            user_agent=request.headers.get("user-agent"),
+        req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_ip(request),
+                            user_agent=user_agent(request),
                             request_hash=service.request_hash(data), idempotency_key=event_id)
         return Prepared(req, lead)
 

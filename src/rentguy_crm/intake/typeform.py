@@ -27,6 +27,11 @@ def check_signature(secret: str, body: bytes, header: str | None) -> None:
         raise Unauthorized("The Typeform-Signature does not match this body and the tenant's secret.", headers={})
 
 
+def _object(value: Any) -> dict[str, Any]:
+    # The payload is signed but its shape is still input: a wrong type is an empty answer, not a crash.
+    return value if isinstance(value, dict) else {}
+
+
 def _picked(answer: dict[str, Any]) -> tuple[list[str], str | None] | None:
     """The labels a `choice` or `choices` answer picked and the text typed for "Other" (None: not a choice).
 
@@ -113,8 +118,8 @@ def to_submission(payload: dict[str, Any], settings: TypeformSettings) -> dict[s
                 extra.append(f"{ref}: {value}")
             continue
         lead[target] = value
-    hidden = response.get("hidden") or {}
-    if isinstance(hidden, dict):
+    hidden = _object(response.get("hidden"))
+    if hidden:
         for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
             if isinstance(hidden.get(key), str) and hidden[key]:
                 lead[key] = hidden[key]

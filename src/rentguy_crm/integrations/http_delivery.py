@@ -11,6 +11,8 @@ import httpx
 
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 
+MAX_RETRY_AFTER_SECONDS = 7 * 86400
+
 
 def retry_after(value: str | None, now: dt.datetime | None = None) -> dt.timedelta | None:
     """Retry-After as seconds or as an HTTP date."""
@@ -18,13 +20,17 @@ def retry_after(value: str | None, now: dt.datetime | None = None) -> dt.timedel
         return None
     value = value.strip()
     if value.isdigit():
-        return dt.timedelta(seconds=int(value))
+        # A vendor's number is input too: a huge one waits the longest we allow instead of overflowing.
+        seconds = int(value) if len(value) <= 9 else MAX_RETRY_AFTER_SECONDS
+        return dt.timedelta(seconds=min(seconds, MAX_RETRY_AFTER_SECONDS))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
     delta = when - (now or dt.datetime.now(dt.UTC))
-    return max(delta, dt.timedelta(0))
+    return min(max(delta, dt.timedelta(0)), dt.timedelta(seconds=MAX_RETRY_AFTER_SECONDS))
 
 
 def classify(channel: str, response: httpx.Response) -> None:

@@ -25,12 +25,12 @@ def parse_duration(text: str | int | float | dt.timedelta, *, unit_required: boo
     if isinstance(text, dt.timedelta):
         return text
     if isinstance(text, int | float):
-        return dt.timedelta(seconds=text)
+        return _seconds(text, text)
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", cleaned):
         if unit_required:
             raise ValueError(f"'{text}' has no unit; give one of {ACCEPTED_UNITS}, e.g. {cleaned}m or {cleaned}h")
-        return dt.timedelta(seconds=float(cleaned))
+        return _seconds(float(cleaned), text)
     pos, total = 0, 0.0
     for match in _PART.finditer(cleaned):
         if cleaned[pos:match.start()].strip(" ,"):
@@ -42,7 +42,14 @@ def parse_duration(text: str | int | float | dt.timedelta, *, unit_required: boo
         pos = match.end()
     if pos == 0 or cleaned[pos:].strip():
         raise ValueError(f"'{text}' is not a duration (examples: 90s, 15m, 2h, 2 days, 1h30m)")
-    return dt.timedelta(seconds=total)
+    return _seconds(total, text)
+
+
+def _seconds(total: float, text: object) -> dt.timedelta:
+    try:
+        return dt.timedelta(seconds=total)
+    except (OverflowError, ValueError):
+        raise ValueError(f"'{text}' is longer than any duration this suite can hold") from None
 
 
 def format_duration(value: dt.timedelta) -> str:

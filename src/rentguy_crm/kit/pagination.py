@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from rentguy_crm.errors import ValidationFailed
+from rentguy_crm.kit.inputs import Offset
 
 T = TypeVar("T")
 # A mapped attribute (`Deal.value`) or any column expression.
@@ -32,7 +33,7 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1..{MAX_LIMIT}).")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Items to skip from the start of the ordered list.")] = 0,
+    offset: Annotated[Offset, Query(description="Items to skip from the start of the ordered list.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from rentguy_crm.kit.inputs import FilterDatetime, Text, TextMap
 
 
 class AlertmanagerAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(min_length=1)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: dt.datetime  # Alertmanager's field names, as sent
-    endsAt: dt.datetime | None = None  # ("0001-01-01T00:00:00Z" while firing)
-    generatorURL: str = ""
-    fingerprint: str = Field(min_length=1, max_length=64)
+    labels: TextMap = Field(min_length=1)
+    annotations: TextMap = Field(default_factory=dict)
+    startsAt: FilterDatetime  # Alertmanager's field names, as sent
+    endsAt: FilterDatetime | None = None  # ("0001-01-01T00:00:00Z" while firing)
+    generatorURL: Text = Field(default="", max_length=2000)
+    fingerprint: Text = Field(min_length=1, max_length=64)
 
 
 class AlertmanagerNotification(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"]
-    groupKey: str = ""
-    truncatedAlerts: int = Field(default=0, ge=0)
+    groupKey: Text = Field(default="", max_length=2000)
+    truncatedAlerts: int = Field(default=0, ge=0, le=2**31 - 1)
     status: Literal["firing", "resolved"]
-    receiver: str
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
+    receiver: Text = Field(max_length=200)
+    groupLabels: TextMap = Field(default_factory=dict)
+    commonLabels: TextMap = Field(default_factory=dict)
+    commonAnnotations: TextMap = Field(default_factory=dict)
+    externalURL: Text = Field(default="", max_length=2000)
     alerts: list[AlertmanagerAlert] = Field(min_length=1, max_length=1000)
 
 

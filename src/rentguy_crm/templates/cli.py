@@ -263,7 +263,8 @@ def publish(key: str = typer.Argument(...), tenant: str = TenantOption, channel:
 @app.command("archive")
 def archive(key: str = typer.Argument(...), tenant: str = TenantOption, channel: str | None = ChannelOption,
             language: str = LanguageOption,
-            version: int = typer.Option(..., "--version", "-v", help="Version number to archive."),
+            version: int = typer.Option(..., "--version", "-v", min=1, max=2**31 - 1,
+                                        help="Version number to archive."),
             as_json: bool = JsonOption) -> None:
     """Archive a version (a live one stops being sent)."""
 

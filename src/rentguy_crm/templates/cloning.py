@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.errors import BadRequest
+from rentguy_crm.errors import BadRequest, NotFound, ValidationFailed
 from rentguy_crm.templates import repository, schemas, service
 from rentguy_crm.templates.library import SourceTemplate, content_checksum, load_library
 from rentguy_crm.templates.models import TemplateVersion
 from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
 
 
@@ -31,10 +32,28 @@ class PlannedClone:
     action: str
 
 
-async def sources(session: AsyncSession, from_tenant: str | None) -> tuple[str, list[SourceTemplate]]:
+async def sharing_source(session: AsyncSession, tenant: Tenant, from_tenant: str) -> Tenant:
+    """The tenant named as a clone source, if it shares its templates with `tenant`.
+
+    A tenant that does not share answers exactly like one that does not exist, so neither its templates nor
+    its existence can be learnt by naming it."""
+    other = await tenants.find(session, from_tenant)
+    if other is not None and other.id == tenant.id:
+        raise BadRequest("from_tenant names the tenant itself; clone from base or another tenant.",
+                         errors=[{"field": "from_tenant", "message": "names the tenant itself"}])
+    shared = other is not None and tenant.slug in TenantConfig.model_validate(other.config).templates.shareable_with
+    if other is None or not shared:
+        shown = from_tenant[:64].replace("\x00", "")
+        raise NotFound(f"No tenant '{shown}' shares its templates with {tenant.slug}. A tenant shares them by "
+                       f"listing {tenant.slug} under templates.shareable_with in its config.",
+                       errors=[{"field": "from_tenant", "message": "no such tenant shares its templates with you"}])
+    return other
+
+
+async def sources(session: AsyncSession, tenant: Tenant, from_tenant: str | None) -> tuple[str, list[SourceTemplate]]:
     if not from_tenant:
         return "base", list(load_library())
-    other = await tenants.get(session, from_tenant)
+    other = await sharing_source(session, tenant, from_tenant)
     entries: list[SourceTemplate] = []
     for template in await repository.templates(session, other.id):
         live = await repository.live_version(session, other.id, template.id)
@@ -75,15 +94,14 @@ async def clone(session: AsyncSession, tenant_slug: str, *, from_tenant: str | N
                 only: list[str] | None = None, publish: bool = False, force: bool = False,
                 dry_run: bool = False, actor: str = "cli") -> schemas.CloneReport:
     tenant = await tenants.get(session, tenant_slug)
-    if from_tenant and (await tenants.get(session, from_tenant)).id == tenant.id:
-        raise BadRequest("--from-tenant names the tenant itself; clone from base or another tenant.")
-    source_label, entries = await sources(session, from_tenant)
+    source_label, entries = await sources(session, tenant, from_tenant)
     if only:
         known = sorted({e.key for e in entries})
         unknown = [k for k in only if k not in known]
         if unknown:
-            raise BadRequest(f"Unknown template key(s) for --only: {', '.join(unknown)}. "
-                             f"The source ({source_label}) has: {', '.join(known) or 'nothing'}.")
+            raise ValidationFailed(f"Unknown template key(s) for --only: {', '.join(unknown)}. "
+                                   f"The source ({source_label}) has: {', '.join(known) or 'nothing'}.",
+                                   errors=[{"field": "only", "message": f"unknown key(s): {', '.join(unknown)}"}])
         entries = [e for e in entries if e.key in only]
     planned = await plan(session, tenant, entries)
     rows: list[schemas.CloneRow] = []

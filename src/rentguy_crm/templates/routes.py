@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
 
 from rentguy_crm.auth.dependencies import Session, require
 from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
+from rentguy_crm.kit.inputs import RecordId, Text
 from rentguy_crm.templates import cloning, schemas, service
 from rentguy_crm.tenants.models import Tenant
 
@@ -16,6 +17,8 @@ router = APIRouter(tags=["templates"])
 
 Reader = Annotated[Principal, Depends(require(Permission.TEMPLATES_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.TEMPLATES_WRITE))]
+TemplateId = Annotated[RecordId, Path(description="Template id")]
+VersionId = Annotated[RecordId, Path(description="Template version id")]
 
 
 async def _tenant(session: Session, principal: Principal) -> Tenant:
@@ -25,7 +28,7 @@ async def _tenant(session: Session, principal: Principal) -> Tenant:
 
 
 @router.get("", response_model=list[schemas.TemplateSummary], summary="The tenant's templates")
-async def list_templates(session: Session, principal: Reader, key: str | None = None,
+async def list_templates(session: Session, principal: Reader, key: Annotated[Text | None, Query(max_length=64)] = None,
                          channel: schemas.Channel | None = None,
                          language: schemas.Language | None = None) -> list[schemas.TemplateSummary]:
     return await service.list_summaries(session, await _tenant(session, principal), key=key, channel=channel,
@@ -46,18 +49,18 @@ async def clone(body: schemas.CloneRequest, session: Session, principal: Writer)
 
 
 @router.get("/{template_id}", response_model=schemas.Template, summary="A template with its versions")
-async def show(template_id: int, session: Session, principal: Reader) -> schemas.Template:
+async def show(template_id: TemplateId, session: Session, principal: Reader) -> schemas.Template:
     return await service.detail(session, await _tenant(session, principal), template_id)
 
 
 @router.get("/{template_id}/diff", response_model=schemas.Diff, summary="Newest draft against the live version")
-async def diff(template_id: int, session: Session, principal: Reader) -> schemas.Diff:
+async def diff(template_id: TemplateId, session: Session, principal: Reader) -> schemas.Diff:
     return await service.diff(session, await _tenant(session, principal), template_id)
 
 
 @router.patch("/versions/{version_id}", response_model=schemas.TemplateVersion,
               summary="Edit a draft (editing a live version makes a new draft)")
-async def edit(version_id: int, body: schemas.TemplateUpdate, session: Session,
+async def edit(version_id: VersionId, body: schemas.TemplateUpdate, session: Session,
                principal: Writer) -> schemas.TemplateVersion:
     _template, version = await service.edit(session, await _tenant(session, principal), version_id, body,
                                             principal.name)
@@ -66,7 +69,7 @@ async def edit(version_id: int, body: schemas.TemplateUpdate, session: Session,
 
 @router.post("/versions/{version_id}/preview", response_model=schemas.Preview,
              summary="Render with sample data, or a real lead/deal (lead_id, deal_id)")
-async def preview(version_id: int, session: Session, principal: Reader,
+async def preview(version_id: VersionId, session: Session, principal: Reader,
                   body: schemas.PreviewRequest | None = None) -> schemas.Preview:
     return await service.preview(session, await _tenant(session, principal), version_id,
                                  body or schemas.PreviewRequest())
@@ -74,12 +77,12 @@ async def preview(version_id: int, session: Session, principal: Reader,
 
 @router.post("/versions/{version_id}/publish", response_model=schemas.TemplateVersion,
              summary="Publish a draft; the previous live version is archived")
-async def publish(version_id: int, session: Session, principal: Writer) -> schemas.TemplateVersion:
+async def publish(version_id: VersionId, session: Session, principal: Writer) -> schemas.TemplateVersion:
     version = await service.publish(session, await _tenant(session, principal), version_id, principal.name)
     return service.version_view(version)
 
 
 @router.post("/versions/{version_id}/archive", response_model=schemas.TemplateVersion, summary="Archive a version")
-async def archive(version_id: int, session: Session, principal: Writer) -> schemas.TemplateVersion:
+async def archive(version_id: VersionId, session: Session, principal: Writer) -> schemas.TemplateVersion:
     version = await service.archive(session, await _tenant(session, principal), version_id, principal.name)
     return service.version_view(version)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rentguy_crm.kit.inputs import RecordId, StorableJson, Text
 from rentguy_crm.kit.text import SingleLine
 
 Channel = Literal["email", "whatsapp", "slack", "teams"]
@@ -22,19 +23,19 @@ class _Input(BaseModel):
 
 
 class WhatsappMeta(_Input):
-    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
-    language: str = Field(min_length=2, max_length=10)
-    parameters: list[str] = Field(default_factory=list, max_length=20)
+    name: Text = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: Text = Field(min_length=2, max_length=10)
+    parameters: list[Text] = Field(default_factory=list, max_length=20)
 
 
 class TemplateCreate(_Input):
-    key: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
+    key: Text = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
     channel: Channel
     language: Language = "nl"
     description: Description | None = None
     subject: Subject | None = None
-    text_body: str = Field(min_length=1, max_length=100_000)
-    html_body: str | None = Field(default=None, max_length=500_000)
+    text_body: Text = Field(min_length=1, max_length=100_000)
+    html_body: Text | None = Field(default=None, max_length=500_000)
     variables: list[str] = Field(default_factory=list, max_length=200)
     whatsapp: WhatsappMeta | None = None
 
@@ -54,8 +55,8 @@ class TemplateUpdate(_Input):
 
     description: Description | None = None
     subject: Subject | None = None
-    text_body: str | None = Field(default=None, min_length=1, max_length=100_000)
-    html_body: str | None = Field(default=None, max_length=500_000)
+    text_body: Text | None = Field(default=None, min_length=1, max_length=100_000)
+    html_body: Text | None = Field(default=None, max_length=500_000)
     variables: list[str] | None = Field(default=None, max_length=200)
     whatsapp: WhatsappMeta | None = None
 
@@ -64,9 +65,9 @@ class TemplateUpdate(_Input):
 
 
 class PreviewRequest(_Input):
-    lead_id: int | None = Field(default=None, description="Render with this lead's real data instead of samples")
-    deal_id: int | None = None
-    variables: dict[str, Any] = Field(default_factory=dict, description="Extra or overriding sample values")
+    lead_id: RecordId | None = Field(default=None, description="Render with this lead's real data instead of samples")
+    deal_id: RecordId | None = None
+    variables: dict[Text, StorableJson] = Field(default_factory=dict, description="Extra or overriding sample values")
 
 
 class TemplateWarning(BaseModel):
@@ -152,8 +153,9 @@ class CloneReport(BaseModel):
 
 
 class CloneRequest(_Input):
-    from_tenant: str | None = Field(default=None, description="Clone from another tenant's live templates")
-    only: list[str] = Field(default_factory=list)
+    from_tenant: Text | None = Field(default=None, max_length=64,
+                                     description="Clone from another tenant that shares its templates with yours")
+    only: list[Text] = Field(default_factory=list, max_length=200)
     publish: bool = False
     force: bool = False
     dry_run: bool = False

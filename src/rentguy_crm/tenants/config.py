@@ -155,6 +155,20 @@ class PaymentSettings(Strict):
     mollie: MollieSettings | None = None
 
 
+class TemplateSharing(Strict):
+    """Which other tenants may clone this tenant's live templates (`crm templates clone --from-tenant`)."""
+
+    shareable_with: list[str] = Field(default_factory=list, description="Tenant slugs allowed to clone from us")
+
+    @field_validator("shareable_with")
+    @classmethod
+    def _slugs(cls, slugs: list[str]) -> list[str]:
+        bad = [s for s in slugs if not SLUG.match(s)]
+        if bad:
+            raise ValueError(f"shareable_with lists tenant slugs; not valid: {', '.join(bad)}")
+        return slugs
+
+
 class TenantConfig(Strict):
     """What `crm tenants provision` applies. Sections owned by later features are kept as given."""
 
@@ -175,6 +189,7 @@ class TenantConfig(Strict):
     sso: dict[str, Any] = Field(default_factory=dict)
     monitoring: Monitoring = Monitoring()
     payments: PaymentSettings = PaymentSettings()
+    templates: TemplateSharing = TemplateSharing()
 
     @field_validator("timezone")
     @classmethod
