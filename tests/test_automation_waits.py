@@ -199,6 +199,21 @@ async def test_wait_of_hours_is_elapsed_time_across_fall_back(
     assert (await get_run(db, run.id)).run_after == utc(2027, 10, 31, 1, 30)
 
 
+async def test_a_run_that_waits_for_weeks_finishes_and_records_its_duration(
+        db: Database, qdb: queue.QueueDatabase, factory: Factory, mrdj: Tenant) -> None:
+    """Post-event care of a deal completed a month before the gig: the run lasts longer than a 32-bit count of
+    milliseconds (24.8 days) holds, on both databases."""
+    clock = Clock(utc(2027, 2, 1, 9, 0))
+    run = await _lead_run(db, factory, mrdj, [{"type": "wait", "duration": "40 days"},
+                                               {"type": "create_task", "title": "Bel"}], clock)
+    assert await run_due(qdb, clock) == ["waiting"]
+    clock.advance(days=41)
+    assert await run_due(qdb, clock) == ["succeeded"]
+    finished = await get_run(db, run.id)
+    assert finished.status == "succeeded"
+    assert finished.duration_ms == 41 * 24 * 3600 * 1000
+
+
 async def test_task_due_in_a_day_across_spring_forward_is_due_at_the_same_local_time(
         db: Database, qdb: queue.QueueDatabase, factory: Factory, mrdj: Tenant) -> None:
     clock = Clock(utc(2027, 3, 27, 11, 0))  # Saturday 12:00 CET

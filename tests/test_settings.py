@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -47,3 +48,13 @@ def test_cli_exits_2_with_the_message(fresh_settings: None, monkeypatch: pytest.
     assert result.exit_code == 2
     assert "CRM_SECRET_KEY" in result.output
     assert "CRM_ENV=prod" in " ".join(result.output.split())
+
+
+def test_the_embedded_database_lives_in_the_var_dir(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path / "var", database_url="")
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'crm.db'}"
+
+
+def test_a_given_database_url_is_kept(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://crm@127.0.0.1:5432/crm"
+    assert Settings(var_dir=tmp_path, database_url=url).database_url == url

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", env_file=None, extra="ignore")
 
     env: Literal["dev", "test", "staging", "prod"] = "dev"
-    database_url: str = "sqlite+aiosqlite:///var/crm.db"
+    # Empty: the embedded default, a SQLite file in the var dir (`<CRM_VAR_DIR>/crm.db`).
+    database_url: str = ""
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     tenants_dir: Path = PROJECT_ROOT / "configs" / "tenants"
     clock_file: Path | None = Field(default=None, description="Tests only: read 'now' from this file (kit.clock)")
+
+    @model_validator(mode="after")
+    def _embedded_database_in_the_var_dir(self) -> Settings:
+        if not self.database_url.strip():
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir.resolve() / 'crm.db'}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_clock_file_outside_tests(self) -> Settings:

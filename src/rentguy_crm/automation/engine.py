@@ -319,7 +319,7 @@ class RunExecutor:
             "sla_due_at = COALESCE(v.sla_due_at, r.sla_due_at), updated_at = :now "
             "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
             "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
-            "completed_at timestamptz, duration_ms integer, sla_breached boolean, sla_due_at timestamptz) "
+            "completed_at timestamptz, duration_ms bigint, sla_breached boolean, sla_due_at timestamptz) "
             "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
             {"rows": payload, "owner": self.owner, "now": now})
         return len(result.all())

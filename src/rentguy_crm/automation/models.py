@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin
@@ -71,7 +71,7 @@ class AutomationRun(IdMixin, TimestampMixin, Base):
     lease_expires_at: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
-    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     current_step: Mapped[int] = mapped_column(Integer, default=0)
     step_log: Mapped[list[Any]] = mapped_column(default=list)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -25,8 +25,9 @@ def _refuse(value: str, pattern: re.Pattern[str], kind: str, message: str) -> No
     found = pattern.search(value)
     if found is not None:
         # The code point and position only: the value itself may be personal data.
-        raise PydanticCustomError(kind, message + " (U+{code:04X} at position {position})",
-                                  {"code": ord(found.group()), "position": found.start()})
+        # pydantic fills `{name}` placeholders but knows no format specs: the code point is written out here.
+        raise PydanticCustomError(kind, message + " (U+{code} at position {position})",
+                                  {"code": f"{ord(found.group()):04X}", "position": found.start()})
     if _SURROGATE.search(value):
         raise PydanticCustomError("invalid_unicode", "contains characters that are not valid Unicode text")
 
