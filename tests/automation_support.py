@@ -68,7 +68,8 @@ async def run_due(qdb: Database, clock: Clock, owner: str = "worker-a", limit: i
 
 
 async def get_run(db: Database, run_id: int) -> AutomationRun:
-    async with db.session() as session:
+    # Read beside the workers (tests poll this while a step holds SQLite's write lock).
+    async with db.read_session() as session:
         run = await session.scalar(select(AutomationRun).where(AutomationRun.id == run_id))
         assert run is not None
         return run
