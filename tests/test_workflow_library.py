@@ -292,3 +292,22 @@ def test_validate_command_json(tmp_path: Path) -> None:
 def test_workflow_commands_have_help(command: str) -> None:
     result = CliRunner().invoke(app, ["workflows", command, "--help"])
     assert result.exit_code == 0
+
+
+def test_validate_command_shows_how_many_runs_each_workflow_makes() -> None:
+    import json
+
+    result = CliRunner().invoke(app, ["workflows", "validate"])
+    assert "proposal_followup: once_per change, on_new_run supersede" in result.output
+    assert "post_event_care: once_per subject, on_new_run keep" in result.output
+    assert "lead_intake:" not in result.output  # the defaults are not repeated
+    rules = json.loads(CliRunner().invoke(app, ["workflows", "validate", "--json"]).stdout)["run_rules"]
+    assert rules["proposal_followup"] == {"once_per": "change", "on_new_run": "supersede"}
+    assert rules["payment_received"] == {"once_per": "change", "on_new_run": "keep"}
+
+
+def test_an_unknown_on_new_run_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "sample.yaml", VALID.replace("sla: 15m", "sla: 15m\non_new_run: replace"))
+    result = CliRunner().invoke(app, ["workflows", "validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:6: on_new_run" in result.output

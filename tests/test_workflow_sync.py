@@ -201,6 +201,9 @@ def test_list_and_show_commands(mrdj) -> None:
     shown = runner.invoke(app, ["workflows", "show", "proposal_followup", "--tenant", "mrdj", "--json"])
     data = json.loads(shown.stdout)
     assert data["version"] == 1 and data["retry"]["max_attempts"] == 5
+    assert (data["once_per"], data["on_new_run"]) == ("change", "supersede")
+    table = runner.invoke(app, ["workflows", "show", "proposal_followup", "--tenant", "mrdj"])
+    assert "on_new_run" in table.output and "supersede" in table.output
     assert [(s["step"], s["op"], s["type"]) for s in data["program"]] == [
         (0, "step", "send_email"), (1, "step", "wait"), (2, "branch", "branch"), (3, "step", "send_whatsapp"),
         (4, "step", "create_task")]

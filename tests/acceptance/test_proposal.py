@@ -1,6 +1,7 @@
 """Scenario 2: a deal moved to `proposal_sent` gets one proposal e-mail, after its two-day wait one WhatsApp
 reminder and one follow-up task for the deal's owner; moving on to `negotiation` starts what that stage names,
-once."""
+once. A deal moved on to `negotiation` before the reminder is due gets the reminder and the task once, from
+the negotiation run: the proposal_sent run is cancelled, naming the run that replaced it."""
 
 from __future__ import annotations
 
@@ -74,3 +75,36 @@ async def test_proposal_follow_up_mail_whatsapp_and_task_once(product: Product) 
     newest = max(runs, key=lambda r: r["id"])
     assert newest["status"] == "waiting" and newest["trigger"].startswith("deal.stage.")
     assert len(product.mails_to(ANNA["email"], PROPOSAL_SUBJECT)) == 2
+
+
+async def test_moving_on_to_negotiation_before_the_reminder_sends_one_whatsapp_and_one_task(
+        product: Product) -> None:
+    lead = await product.public_lead(**ANNA)
+    deal = await product.deal_for(lead, title=TITLE, owner=OWNER, value="2450.00", event_date="2027-06-12")
+    await product.move(deal, "qualified", "proposal_sent")
+    [first] = await eventually(lambda: settled_runs(product, deal["id"], 1), "the proposal_sent run waiting")
+    assert first["status"] == "waiting", first["last_error_message"]
+
+    await product.move(deal, "negotiation")
+    runs = await eventually(lambda: settled_runs(product, deal["id"], 2), "the negotiation run waiting")
+    replaced, newest = sorted(runs, key=lambda r: r["id"])
+    assert replaced["id"] == first["id"]
+    assert replaced["status"] == "cancelled"
+    assert f"superseded by run {newest['id']}" in replaced["last_error_message"]
+    assert newest["status"] == "waiting", newest["last_error_message"]
+    assert len(product.mails_to(ANNA["email"], PROPOSAL_SUBJECT)) == 2  # one e-mail per move
+
+    await product.settle()
+    product.set_clock("+2d1m")
+
+    async def finished() -> dict | None:
+        again = next(r for r in await product.runs("proposal_followup", deal_id=deal["id"]) if r["id"] == newest["id"])
+        return again if again["status"] in ("succeeded", "failed", "dead") else None
+
+    done = await eventually(finished, "the negotiation run finishing after its wait")
+    assert done["status"] == "succeeded", done["last_error_message"]
+    assert len(product.whatsapp_messages("+31612345678")) == 1
+    [task] = await product.tasks(deal_id=deal["id"])
+    assert (task["title"], task["owner"]) == ("Bel over de offerte", OWNER)
+    statuses = sorted(r["status"] for r in await product.runs("proposal_followup", deal_id=deal["id"]))
+    assert statuses == ["cancelled", "succeeded"]

@@ -235,6 +235,12 @@ class WorkflowDefinition(Strict):
         description="change: one run per triggering change (a new lead, a stage move, a payment), however many "
                     "triggers or stage flows lead to it; subject: one run per lead or deal ever (post-event care), "
                     "whatever fires for it later. Manual starts always run.")
+    on_new_run: Literal["keep", "supersede"] = Field(
+        default="keep",
+        description="keep: a new run leaves the workflow's earlier runs for the same lead or deal alone; "
+                    "supersede: a new run cancels the earlier ones still queued or waiting (a run executing a step "
+                    "finishes that step and stops before its next), so the subject gets the follow-up of its "
+                    "latest change only. Manual starts neither supersede nor are superseded.")
     steps: list[Step] = Field(min_length=1)
 
     _parse = field_validator("sla", mode="before")(_positive_duration)

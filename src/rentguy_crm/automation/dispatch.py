@@ -6,7 +6,8 @@ events also match `deal.stage.<stage>` and the stage's `automation_flow`) and th
 One run per workflow per triggering change: every run gets a `dedupe_key` (see `dedupe_key`), unique per tenant,
 and is inserted with ON CONFLICT DO NOTHING. Events that name the same change (a stage move is both
 `deal.stage.changed` and `deal.stage.<key>`; a payment webhook retried) carry the same `change` in their payload;
-a workflow with `once_per: subject` runs once per lead or deal, whatever fires for it again.
+a workflow with `once_per: subject` runs once per lead or deal, whatever fires for it again. A workflow with
+`on_new_run: supersede` cancels its earlier waiting runs for the same subject (see `supersede`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session as SyncSession
 from rentguy_crm.automation import expressions
 from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.supersede import supersede_earlier
 from rentguy_crm.automation.variables import subject_variables
 from rentguy_crm.automation.waits import SUBJECT_CHANGED, retime_waits
 from rentguy_crm.crm.models import Deal, PipelineStage
@@ -261,6 +263,8 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
                            "dedupe_key": dedupe_key(workflow.key, definition, subject, event)})
     created = await insert_runs(session, rows)
     if created:
+        superseding = {w.id for w in workflows if w.definition is not None and w.definition.on_new_run == "supersede"}
+        await supersede_earlier(session, [r for r in created if r.workflow_id in superseding], now)
         await wake_workers(session)
     return created
 

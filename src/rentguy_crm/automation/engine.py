@@ -21,7 +21,12 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import expressions, step_log, steps  # noqa: F401  (steps registers the engine's handlers)
+from rentguy_crm.automation import (  # noqa: F401  (steps registers the engine's handlers)
+    expressions,
+    step_log,
+    steps,
+    supersede,
+)
 from rentguy_crm.automation.definitions import RetryPolicy, WorkflowDefinition
 from rentguy_crm.automation.dispatch import definition_of
 from rentguy_crm.automation.models import AutomationRun, Workflow
@@ -222,6 +227,8 @@ class RunExecutor:
         if claim.attempt > claim.max_attempts:
             return None
         definition, program = await self._program(session, claim.workflow_id)
+        if definition.on_new_run == "supersede":
+            return None  # one by one: each step first checks whether a newer run replaced this one
         pc = claim.current_step
         if pc < len(program) and not self._groupable(program[pc]) and (
                 self.stopping or self._announcement(claim, program, pc, claim.step_log, now) is None):
@@ -364,7 +371,7 @@ class RunExecutor:
     async def _fence(self, session: AsyncSession, run_id: int) -> Any:
         stmt = (select(AutomationRun.current_step, AutomationRun.step_log, AutomationRun.context,
                        AutomationRun.attempt, AutomationRun.started_at, AutomationRun.created_at,
-                       AutomationRun.sla_due_at, AutomationRun.sla_breached)
+                       AutomationRun.sla_due_at, AutomationRun.sla_breached, AutomationRun.trigger_type)
                 .where(AutomationRun.id == run_id, AutomationRun.lease_owner == self.owner,
                        AutomationRun.status == "running")
                 .with_for_update())
@@ -389,13 +396,24 @@ class RunExecutor:
                 row = await self._fence(session, claim.id)
                 if row is None:
                     return "lost"
-                _definition, program = await self._program(session, claim.workflow_id)
+                definition, program = await self._program(session, claim.workflow_id)
                 pc = row.current_step
                 log_entries = list(row.step_log or [])
                 context = dict(row.context or {})
                 if pc >= len(program):
                     await self._finish(session, claim, row, log_entries, context, pc, "succeeded", now)
                     return "succeeded"
+                if definition.on_new_run == "supersede" and (successor := await supersede.newer_run(
+                        session, claim.id, claim.tenant_id, claim.workflow_key, row.trigger_type, claim.lead_id,
+                        claim.deal_id)) is not None:
+                    # Replaced while this worker held it (a step was in flight): it stops before its next step.
+                    entry = supersede.cancelled_entry(pc, successor, attempt=claim.attempt, worker=self.owner, at=now)
+                    await self._write(session, claim, status="cancelled", step_log=[*log_entries, entry],
+                                      completed_at=now, lease_owner=None, lease_expires_at=None,
+                                      last_error_type=supersede.SUPERSEDED_ERROR_TYPE,
+                                      last_error_message=supersede.reason(successor))
+                    self._finished[claim.id] = ("cancelled", None, now, False)
+                    return "cancelled"
                 instruction = program[pc]
                 if instruction.op == "jump":
                     await self._write(session, claim, current_step=instruction.target)

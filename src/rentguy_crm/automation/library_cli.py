@@ -33,12 +33,19 @@ def validate(
     errors, warnings = loaded.errors, loaded.warnings
     if as_json:
         print_json({"files": loaded.files, "workflows": [w.definition.key for w in loaded.workflows],
+                    "run_rules": {w.definition.key: {"once_per": w.definition.once_per,
+                                                     "on_new_run": w.definition.on_new_run}
+                                  for w in loaded.workflows},
                     "errors": len(errors), "warnings": len(warnings),
                     "problems": [p.as_dict() for p in loaded.problems]})
     else:
         # Plain lines, never wrapped: editors and CI jump to `file:line:`.
         for problem in loaded.problems:
             typer.echo(str(problem), err=problem.severity == "error")
+        for workflow in loaded.workflows:  # how many runs a workflow makes, where it differs from the default
+            rules = workflow.definition
+            if rules.once_per != "change" or rules.on_new_run != "keep":
+                typer.echo(f"{rules.key}: once_per {rules.once_per}, on_new_run {rules.on_new_run}")
         if not errors:
             typer.echo(f"{len(loaded.workflows)} workflow(s) valid in {len(loaded.files)} file(s)"
                        + (f", {len(warnings)} warning(s)" if warnings else ""))
@@ -107,7 +114,7 @@ def show(
     if as_json:
         print_json(data)
         return
-    head = {k: data[k] for k in ("key", "version", "name", "enabled", "sla", "once_per") if k in data}
+    head = {k: data[k] for k in ("key", "version", "name", "enabled", "sla", "once_per", "on_new_run") if k in data}
     head["checksum"] = str(data.get("checksum", ""))[:12]
     emit(head, as_json=False, title=f"Workflow {key}")
     emit(data["triggers"], as_json=False, columns=["event", "condition"], title="Triggers")

@@ -173,6 +173,7 @@ def describe(definition: WorkflowDefinition) -> dict[str, Any]:
     return {
         "key": definition.key, "name": definition.name, "description": definition.description,
         "enabled": definition.enabled, "sla": format_duration(definition.sla), "once_per": definition.once_per,
+        "on_new_run": definition.on_new_run,
         "triggers": [t.model_dump(mode="json") for t in definition.triggers],
         "retry": {"max_attempts": retry.max_attempts, "initial_interval": format_duration(retry.initial_interval),
                   "backoff_factor": retry.backoff_factor, "max_interval": format_duration(retry.max_interval)},
