@@ -82,10 +82,9 @@ def budget_for(source: str) -> Iterator[RenderBudget]:
 
 def current() -> RenderBudget:
     budget = _budget.get()
-    if budget is None:  # a render outside `budget_for` still gets a bound of its own
-        budget = RenderBudget(MAX_STEPS)
-        _budget.set(budget)
-    return budget
+    # Outside a render (Jinja finalizes constant output while compiling) a throwaway budget: storing one would
+    # let a long-lived task's compiles use it up.
+    return budget if budget is not None else RenderBudget(MAX_STEPS)
 
 
 def check_size(value: Any) -> Any:
