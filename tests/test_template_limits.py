@@ -14,7 +14,6 @@ from rentguy_crm.automation.definitions import SendEmail, WorkflowDefinition
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Activity
 from rentguy_crm.integrations.base import PermanentDeliveryError
-from rentguy_crm.templates.rendering import render_part
 from tests.automation_support import install_workflow, workflow_doc
 from tests.templates_support import DeliveryFakes, run_worker, working_tenant
 from tests.test_template_steps import channels_doc, run_step, smtp, subject
@@ -147,9 +146,3 @@ def test_a_step_field_with_a_huge_range_is_refused_when_the_workflow_is_read() -
         WorkflowDefinition.model_validate(workflow_doc(steps=[
             {"type": "create_task", "title": "{% for x in range(999999999) %}x{% endfor %}"}]))
 
-
-def test_a_long_lived_worker_never_uses_up_a_budget_by_rendering_many_templates() -> None:
-    # A worker renders in one long-lived task; each render has its own budget, compiling included.
-    constant = "y" * 5_000
-    for i in range(300):  # 1.5 million characters of constant output in all, more than one render's cap
-        assert render_part("text_body", f"{{{{ '{constant}' }}}} {i}", {}) == f"{constant} {i}"
