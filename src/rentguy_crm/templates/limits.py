@@ -49,13 +49,13 @@ class RenderLimit(Exception):
 
 class RenderBudget:
     def __init__(self, steps: int) -> None:
-        self.steps = steps
+        self.allowed = self.steps = steps
         self.output = MAX_OUTPUT
 
     def spend(self) -> None:
         self.steps -= 1
         if self.steps < 0:
-            raise RenderLimit("the template does too much work (too many loop iterations or calls)")
+            raise RenderLimit(f"more than {self.allowed:,} loop iterations and calls")
 
     def print(self, length: int) -> None:
         self.output -= length
