@@ -33,6 +33,10 @@ RENDER_TIME = [
     "{% set n = 1000 %}{{ 'x'.ljust(n * n * 1000) }}",
     "{% set n = 10 %}{{ n ** (n ** 7) }}",
     "{{ ('x' * 1000).replace('', 'x' * 1000) }}",
+    "{{ ('x' * 1000)|replace('', 'x' * 1000) }}",
+    "{{ ('a\\n' * 50000)|indent('x' * 1000) }}",
+    "{{ range(10)|slice(999999999)|list }}",
+    "{{ ('x' * 100000).join(['a'] * 1000) }}",
 ]
 # What a draft shows whatever its data: refused when it is saved.
 SAVE_TIME = [

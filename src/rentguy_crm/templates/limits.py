@@ -32,7 +32,7 @@ MAX_INT_BITS = 4_096  # numbers beyond this take noticeable time to multiply or 
 # Template-visible names of the hooks the compiled code calls; harmless if a template uses them itself.
 LOOP_FILTER = "bounded_loop"
 CONCAT_FILTER = "bounded_concat"
-_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate")
+_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate", "slice", "batch")
 _WIDTH_METHODS = ("ljust", "rjust", "center", "zfill")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_SPEC = re.compile(r"\{[^{}]*:([^{}]*)(\{)?")
@@ -147,6 +147,10 @@ def _check_method_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         size = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(size, int) and size * owner.count("\t") > MAX_VALUE_LENGTH:
             raise RenderLimit("expanding the tabs makes the value too long")
+    elif name == "join" and isinstance(args[0] if args else None, list | tuple):
+        parts = args[0]
+        if len(owner) * len(parts) + sum(len(str(p)) for p in parts) > MAX_VALUE_LENGTH:
+            raise RenderLimit("joining makes the value too long")
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         hits = owner.count(args[0]) if args[0] else len(owner) + 1
         if len(owner) + hits * len(args[1]) > MAX_VALUE_LENGTH:
@@ -167,14 +171,33 @@ def bounded_loop(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """What a filter would build, judged before it builds it."""
+    if name in _WIDTH_FILTERS:
+        for arg in (*args, *kwargs.values()):
+            _check_width(arg)
+    if name == "format" and isinstance(value, str):
+        check_percent_format(value)
+    elif name == "replace" and isinstance(value, str) and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        hits = value.count(old) if old else len(value) + 1
+        if len(value) + hits * len(new) > MAX_VALUE_LENGTH:
+            raise RenderLimit("the replacement makes the value too long")
+    elif name == "indent" and isinstance(value, str):
+        width = args[0] if args else kwargs.get("width", 4)
+        size = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+        if size * (value.count("\n") + 1) > MAX_VALUE_LENGTH:
+            raise RenderLimit("the indentation makes the value too long")
+
+
 def _bounded_filter(name: str, flt: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(flt)  # keeps Jinja's pass_context / pass_eval_context marks
+    # Filters marked pass_context / pass_eval_context / pass_environment get that object first.
+    skip = 1 if getattr(flt, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(flt)  # keeps Jinja's pass_* marks
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        if name in _WIDTH_FILTERS:
-            for value in (*args[1:], *kwargs.values()):
-                _check_width(value)
-        if name == "format" and args and isinstance(args[0], str):
-            check_percent_format(args[0])
+        if len(args) > skip:
+            _check_filter(name, args[skip], args[skip + 1:], kwargs)
         return check_size(flt(*args, **kwargs))
 
     return bounded
