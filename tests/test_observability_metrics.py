@@ -66,7 +66,9 @@ async def test_process_local_copies_of_database_gauges_are_not_exported_twice(cl
 
 async def test_metrics_token_is_required_when_configured(client, monkeypatch) -> None:
     monkeypatch.setenv("CRM_METRICS_TOKEN", "scrape-secret")
-    assert (await client.get("/metrics")).status_code == 401
+    missing = await client.get("/metrics")
+    assert missing.status_code == 401
+    assert "CRM_METRICS_TOKEN" not in missing.text and "scrape-secret" not in missing.text
     wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})

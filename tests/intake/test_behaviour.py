@@ -173,3 +173,15 @@ async def test_simultaneous_requests_with_one_idempotency_key_store_once(db: Dat
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["lead_id"] for r in responses}) == 1
     assert await count(db, Lead) == 1
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "https://mr-dj.nl"])
+async def test_a_browser_post_for_an_unknown_tenant_is_refused_like_a_known_one_refusing_its_origin(
+        client: httpx.AsyncClient, db: Database, factory, mrdj, origin: str) -> None:
+    await factory.tenant("acme", intake={"allowed_origins": ["https://acme.example"]})
+    known = await client.post(PUBLIC, json=form(tenant="acme"), headers={"Origin": origin})
+    unknown = await client.post(PUBLIC, json=form(tenant="nosuch"), headers={"Origin": origin})
+    assert known.status_code == unknown.status_code == 403
+    assert known.json()["detail"] == unknown.json()["detail"]
+    assert "nosuch" not in unknown.text and "acme" not in known.json()["detail"]
+    assert await count(db, Lead) == 0

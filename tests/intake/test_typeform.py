@@ -7,9 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
+from tests.factories import tenant_document
 from tests.intake.test_pipeline import count, only
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "typeform"
@@ -84,13 +86,35 @@ async def test_missing_signature_is_401(client: httpx.AsyncClient, db: Database,
     assert await count(db, Lead) == 0
 
 
-async def test_unconfigured_secret_refuses_with_a_clear_message(client: httpx.AsyncClient,
-                                                                 monkeypatch: pytest.MonkeyPatch, mrdj) -> None:
+async def test_unconfigured_secret_is_named_in_the_log_not_the_answer(client: httpx.AsyncClient,
+                                                                       monkeypatch: pytest.MonkeyPatch, mrdj) -> None:
     monkeypatch.delenv("CRM_MRDJ_TYPEFORM_SECRET")
     body, headers = fixture("form_response.json")
-    response = await client.post(URL, content=body, headers=headers)
+    with capture_logs() as logs:
+        response = await client.post(URL, content=body, headers=headers)
     assert response.status_code == 404
-    assert "CRM_MRDJ_TYPEFORM_SECRET" in response.json()["detail"]
+    assert "CRM_MRDJ_TYPEFORM_SECRET" not in response.text and "env:" not in response.text
+    assert any("CRM_MRDJ_TYPEFORM_SECRET" in str(line.get("missing")) for line in logs
+               if line["event"] == "typeform_webhook_not_configured")
+
+
+async def answer(response: httpx.Response) -> tuple[int, dict[str, object]]:
+    return response.status_code, {k: v for k, v in response.json().items() if k not in ("instance", "request_id")}
+
+
+async def test_unknown_tenant_unconfigured_tenant_and_missing_secret_answer_alike(
+        client: httpx.AsyncClient, factory, monkeypatch: pytest.MonkeyPatch, mrdj) -> None:
+    intake = {k: v for k, v in tenant_document()["intake"].items() if k != "typeform"}
+    await factory.tenant("acme", intake=intake)
+    body, headers = fixture("form_response.json")
+    configured = await answer(await client.post(URL, content=body, headers=headers))
+    assert configured[0] == 201
+    without = await answer(await client.post("/api/v1/webhooks/typeform/acme", content=body, headers=headers))
+    unknown = await answer(await client.post("/api/v1/webhooks/typeform/nosuch", content=body, headers=headers))
+    monkeypatch.delenv("CRM_MRDJ_TYPEFORM_SECRET")
+    no_secret = await answer(await client.post(URL, content=body, headers=headers))
+    assert without == unknown == no_secret
+    assert without[0] == 404 and "acme" not in str(without[1]) and "nosuch" not in str(unknown[1])
 
 
 async def _post(client: httpx.AsyncClient, name: str) -> httpx.Response:

@@ -28,7 +28,8 @@ def _template_syntax(value: Any, name: str) -> None:
         try:
             check_syntax(name, value)
         except TemplateProblem as exc:
-            raise ValueError(f"'{name}' is a template that does not parse: {exc}") from None
+            what = "asks too much work" if exc.message.startswith("too much work") else "does not parse"
+            raise ValueError(f"'{name}' is a template that {what}: {exc}") from None
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _template_syntax(item, f"{name}[{i}]")

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem
@@ -46,6 +47,7 @@ from rentguy_crm.ratelimit.profiles import limits_for
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+log = structlog.get_logger(__name__)
 
 EXPOSED_HEADERS = "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, X-Request-ID"
 MAX_TRANSACTION_ATTEMPTS = 8
@@ -159,12 +161,16 @@ def cors_headers(origin: str) -> dict[str, str]:
             "Access-Control-Expose-Headers": EXPOSED_HEADERS}
 
 
+def origin_refused(origin: str) -> Forbidden:
+    return Forbidden(f"Origin '{origin[:200]}' may not post leads for this tenant.", headers={"Vary": "Origin"})
+
+
 def check_origin(request: Request, tenant: IntakeTenant, headers: dict[str, str]) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return  # not a browser cross-origin request (server, curl): CORS does not apply
     if origin not in tenant.config.intake.allowed_origins:
-        raise Forbidden(f"Origin '{origin[:200]}' may not post leads for this tenant.", headers={"Vary": "Origin"})
+        raise origin_refused(origin)
     headers.update(cors_headers(origin))
 
 
@@ -337,7 +343,15 @@ async def public_lead(request: Request) -> JSONResponse:
             raise ValidationFailed("tenant: give the tenant slug (for example 'mrdj')",
                                    errors=[{"field": "tenant", "message": "required", "type": "missing"}])
         ip = request_ip(request)
-        tenant = await repository.resolve_tenant(session, name)
+        try:
+            tenant = await repository.resolve_tenant(session, name)
+        except NotFound:
+            origin = request.headers.get("origin")
+            if origin is not None:
+                # A browser's post for a name no tenant has is refused like a known tenant refuses a foreign
+                # origin, so the form's answers do not tell which tenants exist.
+                raise origin_refused(origin) from None
+            raise
         outcome.tenant = tenant.slug
         check_origin(request, tenant, headers)
         await enforce_rate_limit(request, session, tenant, "public", ip, headers)
@@ -377,15 +391,24 @@ async def server_lead(request: Request) -> JSONResponse:
     return await handle(request, "server", prepare)
 
 
+NO_TYPEFORM_HERE = "No Typeform webhook is configured at this address."
+
+
 async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
     async def prepare(session: AsyncSession, outcome: Outcome, headers: dict[str, str]) -> Prepared:
-        tenant = await repository.resolve_tenant(session, tenant_name)
+        try:
+            tenant = await repository.resolve_tenant(session, tenant_name)
+        except NotFound:
+            log.info("typeform_webhook_not_configured", reason="no tenant")
+            raise NotFound(NO_TYPEFORM_HERE) from None
         outcome.tenant = tenant.slug
         settings = tenant.config.intake.typeform
         secret = settings.resolve() if settings is not None else None
         if settings is None or secret is None:
+            # The same answer as for an unknown tenant: the caller is anonymous. What to set is for the log.
             where = settings.describe() if settings else "intake.typeform in the tenant config"
-            raise NotFound(f"The Typeform fallback is not configured for this tenant (set {where}).")
+            log.warning("typeform_webhook_not_configured", tenant=tenant.slug, missing=where)
+            raise NotFound(NO_TYPEFORM_HERE)
         raw = await request.body()
         typeform.check_signature(secret.get_secret_value(), raw, request.headers.get("typeform-signature"))
         await enforce_rate_limit(request, session, tenant, "typeform", None, headers)

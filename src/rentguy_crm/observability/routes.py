@@ -31,7 +31,8 @@ def _check_token(request: Request) -> None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise Unauthorized(f"/metrics needs 'Authorization: Bearer <token>' ({METRICS_TOKEN_ENV} is set).")
+        # The scraper is not known yet: where the token is configured is for the operator's docs, not the answer.
+        raise Unauthorized("/metrics needs 'Authorization: Bearer <token>'.")
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

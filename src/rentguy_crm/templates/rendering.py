@@ -28,6 +28,8 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup as MarkupSafe
 
 from rentguy_crm.kit.markup import ESCAPES, Markup, header
+from rentguy_crm.templates import limits
+from rentguy_crm.templates.limits import BoundedEnvironment, RenderLimit
 
 # Always available to every template without being declared: the tenant's branding and identity.
 BRAND_TOKENS = ("primary_color", "secondary_color", "logo_url", "website")
@@ -67,6 +69,8 @@ def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
         # An empty field (no venue yet) prints as nothing rather than "None".
         if value is None:
             return ""
+        # Counted here too, because what a macro prints is built up before the part's output sees it.
+        limits.current().print(len(value) if isinstance(value, str) else 0)
         if escape is None or isinstance(value, MarkupSafe):
             return value  # HTML is escaped by autoescape; `| safe` and `| tojson` are marked safe on purpose
         return escape(str(value))
@@ -76,11 +80,11 @@ def _finalizer(escape: Callable[[str], str] | None) -> Callable[[Any], Any]:
 
 def _environment(markup: Markup) -> SandboxedEnvironment:
     autoescape = markup == "html"
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape,
-                               finalize=_finalizer(None if autoescape else ESCAPES[markup]),
-                               keep_trailing_newline=True)
-    # cycler, joiner, namespace and lipsum are ways to reach objects with Python internals; templates need none.
-    env.globals = {"range": range}
+    # Its only global is a bounded `range`: cycler, joiner, namespace and lipsum are ways to reach objects with
+    # Python internals, and templates need none.
+    env = BoundedEnvironment(undefined=StrictUndefined, autoescape=autoescape,
+                             finalize=_finalizer(None if autoescape else ESCAPES[markup]),
+                             keep_trailing_newline=True)
     env.filters["default"] = env.filters["d"] = _default
     return env
 
@@ -187,6 +191,8 @@ def check_part(part: str, source: str, variables: list[str]) -> None:
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"syntax error: {exc.message}", part=part, line=exc.lineno) from None
     _check_private_access(part, tree)
+    if (broken := limits.check_constants(tree)) is not None:
+        raise TemplateProblem(f"too much work: {broken[0]}", part=part, line=broken[1])
     declared = _declared(variables)
     roots = {d.split(".")[0] for d in declared}
     free = meta.find_undeclared_variables(tree)
@@ -254,14 +260,27 @@ def _template_line(part: str) -> int | None:
 @lru_cache(maxsize=1024)
 def _compiled(markup: Markup, part: str, source: str) -> Template:
     env = ENVIRONMENTS[markup]
-    # Compiled under the part's name, so a runtime error's traceback says which part and line.
-    code = env.compile(source, name=part, filename=part)
+    # Compiled under the part's name, so a runtime error's traceback says which part and line; every loop and
+    # `~` is routed through the render's budget.
+    tree = limits.bound_tree(env.parse(source, name=part, filename=part))
+    code = env.compile(tree, name=part, filename=part)
     return env.template_class.from_code(env, code, env.make_globals(None))
 
 
 def render_part(part: str, source: str, context: dict[str, Any], markup: Markup | None = None) -> str:
     try:
-        return _compiled(markup or markup_of(part), part, source).render(context)
+        template = _compiled(markup or markup_of(part), part, source)
+        with limits.budget_for(source):
+            chunks, length = [], 0
+            for chunk in template.generate(context):
+                length += len(chunk)  # literal text repeated by loops is printed without `finalize`
+                if length > limits.MAX_OUTPUT:
+                    raise RenderLimit(f"the output is longer than {limits.MAX_OUTPUT:,} characters")
+                chunks.append(chunk)
+            return "".join(chunks)
+    except (RenderLimit, RecursionError, MemoryError) as exc:
+        message = str(exc) if isinstance(exc, RenderLimit) else "the template nests or recurses too deeply"
+        raise TemplateProblem(f"too much work: {message}", part=part, line=_template_line(part)) from None
     except SecurityError as exc:
         raise TemplateProblem(f"not allowed: {exc}", part=part, line=_template_line(part)) from None
     except UndefinedError as exc:
@@ -305,11 +324,13 @@ def free_names(value: Any) -> set[str]:
 
 
 def check_syntax(name: str, source: str) -> None:
-    """Raise `TemplateProblem` when a step field's template does not parse."""
+    """Raise `TemplateProblem` when a step field's template does not parse or breaks a limit whatever its data."""
     try:
-        TEXT_ENV.parse(source)
+        tree = TEXT_ENV.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"syntax error: {exc.message}", part=name, line=exc.lineno) from None
+    if (broken := limits.check_constants(tree)) is not None:
+        raise TemplateProblem(f"too much work: {broken[0]}", part=name, line=broken[1])
 
 
 @dataclass

@@ -55,7 +55,7 @@ def _check_syntax(content: TemplateContent) -> None:
         try:
             check_part(part, source, content.variables)
         except TemplateProblem as problem:
-            if problem.message.startswith("syntax error"):
+            if problem.message.startswith(("syntax error", "too much work")):
                 raise _problem_error(problem, "saved") from None
 
 

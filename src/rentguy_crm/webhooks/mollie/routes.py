@@ -4,6 +4,9 @@ Mollie's contract: answer 200 once the call is handled, including for ids we do 
 not considered broken and nothing is revealed). Any other answer makes Mollie call again, up to ten times over
 about 26 hours; that is what a Mollie outage or a missing API key gets (503 with Retry-After), so no payment
 notice is lost while either is fixed.
+
+The caller is anonymous: an unknown tenant and a tenant without Mollie settings get the same 404, and no answer
+names a secret reference or an environment variable; the reason goes to the log, for the operator.
 """
 
 from __future__ import annotations
@@ -48,23 +51,28 @@ def _payment_id(content_type: str, body: bytes) -> str:
     return payment_id
 
 
+NO_WEBHOOK_HERE = "No Mollie webhook is configured at this address."
+
+
 async def _tenant_settings(db: Database, slug: str) -> tuple[Tenant, MollieSettings, str]:
     async with db.session() as session:
-        tenant = await tenants.get(session, slug)
-    settings = TenantConfig.model_validate(tenant.config).payments.mollie if tenant.config else None
-    if settings is None:
-        raise NotFound(f"Tenant {tenant.slug} has no Mollie settings (payments.mollie in its tenant config).")
+        tenant = await tenants.find(session, slug)
+    settings = TenantConfig.model_validate(tenant.config).payments.mollie if tenant and tenant.config else None
+    if tenant is None or settings is None:
+        # One answer for both, so the webhook cannot be used to learn which tenants exist.
+        log.info("mollie_webhook_not_configured", reason="no tenant" if tenant is None else "no payments.mollie")
+        raise NotFound(NO_WEBHOOK_HERE)
     try:
         api_key = secrets.resolve(settings.api_key).get_secret_value()
     except secrets.SecretUnavailable as exc:
         log.warning("mollie_not_configured", tenant=tenant.slug, reason=str(exc))
-        raise ServiceUnavailable(f"Mollie payments of tenant {tenant.slug} cannot be checked: {exc}",
+        raise ServiceUnavailable("The payment cannot be checked with Mollie now; Mollie will call again.",
                                  headers={"Retry-After": str(RETRY_LATER_SECONDS)}) from None
     return tenant, settings, api_key
 
 
 @router.post("/mollie/{tenant}", response_model=MollieNotificationHandled, responses={
-    404: {"description": "Unknown tenant, or a tenant without Mollie settings"},
+    404: {"description": "No Mollie webhook at this address (unknown tenant or no Mollie settings; one answer)"},
     422: {"description": "No payment id"},
     503: {"description": "Mollie or the tenant's Mollie key is unavailable; Mollie calls again later"}},
     summary="Mollie payment webhook (form field id)",
@@ -75,12 +83,13 @@ async def _tenant_settings(db: Database, slug: str) -> tuple[Tenant, MollieSetti
 async def mollie_webhook(tenant: Annotated[Text, Path(max_length=64, description="Tenant slug, e.g. mrdj")],
                          request: Request) -> Any:
     payment_id = _payment_id(request.headers.get("content-type", ""), await request.body())
+    if not service.PAYMENT_ID.match(payment_id):
+        # Orders, subscriptions and refunds have their own ids; this door handles payments only, and answers them
+        # before looking at the tenant or its key (nothing to fetch, nothing to reveal).
+        log.info("mollie_webhook_not_a_payment", id_prefix=payment_id.split("_")[0][:8])
+        return MollieNotificationHandled(received=False)
     db: Database = request.app.state.db
     found, settings, api_key = await _tenant_settings(db, tenant)
-    if not service.PAYMENT_ID.match(payment_id):
-        # Orders, subscriptions and refunds have their own ids; this door handles payments only.
-        log.info("mollie_webhook_not_a_payment", tenant=found.slug, id_prefix=payment_id.split("_")[0][:8])
-        return MollieNotificationHandled(received=False)
     try:
         # Fetched before the transaction starts: no database lock is held while Mollie answers.
         payment = await client.fetch_payment(api_key, payment_id, endpoint=settings.api_endpoint,
@@ -91,7 +100,7 @@ async def mollie_webhook(tenant: Annotated[Text, Path(max_length=64, description
     except client.MollieUnavailable as exc:
         retry_after = max(int(exc.retry_after or 0), RETRY_LATER_SECONDS)
         log.warning("mollie_unavailable", tenant=found.slug, payment_id=payment_id, reason=str(exc))
-        raise ServiceUnavailable(f"The payment could not be checked with Mollie now ({exc}); Mollie will call again.",
+        raise ServiceUnavailable("The payment cannot be checked with Mollie now; Mollie will call again.",
                                  headers={"Retry-After": str(retry_after)}) from None
     async with db.session() as session:
         outcome = await service.record_payment(session, found, settings, payment)
