@@ -58,3 +58,11 @@ def test_the_embedded_database_lives_in_the_var_dir(tmp_path: Path) -> None:
 def test_a_given_database_url_is_kept(tmp_path: Path) -> None:
     url = "postgresql+psycopg://crm@127.0.0.1:5432/crm"
     assert Settings(var_dir=tmp_path, database_url=url).database_url == url
+
+
+def test_the_embedded_databases_folder_is_made_when_missing(tmp_path: Path) -> None:
+    from rentguy_crm.db import resolve_database_url
+
+    url = Settings(var_dir=tmp_path / "new" / "var", database_url="").database_url
+    assert resolve_database_url(url) == url
+    assert (tmp_path / "new" / "var").is_dir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
@@ -72,10 +73,9 @@ def resolve_database_url(url: str) -> str:
     """Make relative SQLite paths relative to the project root and make sure their folder exists."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        path = PROJECT_ROOT / parsed.database if not parsed.database.startswith("/") else None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return parsed.set(database=str(path)).render_as_string(hide_password=False)
+        path = Path(parsed.database) if parsed.database.startswith("/") else PROJECT_ROOT / parsed.database
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return parsed.set(database=str(path)).render_as_string(hide_password=False)
     return url
 
 
