@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
@@ -114,8 +115,16 @@ async def pause_workflow(session: AsyncSession, tenant: Tenant, key: str, *, act
     if pause is not None:
         return pause
     pause = WorkflowPause(tenant_id=tenant.id, workflow_key=key, paused_at=now, paused_by=actor, reason=reason)
-    session.add(pause)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a concurrent pause (another process) may insert the row first
+            session.add(pause)
+            await session.flush()
+    except IntegrityError:
+        existing = await session.scalar(select(WorkflowPause).where(WorkflowPause.tenant_id == tenant.id,
+                                                                    WorkflowPause.workflow_key == key))
+        if existing is None:
+            raise
+        return existing
     await audit.record(session, actor=actor, action="automation.workflow.pause", entity_type="workflow",
                        entity_id=key, tenant_id=tenant.id, after={"paused": True, "reason": reason})
     return pause
