@@ -33,13 +33,16 @@ from rentguy_crm.observability.routes import router as metrics_router
 from rentguy_crm.observability.routes import webhook_router as alertmanager_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import router as status_router
+from rentguy_crm.webhooks.freshdesk.routes import router as freshdesk_router
 from rentguy_crm.webhooks.mollie.routes import router as mollie_router
+from rentguy_crm.webhooks.opsgenie.routes import router as opsgenie_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 # Mollie posts its webhook form-encoded (id=tr_...); the route checks the media type itself.
 NON_JSON_PREFIXES: tuple[str, ...] = ("/api/v1/webhooks/mollie/",)
 # Stricter body limits for public routes, by path prefix.
-BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/mollie/": 4 * 1024}
+BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/mollie/": 4 * 1024,
+                               "/api/v1/webhooks/opsgenie/": 256 * 1024, "/api/v1/webhooks/freshdesk/": 16 * 1024}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -100,6 +103,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(templates_router, prefix="/api/v1/templates")
     app.include_router(alertmanager_router, prefix="/api/v1/webhooks")
     app.include_router(mollie_router, prefix="/api/v1/webhooks")
+    app.include_router(opsgenie_router, prefix="/api/v1/webhooks")
+    app.include_router(freshdesk_router, prefix="/api/v1/webhooks")
     return app
 
 

@@ -35,6 +35,15 @@ class ChannelNotConfigured(PermanentDeliveryError):
     """The tenant has no (enabled) integration for this capability."""
 
 
+@dataclass(frozen=True)
+class OnCallPerson:
+    """Who is on call as the pager reports it: a display name and the first reachable contact (phone first,
+    then e-mail; empty when the pager has none). Personal data: show it, never log it."""
+
+    name: str
+    contact: str
+
+
 @dataclass
 class DeliveryReceipt:
     channel: str

@@ -1,0 +1,1 @@
+"""Freshdesk automation-rule webhook: ticket status changes back into the desk."""

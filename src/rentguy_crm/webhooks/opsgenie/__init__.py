@@ -1,0 +1,1 @@
+"""Opsgenie outgoing webhook: alert actions (acknowledge, close, ...) back into the desk."""
