@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rentguy_crm import __version__, migrate
+from rentguy_crm.audit.cli import release_notes_command
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
@@ -38,6 +39,7 @@ app.add_typer(integrations_app, name="integrations")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
+app.command("release-notes")(release_notes_command)
 
 
 @register_error_explainer
