@@ -45,5 +45,5 @@ async def test_a_vendor_whose_secret_is_missing_fails_its_calls_with_a_clear_per
     channels = ChannelsConfig.model_validate(json.loads(MRDJ_CONFIG.read_text())["channels"])
     helpdesk = escalation_for(channels).helpdesk
     assert helpdesk is not None
-    with pytest.raises(ChannelNotConfigured, match="freshdesk: not configured: .*CRM_MRDJ_FRESHDESK_API_KEY"):
+    with pytest.raises(ChannelNotConfigured, match=r"freshdesk: not configured: .*CRM_MRDJ_FRESHDESK_API_KEY"):
         await helpdesk.create_ticket(subject="s", description="d", email="a@b.nl", priority=2, status=2)

@@ -95,7 +95,9 @@ async def test_another_tenants_secret_does_not_open_this_tenants_door(client: An
     ({"ticket_id": 1042, "status": "Waiting on Customer"}, "status"),
     ({"ticket_id": 1042, "status": 7}, "status"),
     ({"ticket_id": 0, "status": "Closed"}, "ticket_id"),
-    ({"status": "Closed"}, "ticket_id")])
+    ({"status": "Closed"}, "ticket_id"),
+    ({"ticket_id": 2**63, "status": "Closed"}, "ticket_id"),
+    ({"ticket_id": 1042, "status": "bad\x00text"}, "status")])
 async def test_an_unusable_body_is_422_naming_the_field(client: Any, db: Any, factory: Any, body: dict[str, Any],
                                                         field: str) -> None:
     await factory.tenant("mrdj", **FRESHDESK)

@@ -114,7 +114,9 @@ async def test_an_unreadable_secret_is_503_with_retry_after(client: Any, factory
 @pytest.mark.parametrize(("body", "field"), [
     ({"action": "Explode", "alert": {"alias": "a"}}, "action"),
     ({"action": "Close", "alert": {}}, "alert.alias"),
-    ({"action": "Close"}, "alert")])
+    ({"action": "Close"}, "alert"),
+    ({"action": "bad\x00text", "alert": {"alias": "a"}}, "action"),
+    ({"action": "Close", "alert": {"alias": "bad\x00text"}}, "alert.alias")])
 async def test_a_body_that_is_not_an_alert_action_is_422_naming_the_field(client: Any, db: Any, factory: Any,
                                                                           body: dict[str, Any], field: str) -> None:
     await factory.tenant("mrdj", **OPSGENIE)
