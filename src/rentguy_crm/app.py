@@ -31,7 +31,9 @@ from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
 from rentguy_crm.observability.routes import webhook_router as alertmanager_router
+from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.routes import router as templates_router
+from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router
 from rentguy_crm.webhooks.freshdesk.routes import router as freshdesk_router
 from rentguy_crm.webhooks.mollie.routes import router as mollie_router
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         app.state.db = db
     install_error_handlers(app)
     openapi.install(app)
+    register_status_report(collect_status)
 
     def limit_for(path: str) -> int:
         for prefix, limit in BODY_LIMITS.items():

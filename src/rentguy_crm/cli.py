@@ -16,8 +16,10 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
+from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
+from rentguy_crm.web.status import collect as collect_status
 
 app = typer.Typer(
     help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",
@@ -83,6 +85,8 @@ def root(
         raise fail(str(exc), code=2) from None
     # Log lines go to stderr as configured, never into a command's (--json) stdout.
     configure_logging(settings)
+    # Runbook actions run in workers too: they attach the same /status report the API serves.
+    register_status_report(collect_status)
 
 
 @app.command("serve")

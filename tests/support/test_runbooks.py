@@ -22,6 +22,7 @@ from rentguy_crm.cli import app as cli
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.kit import clock
 from rentguy_crm.ratelimit import service as ratelimit
+from rentguy_crm.support import runbook_actions
 from rentguy_crm.support.runbook_actions import ACTIONS
 from rentguy_crm.support.runbooks import load_runbook, run_action, runbook_for_alert, runbooks
 from rentguy_crm.tenants.scope import TenantScope
@@ -149,10 +150,16 @@ async def act(db: Any, tenant: Any, key: str, **params: Any) -> str:
         return await run_action(session, TenantScope(tenant.id), key, params)
 
 
-async def test_attach_status_reports_each_component(db: Any, tenant: Any) -> None:
+async def test_attach_status_reports_each_component_as_the_app_registers_it(app: Any, db: Any, tenant: Any) -> None:
     text = await act(db, tenant, "attach_status")
     assert text.startswith("/status ")
     assert "- database: ok" in text and "- workers:" in text
+
+
+async def test_attach_status_says_when_no_process_registered_the_report(db: Any, tenant: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runbook_actions, "_status_report", None)
+    assert "not available in this process" in await act(db, tenant, "attach_status")
 
 
 async def test_attach_flow_errors_lists_the_flows_failed_and_dead_runs_with_contacts_masked(db: Any,

@@ -28,9 +28,17 @@ from rentguy_crm.ratelimit import service as ratelimit
 from rentguy_crm.templates import cloning
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import TenantScope
-from rentguy_crm.web import status
 
 Action = Callable[[AsyncSession, Tenant, dict[str, Any]], Awaitable[str]]
+# The `/status` report lives in the web layer, above this one: the app and the CLI register it at start-up.
+StatusReport = Callable[[Database], Awaitable[dict[str, Any]]]
+_status_report: StatusReport | None = None
+
+
+def register_status_report(report: StatusReport | None) -> None:
+    """Set what `attach_status` reports (`web.status.collect`); None removes it."""
+    global _status_report
+    _status_report = report
 
 SMOKE_TIMEOUT_SECONDS = 600
 ERRORS_SHOWN = 20
@@ -92,7 +100,9 @@ class _CallerDatabase:
 
 async def attach_status(session: AsyncSession, tenant: Tenant, params: dict[str, Any]) -> str:
     """The `/status` report as text (runbook 2.1 step 1, 2.2 step 2): every component, as `GET /status` shows it."""
-    report = await status.collect(cast(Database, _CallerDatabase(session)))
+    if _status_report is None:
+        return "/status: not available in this process (no status report registered); see GET /status"
+    report = await _status_report(cast(Database, _CallerDatabase(session)))
     lines = [f"/status {report['checked_at_local']}: {report['status']}"]
     for name, component in report["components"].items():
         lines.append(f"- {name}: {component['status']} — {component['summary']}")
