@@ -42,6 +42,15 @@ async def test_a_p1_alert_pages_the_on_call_schedule_with_the_ticket_as_alias(op
     assert opsgenie.requests[0].headers["authorization"] == f"GenieKey {KEY}"
 
 
+async def test_the_asynchronous_request_can_be_followed_to_the_alert_it_made(opsgenie: OpsgenieFake) -> None:
+    request_id = await pager(opsgenie).create_alert(alias="mrdj-T-9", message="m", description="", priority="P1",
+                                                    responders=[])
+    processed = await pager(opsgenie).request_status(request_id)
+    assert (processed["isSuccess"], processed["alias"], processed["action"]) == (True, "mrdj-T-9", "Create")
+    with pytest.raises(PermanentDeliveryError, match=r"not found \(404\)"):
+        await pager(opsgenie).request_status("unknown-request")
+
+
 async def test_sending_the_same_alias_again_adds_to_the_open_alert(opsgenie: OpsgenieFake) -> None:
     for _ in range(2):
         await pager(opsgenie).create_alert(alias="mrdj-T-42", message="down", description="", priority="P1",

@@ -35,6 +35,16 @@ class OpsgenieFake(HttpFake):
         # schedule name -> on-call participants (Opsgenie's flat=false shape); user id -> contacts
         self.schedules: dict[str, list[dict[str, Any]]] = {}
         self.contacts: dict[str, list[dict[str, Any]]] = {}
+        # requestId -> what processing the asynchronous request gave (GET /v2/alerts/requests/{id})
+        self.processed: dict[str, dict[str, Any]] = {}
+
+    def accepted(self, action: str, alias: str) -> Reply:
+        """Opsgenie's 202 for an asynchronous request, remembered for its status query."""
+        body = took({"result": "Request will be processed"})
+        self.processed[body["requestId"]] = {"success": True, "isSuccess": True, "action": action,
+                                             "status": f"{action}d alert", "alias": alias,
+                                             "alertId": f"alert-{alias}", "processedAt": "2025-03-16T10:00:00Z"}
+        return as_json(202, body)
 
     def reply_for(self, request: Request) -> Reply:
         if self.script:
@@ -56,7 +66,11 @@ class OpsgenieFake(HttpFake):
                 return as_json(404, took({"message": f"Alert with alias [{parts[2]}] does not exist."}))
             alert.status = "closed"
             alert.notes.append(request.json().get("note", ""))
-            return as_json(202, took({"result": "Request will be processed"}))
+            return self.accepted("Close", parts[2])
+        if request.method == "GET" and len(parts) == 4 and parts[:3] == ["v2", "alerts", "requests"]:
+            if parts[3] not in self.processed:
+                return as_json(404, took({"message": f"Request with id [{parts[3]}] not found"}))
+            return as_json(200, took({"data": self.processed[parts[3]]}))
         if request.method == "GET" and len(parts) == 4 and parts[:2] == ["v2", "schedules"] and parts[3] == "on-calls":
             if parts[2] not in self.schedules:
                 return as_json(404, took({"message": f"No schedule exists with name [{parts[2]}]"}))
@@ -87,4 +101,4 @@ class OpsgenieFake(HttpFake):
         else:
             self.alerts[alias] = FakeAlert(alias, body["message"], body.get("priority", "P3"),
                                            list(body.get("responders") or []))
-        return as_json(202, took({"result": "Request will be processed"}))
+        return self.accepted("Create", alias)
