@@ -13,7 +13,7 @@ from rentguy_crm.integrations.freshdesk.client import FreshdeskHelpDesk
 from rentguy_crm.integrations.settings import FreshdeskChannel
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.freshdesk import FreshdeskFake
-from tests.vendor_fakes import Reply
+from tests.vendor_fakes import Reply, SilentServer
 
 KEY = "sFhm8CbzCLDLnFJd3r"
 
@@ -94,3 +94,12 @@ async def test_numbers_outside_freshdesks_ranges_are_refused_before_calling(fd: 
 def test_every_desk_status_maps_to_freshdesk_and_back() -> None:
     for status in ("open", "pending", "resolved", "closed"):
         assert freshdesk.DESK_STATUS[freshdesk.STATUS_FOR[status]] == status
+
+
+async def test_a_helpdesk_that_does_not_answer_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_FRESHDESK_KEY", KEY)
+    async with SilentServer() as silent:
+        helpdesk = FreshdeskHelpDesk(FreshdeskChannel(base_url=f"http://127.0.0.1:{silent.port}",
+                                                      api_key="env:TEST_FRESHDESK_KEY", timeout_seconds=0.3))
+        with pytest.raises(RetryableDeliveryError, match=r"freshdesk: no answer within 0\.3s"):
+            await helpdesk.update_ticket(ticket_id=1, status=5)

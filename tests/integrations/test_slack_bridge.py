@@ -12,6 +12,7 @@ from rentguy_crm.integrations.settings import SlackBridgeChannel
 from rentguy_crm.integrations.slack.bridge import SlackIncidentBridge, channel_name
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.slack import SlackApiFake, rate_limited
+from tests.vendor_fakes import SilentServer
 
 TOKEN = "xoxb-test-bridge"
 
@@ -99,3 +100,12 @@ def test_channel_names_follow_slacks_rule() -> None:
     assert len(channel_name("x" * 100)) == 80
     with pytest.raises(PermanentDeliveryError):
         channel_name("###")
+
+
+async def test_a_slack_that_does_not_answer_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SLACK_BOT_TOKEN", TOKEN)
+    async with SilentServer() as silent:
+        quiet = SlackIncidentBridge(SlackBridgeChannel(base_url=f"http://127.0.0.1:{silent.port}/api/",
+                                                       bot_token="env:TEST_SLACK_BOT_TOKEN", timeout_seconds=1))
+        with pytest.raises(RetryableDeliveryError, match=r"slack: conversations\.archive: no answer"):
+            await quiet.archive_channel(channel_id="C1")
