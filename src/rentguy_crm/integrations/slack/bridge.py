@@ -74,7 +74,9 @@ class SlackIncidentBridge:
         token = vendor_http.secret(VENDOR, self.config.bot_token).get_secret_value()
         handlers: list[AsyncRetryHandler] = [BoundedRateLimitRetryHandler(
             self.config.rate_limit_retries, self.config.rate_limit_max_wait_seconds)]
-        return AsyncWebClient(token=token, base_url=self.config.base_url, timeout=max(1, round(self.config.timeout_seconds)),
+        # slack_sdk takes whole seconds.
+        return AsyncWebClient(token=token, base_url=self.config.base_url,
+                              timeout=max(1, round(self.config.timeout_seconds)),
                               retry_handlers=handlers)
 
     async def _call(self, method: str, call: Any, **kwargs: Any) -> dict[str, Any]:
