@@ -8,7 +8,9 @@ from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.integrations import vault
 from rentguy_crm.integrations.cli import app as integrations_app
+from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
 from rentguy_crm.observability.logging import configure_logging
@@ -35,6 +37,7 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
@@ -81,6 +84,7 @@ def root(
         raise fail(str(exc), code=2) from None
     # Log lines go to stderr as configured, never into a command's (--json) stdout.
     configure_logging(settings)
+    vault.install(settings)
 
 
 @app.command("serve")
