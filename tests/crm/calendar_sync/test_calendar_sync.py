@@ -209,7 +209,7 @@ async def test_a_create_repeated_after_a_crash_finds_the_first_event(db: Databas
     assert len(m365.graph.events) == 1 and await links(db) == {}
     await sync(db, tenant)
     assert len(m365.graph.events) == 3
-    assert sorted((await links(db))) == sorted(g.id for g in gigs)
+    assert sorted(await links(db)) == sorted(g.id for g in gigs)
     assert len({lk.graph_event_id for lk in (await links(db)).values()}) == 3
 
 
