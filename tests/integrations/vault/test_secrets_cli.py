@@ -7,10 +7,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.cli import app as cli
 from rentguy_crm.config import reset_settings_cache
+from rentguy_crm.db import Database
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.config import parse_config
 from tests.factories import Factory, tenant_document
@@ -70,13 +73,20 @@ async def test_check_exits_zero_when_everything_resolves(fake: VaultFake, factor
     assert "a-value" not in result.output
 
 
-def test_put_reads_the_value_from_stdin_and_never_prints_it(fake: VaultFake) -> None:
-    result = CliRunner().invoke(cli, ["secrets", "put", "vault:crm/mrdj/azure#client_secret", "--json"],
-                                input="rotated-in-portal\n")
+async def test_put_reads_the_value_from_stdin_never_prints_it_and_is_audited(fake: VaultFake, factory: Factory,
+                                                                            db: Database) -> None:
+    tenant = await factory.tenant("mrdj")
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["secrets", "put", "vault:crm/mrdj/azure#client_secret", "--tenant", "mrdj",
+                                  "--by", "sofie", "--json"], input="rotated-in-portal\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["version"] == 1
     assert fake.data("crm/mrdj/azure") == {"client_secret": "rotated-in-portal"}
     assert "rotated-in-portal" not in result.output
+    async with db.session(read_only=True) as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "secret.written"))
+    assert entry is not None and entry.tenant_id == tenant.id and entry.actor == "sofie"
+    assert entry.entity_id == "vault:crm/mrdj/azure#client_secret" and "rotated" not in str(entry.after)
 
 
 def test_put_refuses_an_empty_value(fake: VaultFake) -> None:

@@ -149,3 +149,15 @@ def test_a_malformed_vault_reference_is_refused_before_any_request(fake: VaultFa
     with pytest.raises(secrets.SecretUnavailable, match="vault:<path>#<key>"):
         secrets.resolve("vault:no-key-here")
     assert fake.calls == []
+
+
+def test_a_failed_read_is_remembered_briefly_then_tried_again(fake: VaultFake, now: list[dt.datetime]) -> None:
+    install(vault_addr=fake.url, vault_token=SecretStr("root-token"), vault_cache_seconds=60)
+    fake.sealed = True
+    for _ in range(3):
+        with pytest.raises(vault.SecretStoreUnavailable, match="sealed"):
+            secrets.resolve(REF)
+    assert len(fake.calls) == 1
+    fake.sealed = False
+    now[0] += dt.timedelta(seconds=11)
+    assert secrets.resolve(REF).get_secret_value() == "first-secret-value"

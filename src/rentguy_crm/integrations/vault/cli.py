@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import typer
 from pydantic import SecretStr
 
+from rentguy_crm.audit import service as audit
 from rentguy_crm.db import one_off_session
 from rentguy_crm.integrations.vault import client as vault
 from rentguy_crm.kit import secrets
@@ -54,13 +56,25 @@ def check(
         raise fail(f"{failed} of {len(rows)} secret reference(s) of {slug} do not resolve", code=1)
 
 
+def _actor(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
+
+
 @app.command("put")
 def put(
     reference: str = typer.Argument(..., help="Where to write, e.g. vault:crm/mrdj/azure#client_secret."),
+    tenant: str = typer.Option(None, "--tenant", help="Tenant the secret belongs to (for the audit log)."),
+    by: str = typer.Option(None, "--by", help="Who is writing (for the audit log); default cli:<user>."),
     as_json: bool = JsonOption,
 ) -> None:
     """Write one field of a Vault secret (KV v2), keeping its other fields. The value is read from standard input
-    (piped) or asked for without echo, never from the command line (it would land in the shell history)."""
+    (piped) or asked for without echo, never from the command line (it would land in the shell history).
+    The write is in the audit log (reference and version, never the value)."""
     try:
         secrets.parse_vault(reference)
     except secrets.SecretUnavailable as exc:
@@ -76,5 +90,13 @@ def put(
     except secrets.SecretUnavailable as exc:
         raise fail(str(exc)) from None
     secrets.invalidate(reference)
+
+    async def record() -> None:
+        async with one_off_session() as session:
+            tenant_id = (await tenants.get(session, tenant)).id if tenant else None
+            await audit.record(session, actor=_actor(by), action="secret.written", entity_type="secret",
+                               entity_id=reference, tenant_id=tenant_id, after={"version": version})
+
+    run_async(record)
     emit({"reference": reference, "version": version, "status": "written"}, as_json=as_json,
          columns=["reference", "version", "status"], title="secret written")

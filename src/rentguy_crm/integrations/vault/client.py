@@ -26,6 +26,8 @@ from rentguy_crm.kit.secrets import SecretUnavailable, VaultReference
 
 log = structlog.get_logger(__name__)
 
+FAILURE_MEMORY = dt.timedelta(seconds=10)
+
 
 class SecretStoreUnavailable(ServiceUnavailable, SecretUnavailable):
     """A `vault:` reference that could not be read or written: Vault unreachable, sealed, refusing (403) or without
@@ -66,6 +68,9 @@ class VaultSecretStore:
         self.ttl = dt.timedelta(seconds=settings.vault_cache_seconds)
         self._client: hvac.Client | None = None
         self._cache: dict[str, tuple[dt.datetime, dict[str, Any]]] = {}
+        # A failed read is remembered briefly, so a feature called often while Vault is down fails at once
+        # instead of waiting for the timeout every time.
+        self._failures: dict[str, tuple[dt.datetime, SecretStoreUnavailable]] = {}
         self._lock = threading.Lock()
 
     # -- auth ---------------------------------------------------------------------------------------------------
@@ -120,11 +125,19 @@ class VaultSecretStore:
         now = clock.now()
         with self._lock:
             cached = self._cache.get(ref.path)
-            if cached is None or cached[0] <= now:
-                data = self._read(ref)
-                self._cache[ref.path] = (now + self.ttl, data)
-            else:
+            failed = self._failures.get(ref.path)
+            if cached is not None and cached[0] > now:
                 data = cached[1]
+            elif failed is not None and failed[0] > now:
+                raise SecretStoreUnavailable(reference, failed[1].reason)
+            else:
+                try:
+                    data = self._read(ref)
+                except SecretStoreUnavailable as exc:
+                    self._failures[ref.path] = (now + min(self.ttl, FAILURE_MEMORY), exc)
+                    raise
+                self._failures.pop(ref.path, None)
+                self._cache[ref.path] = (now + self.ttl, data)
         value = data.get(ref.key)
         if not isinstance(value, str) or not value.strip():
             raise SecretStoreUnavailable(reference, f"the Vault secret {self.mount}/data/{ref.path} has no "
@@ -135,8 +148,11 @@ class VaultSecretStore:
         with self._lock:
             if reference is None:
                 self._cache.clear()
+                self._failures.clear()
             else:
-                self._cache.pop(secrets.parse_vault(reference).path, None)
+                path = secrets.parse_vault(reference).path
+                self._cache.pop(path, None)
+                self._failures.pop(path, None)
 
     # -- write ----------------------------------------------------------------------------------------------------
 
@@ -160,6 +176,7 @@ class VaultSecretStore:
             written = self._call(ref, lambda c: c.secrets.kv.v2.create_or_update_secret(
                 path=ref.path, secret=data, cas=version, mount_point=self.mount))
             self._cache.pop(ref.path, None)
+            self._failures.pop(ref.path, None)
         log.info("vault_secret_written", reference=str(ref))
         return int(((written or {}).get("data") or {}).get("version") or version + 1)
 
