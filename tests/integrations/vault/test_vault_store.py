@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
+from rentguy_crm.app import create_app
 from rentguy_crm.config import Settings
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations import vault
@@ -161,3 +162,11 @@ def test_a_failed_read_is_remembered_briefly_then_tried_again(fake: VaultFake, n
     fake.sealed = False
     now[0] += dt.timedelta(seconds=11)
     assert secrets.resolve(REF).get_secret_value() == "first-secret-value"
+
+
+def test_the_suite_starts_without_asking_vault(fake: VaultFake) -> None:
+    fake.sealed = True
+    settings = Settings(vault_addr=fake.url, vault_token=SecretStr("root-token"))
+    create_app(settings)  # registers the Vault reader; nothing is read until a feature needs a secret
+    assert isinstance(secrets.backend("vault"), vault.VaultSecretStore)
+    assert fake.calls == []
