@@ -21,6 +21,7 @@ from rentguy_crm.health import router as health_router
 from rentguy_crm.intake.flow import count_refused
 from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
+from rentguy_crm.integrations import vault
 from rentguy_crm.kit.http import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
@@ -50,6 +51,7 @@ BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/m
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    vault.install(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,7 +9,9 @@ from rentguy_crm.audit.cli import release_notes_command
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.integrations import vault
 from rentguy_crm.integrations.cli import app as integrations_app
+from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
 from rentguy_crm.observability.logging import configure_logging
@@ -38,6 +40,7 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(runs_app, name="runs")
 app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
 app.command("quickstart")(quickstart_command)
@@ -87,6 +90,7 @@ def root(
     configure_logging(settings)
     # Runbook actions run in workers too: they attach the same /status report the API serves.
     register_status_report(collect_status)
+    vault.install(settings)
 
 
 @app.command("serve")

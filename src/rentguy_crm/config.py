@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     tenants_dir: Path = PROJECT_ROOT / "configs" / "tenants"
     clock_file: Path | None = Field(default=None, description="Tests only: read 'now' from this file (kit.clock)")
+    # HashiCorp Vault for `vault:path#key` secret references (docs/secrets.md). Unset: such references fail with a
+    # clear message on the feature that needs them; nothing else is affected.
+    vault_addr: str | None = Field(default=None, description="e.g. https://vault.rentguy.nl:8200")
+    vault_token: SecretStr | None = Field(default=None, description="Token auth; or AppRole with the two below")
+    vault_role_id: str | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_approle_mount: str = "approle"
+    vault_mount: str = Field(default="secret", description="Mount point of the KV version 2 engine")
+    vault_namespace: str | None = Field(default=None, description="Vault Enterprise / HCP namespace")
+    vault_cache_seconds: float = Field(default=60, ge=0, le=3600, description="How long a read secret is reused")
+    vault_timeout_seconds: float = Field(default=5, gt=0, le=60)
 
     @model_validator(mode="after")
     def _embedded_database_in_the_var_dir(self) -> Settings:

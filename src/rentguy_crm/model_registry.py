@@ -3,6 +3,7 @@
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth.models import ApiKey
 from rentguy_crm.automation.models import AutomationRun, ScheduleRun, WorkerRecord, Workflow, WorkflowPause
+from rentguy_crm.crm.calendar_sync.models import CalendarDeltaState, CalendarEventLink
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
@@ -16,7 +17,8 @@ from rentguy_crm.webhooks.mollie.models import Payment
 metadata = Base.metadata
 
 __all__ = [
-    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
+    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "CalendarDeltaState", "CalendarEventLink",
+    "Contact", "Deal", "Delivery", "Event",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
     "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
     "WorkflowPause", "metadata",

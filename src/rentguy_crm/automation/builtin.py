@@ -24,6 +24,7 @@ def install() -> None:
     if _installed:
         return
     from rentguy_crm.automation import engine, schedules
+    from rentguy_crm.integrations.graph import calendar_jobs
     from rentguy_crm.integrations.registry import build_channels
     from rentguy_crm.observability import jobs  # noqa: F401  (the failure-rate watchdog, every minute)
     from rentguy_crm.templates import steps  # noqa: F401  (registers send_email, send_whatsapp, notify, http_webhook)
@@ -31,4 +32,6 @@ def install() -> None:
     engine.set_default_channels_factory(build_channels)
     # A temporary profile switch ends on time by itself; this records the revert in the audit log.
     schedules.register_job("ratelimit.revert_expired", "* * * * *", revert_expired_rate_limit_switches)
+    # Gigs in the tenants' shared Outlook calendars (docs/calendar.md); ops/cron/m365_sync.cron does the same.
+    schedules.register_job(calendar_jobs.JOB_NAME, calendar_jobs.JOB_CRON, calendar_jobs.sync_all_tenants)
     _installed = True

@@ -83,3 +83,28 @@ class Messenger(Protocol):
 @runtime_checkable
 class WebhookSender(Protocol):
     async def post(self, url: str, body: bytes, *, secret: str | None, idempotency_key: str) -> DeliveryReceipt: ...
+
+
+class CalendarDeltaExpired(Exception):
+    """The calendar's delta state is no longer known to the provider (Graph: 410 Gone): start a full round."""
+
+
+@dataclass
+class CalendarDeltaPage:
+    """One page of changes: events (Graph event JSON; removed ones carry `@removed`) and where to go next."""
+
+    events: list[dict[str, Any]]
+    next_link: str | None = None
+    delta_link: str | None = None
+
+
+class CalendarSync(Protocol):
+    """One shared calendar (Microsoft Graph). Errors: `CalendarDeltaExpired`, or an AppError saying what failed."""
+
+    async def create_event(self, body: dict[str, Any], *, transaction_id: str) -> dict[str, Any]: ...
+
+    async def update_event(self, event_id: str, body: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def delete_event(self, event_id: str) -> None: ...
+
+    async def delta_page(self, link: str | None, *, start: str, end: str) -> CalendarDeltaPage: ...

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from rentguy_crm.db import one_off_session
+from rentguy_crm.db import Database
+from rentguy_crm.kit import clock
 from rentguy_crm.kit.console import JsonOption, emit, run_async
 from rentguy_crm.tenants import repository as tenants
 
@@ -12,20 +15,35 @@ app = typer.Typer(help="Vendor integrations per tenant.", no_args_is_help=True)
 m365_app = typer.Typer(help="Microsoft 365 calendar sync (Microsoft Graph).", no_args_is_help=True)
 app.add_typer(m365_app, name="m365")
 
+REPORT_COLUMNS = ["tenant", "status", "events_created", "events_updated", "events_deleted",
+                  "deals_moved_from_outlook", "deals_cancelled_from_outlook", "conflicts_won_by_deal", "pages",
+                  "full_round", "message"]
+
 
 @m365_app.command("sync")
 def m365_sync(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug, e.g. mrdj."),
+    full: bool = typer.Option(False, "--full", help="Forget the stored delta link and compare the whole window."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Sync booked events to the tenant's M365 calendar. Not configured yet: says so and exits 0, so the
-    cron line in ops/cron/m365_sync.cron can already be installed."""
+    """One round of the gig calendar sync: changes made in Outlook come back to the deals, then gigs are created,
+    moved or removed in the shared calendar. Prints what changed (deal ids). A tenant without `calendar.enabled`
+    says so and exits 0, so the cron line in ops/cron/m365_sync.cron can be installed before it is set up."""
+    from rentguy_crm.integrations.graph.calendar_jobs import CalendarNotConfigured, sync_tenant
 
-    async def known_tenant() -> str:
-        async with one_off_session(read_only=True) as session:
-            return (await tenants.get(session, tenant)).slug
+    async def one_round() -> dict[str, Any]:
+        db = Database()
+        try:
+            async with db.sessionmaker() as session:
+                row = await tenants.get(session, tenant)  # an unknown tenant is an error, configured or not
+                try:
+                    report = await sync_tenant(session, row, now=clock.now(), checkpoint=session.commit, full=full)
+                except CalendarNotConfigured as exc:
+                    return {"tenant": row.slug, "status": "not_configured", "message": exc.detail}
+                await session.commit()
+                return {**report.as_dict(), "status": "changed" if report.changed else "in_step", "message": ""}
+        finally:
+            await db.dispose()
 
-    slug = run_async(known_tenant)  # an unknown tenant is an error, configured or not
-    emit({"tenant": slug, "status": "not_configured",
-          "message": "The M365 calendar sync is not configured yet for this suite; nothing was synced."},
-         as_json=as_json, columns=["tenant", "status", "message"], title="m365 sync")
+    result = run_async(one_round)
+    emit(result, as_json=as_json, columns=[c for c in REPORT_COLUMNS if c in result], title="m365 sync")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
+from rentguy_crm.tenants.sections.calendar import CalendarSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -190,6 +191,7 @@ class TenantConfig(Strict):
     monitoring: Monitoring = Monitoring()
     payments: PaymentSettings = PaymentSettings()
     templates: TemplateSharing = TemplateSharing()
+    calendar: CalendarSettings = CalendarSettings()  # shared Outlook calendar of gigs; see docs/calendar.md
 
     @field_validator("timezone")
     @classmethod
@@ -217,6 +219,10 @@ class TenantConfig(Strict):
         for rule in [*self.assignment.rules, self.assignment.default]:
             if rule.pipeline and rule.pipeline not in keys:
                 raise ValueError(f"assignment rule names pipeline '{rule.pipeline}', which is not defined")
+        stage_keys = {stage.key for pipeline in self.pipelines for stage in pipeline.stages}
+        unknown = [key for key in self.calendar.stages if key not in stage_keys]
+        if self.calendar.enabled and unknown:
+            raise ValueError(f"calendar.stages names stage(s) no pipeline has: {', '.join(unknown)}")
         if self.slug in self.aliases:
             raise ValueError("an alias must differ from the slug")
         return self

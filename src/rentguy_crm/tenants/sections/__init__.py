@@ -1,0 +1,1 @@
+"""Typed sections of the tenant config, one module each."""
