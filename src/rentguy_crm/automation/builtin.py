@@ -31,4 +31,9 @@ def install() -> None:
     engine.set_default_channels_factory(build_channels)
     # A temporary profile switch ends on time by itself; this records the revert in the audit log.
     schedules.register_job("ratelimit.revert_expired", "* * * * *", revert_expired_rate_limit_switches)
+    from rentguy_crm.privacy import jobs as privacy_jobs
+    from rentguy_crm.privacy.retention import JOB_CRON, JOB_NAME
+
+    # Leads without a deal are anonymised after the tenant's retention period (docs/privacy.md).
+    schedules.register_job(JOB_NAME, JOB_CRON, privacy_jobs.retention_job)
     _installed = True

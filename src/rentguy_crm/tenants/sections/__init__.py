@@ -1,0 +1,1 @@
+"""Sections of the tenant config owned by one feature each; each imports nothing above `kit`."""
