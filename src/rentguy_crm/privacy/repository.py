@@ -150,7 +150,8 @@ async def gather(session: AsyncSession, tenant_id: int, contacts: list[Contact],
     records.redirects = list((await session.scalars(select(ContactRedirect).where(
         ContactRedirect.tenant_id == tenant_id, ContactRedirect.kept_id.in_(ids)))).all())
     merged_ids = [r.merged_id for r in records.redirects]
-    subjects = [("lead", lead_ids), ("deal", deal_ids), ("contact", ids + merged_ids), ("run", run_ids)]
+    subjects = [("lead", lead_ids), ("deal", deal_ids), ("contact", ids + merged_ids), ("run", run_ids),
+                ("activity", [a.id for a in records.activities])]
     records.events = list((await session.scalars(select(Event).where(
         Event.tenant_id == tenant_id,
         or_(*[(Event.subject_type == kind) & Event.subject_id.in_(values) for kind, values in subjects]))
