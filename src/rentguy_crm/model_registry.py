@@ -18,7 +18,8 @@ metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "ContactRedirect", "Deal", "Delivery", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "MarketingOptOut", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "MarketingOptOut", "Payment", "Pipeline", "PipelineStage",
+    "RateLimitSwitch",
     "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
     "WorkflowPause", "metadata",
 ]

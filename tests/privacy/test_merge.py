@@ -153,7 +153,7 @@ async def test_operations_must_give_a_reason_when_correcting_a_contact(client, d
 
 
 async def test_cli_merge_dry_run_prints_the_moves_and_the_fields(db, factory) -> None:
-    tenant, keep, other = await _pair(db, factory)
+    _tenant, keep, other = await _pair(db, factory)
     result = await asyncio.to_thread(CliRunner().invoke, cli, [
         "contacts", "merge", "--tenant", "mrdj", str(keep.id), str(other.contact), "--dry-run", "--reason", "dup",
         "--json"])
@@ -170,7 +170,7 @@ async def test_cli_merge_dry_run_prints_the_moves_and_the_fields(db, factory) ->
 
 
 async def test_cli_merge_without_reason_or_with_a_bad_prefer_is_a_clear_error(db, factory) -> None:
-    tenant, keep, other = await _pair(db, factory)
+    _tenant, keep, other = await _pair(db, factory)
     result = await asyncio.to_thread(CliRunner().invoke, cli, [
         "contacts", "merge", "--tenant", "mrdj", str(keep.id), str(other.contact), "--reason", "dup",
         "--prefer", "email"])

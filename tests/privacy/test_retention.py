@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import json
 
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 from rentguy_crm.automation import schedules
@@ -39,7 +38,7 @@ async def _world(factory):  # type: ignore[no-untyped-def]
 
 
 async def test_a_person_with_only_old_leads_without_a_deal_is_anonymised(db, factory) -> None:
-    tenant, gone, old_lead, sold, returning, old_of_returning = await _world(factory)
+    _tenant, gone, old_lead, sold, returning, old_of_returning = await _world(factory)
     async with db.session() as session:
         result = await retention_job(session, NOW)
     assert result == {"mrdj": {"people": 1, "leads": 2}}

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.automation.models import ACTIVE_RUN_STATUSES
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
@@ -205,8 +204,3 @@ async def erase(session: AsyncSession, principal: Principal, query: PersonQuery,
                        reason=report.request)
     return report
 
-
-async def audit_mentions(session: AsyncSession, tenant_id: int) -> list[AuditEntry]:
-    """For tests and support: the tenant's erasure entries."""
-    return list((await session.scalars(select(AuditEntry).where(
-        AuditEntry.tenant_id == tenant_id, AuditEntry.action == "privacy.erased"))).all())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from rentguy_crm.privacy.retention import apply_retention
 from rentguy_crm.tenants.models import Tenant
 
 
-def outbox_folder(slug: str) -> Any:
+def outbox_folder(slug: str) -> Path:
     return get_settings().var_dir / "outbox" / slug
 
 

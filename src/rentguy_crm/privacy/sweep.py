@@ -31,9 +31,7 @@ def searchable_columns(metadata: MetaData) -> dict[str, list[Column[Any]]]:
     for table in metadata.sorted_tables:
         if table.name in _SKIP or "tenant_id" not in table.c or "id" not in table.c:
             continue
-        columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)
-                   or isinstance(getattr(c.type, "impl", None), JSON)
-                   or type(c.type).__name__ in ("JSONB", "Variant")]
+        columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
         if columns:
             out[table.name] = columns
     return out
