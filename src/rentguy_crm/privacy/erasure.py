@@ -128,6 +128,8 @@ async def erase_records(session: AsyncSession, tenant_id: int, records: PersonRe
         payment.deal_id = None
     for event in records.events:
         event.payload = {ERASED_REASON: True}
+        if event.processed_at is None:  # never start automations for a person who is gone
+            event.processed_at = clock.now()
     await _scrub_audit(session, records)
     ids = records.contact_ids
     lead_ids = [x.id for x in records.leads]
