@@ -155,3 +155,16 @@ async def test_cli_import_json_report_and_bad_files_without_tracebacks(db, facto
         failed = await asyncio.to_thread(CliRunner().invoke, cli, args)
         assert failed.exit_code != 0, args
         assert "Traceback" not in failed.output and "error:" in failed.output, failed.output
+
+
+async def test_an_import_never_switches_marketing_back_on_after_an_objection(client, db, factory) -> None:
+    from rentguy_crm.privacy import optout
+
+    tenant = await factory.tenant("mrdj")
+    contact = await factory.contact(tenant, email="fan@example.nl", marketing_opt_in=True)
+    assert (await client.post(f"/api/v1/unsubscribe/{optout.token_for(tenant.id, contact.id)}")).status_code == 200
+    report = await _import(client, await factory.headers(tenant, "operations"),
+                           "email;nieuwsbrief\nfan@example.nl;ja\n", kind="contacts")
+    assert "objected to marketing" in report["rows"][0]["reason"]
+    async with db.session() as session:
+        assert (await session.get(Contact, contact.id)).marketing_opt_in is False

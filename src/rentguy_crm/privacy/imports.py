@@ -190,13 +190,16 @@ async def _import_contact(session: AsyncSession, principal: Principal, tenant: T
                            entity_id=contact.id, tenant_id=tenant.id, after=audit.snapshot(contact),
                            reason=f"import {file_name[:200]} line {row.line}")
         return RowOutcome(row.line, "created", "new contact", contact.id)
+    objected = "; marketing left off: the contact objected to marketing" if state == "kept" else ""
     if not changed:
-        return RowOutcome(row.line, "skipped", f"already known and up to date (contact {contact.id})", contact.id)
+        return RowOutcome(row.line, "skipped", f"already known and up to date (contact {contact.id}){objected}",
+                          contact.id)
     await session.flush()
     await audit.record(session, actor=principal.actor, action="contact.imported", entity_type="contact",
                        entity_id=contact.id, tenant_id=tenant.id, before=before, after=audit.snapshot(contact),
                        reason=f"import {file_name[:200]} line {row.line}")
-    return RowOutcome(row.line, "updated", f"known contact {contact.id}: filled {', '.join(changed)}", contact.id)
+    return RowOutcome(row.line, "updated", f"known contact {contact.id}: filled {', '.join(changed)}{objected}",
+                      contact.id)
 
 
 def _submission(row: CsvRow) -> LeadSubmission:
