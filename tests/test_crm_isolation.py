@@ -47,6 +47,7 @@ RECORD_ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/activities/{activity_id}", "activity", None),
     ("PATCH", "/activities/{activity_id}", "activity", lambda w: {"title": "Hacked", "status": "cancelled"}),
     ("POST", "/activities/{activity_id}/complete", "activity", None),
+    ("POST", "/contacts/{contact_id}/merge", "contact", lambda w: {"other_id": w.b["contact"], "reason": "dup"}),
 ]
 
 # Creates that name one of A's records in the body: refused without saying whether the record exists.
@@ -61,6 +62,7 @@ REFERENCING_CREATES: list[tuple[str, Any, str]] = [
 ]
 
 LIST_ROUTES = ["/contacts", "/leads", "/deals", "/activities"]
+EXPORT_ROUTES = ["/contacts/export.csv", "/leads/export.csv"]
 
 
 async def _a_records(client, w: World) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -76,6 +78,7 @@ def test_the_tables_cover_every_crm_route(app) -> None:
     covered = {(m, CRM + p) for m, p, _k, _b in RECORD_ROUTES}
     covered |= {("GET", CRM + p) for p in [*LIST_ROUTES, "/pipelines"]}
     covered |= {("POST", CRM + p) for p, _b, _f in REFERENCING_CREATES} | {("POST", CRM + "/contacts")}
+    covered |= {("GET", CRM + p) for p in EXPORT_ROUTES} | {("POST", CRM + "/import/{kind}")}
     # From the OpenAPI document: routers are included lazily, so app.routes does not list their routes.
     routes = {(m.upper(), path) for path, operations in app.openapi()["paths"].items() if path.startswith(CRM)
               for m in operations}
@@ -151,3 +154,20 @@ async def test_audit_log_shows_only_the_keys_tenant(client, world: World) -> Non
     await client.patch(f"{CRM}/contacts/{world.a['contact']}", headers=world.a_headers, json={"owner": "lisa"})
     page = (await client.get("/api/v1/audit", headers=world.b_headers, params={"entity_type": "contact"})).json()
     assert page["items"] == []
+
+
+@pytest.mark.parametrize("route", EXPORT_ROUTES)
+async def test_exports_show_only_the_keys_tenant(client, world: World, route: str) -> None:
+    response = await client.get(CRM + route, headers=world.b_headers)
+    assert response.status_code == 200, response.text
+    assert "anna@other.example" in response.text
+    assert "anna@mrdj.example" not in response.text
+
+
+async def test_an_import_never_touches_another_tenants_contact(client, db, world: World) -> None:
+    before = await _a_records(client, world)
+    response = await client.post(f"{CRM}/import/contacts", headers=world.b_headers,
+                                 json={"csv": "email;voornaam;bedrijf\nANNA@mrdj.example;Mallory;Evil BV\n"})
+    assert response.status_code == 200, response.text
+    assert response.json()["counts"]["created"] == 1  # a new person for tenant B, not A's contact
+    assert await _a_records(client, world) == before

@@ -16,7 +16,13 @@ ROUTES: list[tuple[str, str, str, Any, str]] = [
     ("list contacts", "GET", "/contacts", None, "read"),
     ("get contact", "GET", "/contacts/{contact}", None, "read"),
     ("create contact", "POST", "/contacts", lambda ids: {"first_name": "Nieuw"}, "crm_write"),
-    ("update contact", "PATCH", "/contacts/{contact}", lambda ids: {"owner": "x"}, "crm_write"),
+    ("update contact", "PATCH", "/contacts/{contact}", lambda ids: {"owner": "x", "reason": "typo"}, "crm_write"),
+    ("merge contacts", "POST", "/contacts/{contact}/merge",
+     lambda ids: {"other_id": ids["other"], "reason": "duplicate", "dry_run": True}, "data_correct"),
+    ("export contacts", "GET", "/contacts/export.csv", None, "data_correct"),
+    ("export leads", "GET", "/leads/export.csv", None, "data_correct"),
+    ("import contacts", "POST", "/import/contacts",
+     lambda ids: {"csv": "e-mail;voornaam\nnieuw@example.nl;Nina\n", "dry_run": True}, "data_correct"),
     ("list leads", "GET", "/leads", None, "read"),
     ("get lead", "GET", "/leads/{lead}", None, "read"),
     ("create lead", "POST", "/leads", lambda ids: {"contact_id": ids["contact"]}, "crm_write"),
@@ -38,12 +44,13 @@ ROUTES: list[tuple[str, str, str, Any, str]] = [
 # What each role may do on the CRM routes (mirrors auth/permissions.py; a change there must show up here).
 ALLOWED = {
     "sales": {"read", "crm_write", "activities"},
-    "operations": {"read", "crm_write", "activities"},
-    "admin": {"read", "crm_write", "activities"},
+    "operations": {"read", "crm_write", "activities", "data_correct"},
+    "admin": {"read", "crm_write", "activities", "data_correct"},
     "support": {"read", "activities"},
     "engineering": {"read"},
 }
-PERMISSION = {"read": "crm:read", "crm_write": "crm:write", "activities": "activities:write"}
+PERMISSION = {"read": "crm:read", "crm_write": "crm:write", "activities": "activities:write",
+              "data_correct": "data:correct"}
 CREATED = {"/contacts", "/leads", "/deals", "/activities"}
 
 
@@ -54,7 +61,8 @@ async def records(factory) -> tuple[Any, dict[str, int]]:  # type: ignore[no-unt
     lead = await factory.lead(tenant, contact)
     deal = await factory.deal(tenant, contact)
     task = await factory.activity(tenant, kind="task", deal_id=deal.id)
-    return tenant, {"contact": contact.id, "lead": lead.id, "deal": deal.id, "activity": task.id}
+    other = await factory.contact(tenant, email="anna.tweede@example.nl")
+    return tenant, {"contact": contact.id, "lead": lead.id, "deal": deal.id, "activity": task.id, "other": other.id}
 
 
 def _path(template: str, ids: dict[str, int]) -> str:

@@ -33,6 +33,8 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
 from rentguy_crm.observability.routes import webhook_router as alertmanager_router
 from rentguy_crm.support.runbook_actions import register_status_report
+from rentguy_crm.privacy.routes import public_router as unsubscribe_router
+from rentguy_crm.privacy.routes import router as privacy_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router
@@ -42,10 +44,12 @@ from rentguy_crm.webhooks.opsgenie.routes import router as opsgenie_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 # Mollie posts its webhook form-encoded (id=tr_...); the route checks the media type itself.
-NON_JSON_PREFIXES: tuple[str, ...] = ("/api/v1/webhooks/mollie/",)
+# One-click unsubscribe (RFC 8058) posts `List-Unsubscribe=One-Click` form-encoded.
+NON_JSON_PREFIXES: tuple[str, ...] = ("/api/v1/webhooks/mollie/", "/api/v1/unsubscribe/")
 # Stricter body limits for public routes, by path prefix.
 BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/mollie/": 4 * 1024,
-                               "/api/v1/webhooks/opsgenie/": 256 * 1024, "/api/v1/webhooks/freshdesk/": 16 * 1024}
+                               "/api/v1/webhooks/opsgenie/": 256 * 1024, "/api/v1/webhooks/freshdesk/": 16 * 1024,
+                               "/api/v1/unsubscribe/": 4 * 1024}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -99,6 +103,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     app.include_router(health_router)
     app.include_router(metrics_router)
+    # Before the CRM router: /crm/contacts/export.csv must not be read as /crm/contacts/{contact_id}.
+    app.include_router(privacy_router, prefix="/api/v1")
+    app.include_router(unsubscribe_router, prefix="/api/v1")
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
     app.include_router(audit_router, prefix="/api/v1/audit")

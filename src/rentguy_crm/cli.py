@@ -15,6 +15,7 @@ from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
 from rentguy_crm.observability.logging import configure_logging
+from rentguy_crm.privacy.cli import contacts_app, export_app, import_app, privacy_app
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
@@ -43,6 +44,10 @@ app.add_typer(integrations_app, name="integrations")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(privacy_app, name="privacy")
 app.command("quickstart")(quickstart_command)
 app.command("release-notes")(release_notes_command)
 

@@ -9,6 +9,7 @@ from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.observability.models import WatchdogAlert
+from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
@@ -18,8 +19,9 @@ metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "CalendarDeltaState", "CalendarEventLink",
-    "Contact", "Deal", "Delivery", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
+    "Contact", "ContactRedirect", "Deal", "Delivery", "Event",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "MarketingOptOut", "Payment", "Pipeline", "PipelineStage",
+    "RateLimitSwitch",
     "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
     "WorkflowPause", "metadata",
 ]

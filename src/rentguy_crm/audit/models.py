@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rentguy_crm.db import Base, IdMixin, IdType, utcnow
@@ -24,3 +24,5 @@ class AuditEntry(IdMixin, Base):
     after: Mapped[dict[str, Any] | None] = mapped_column()
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # Why, for corrections that must say so (merges, operations' edits of a contact, erasure requests).
+    reason: Mapped[str | None] = mapped_column(Text)

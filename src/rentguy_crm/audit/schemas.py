@@ -25,6 +25,7 @@ class AuditRecord(BaseModel):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     request_id: str | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

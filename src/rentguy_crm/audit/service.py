@@ -41,11 +41,12 @@ async def record(
     tenant_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
         tenant_id=tenant_id, actor=actor, action=action, entity_type=entity_type,
         entity_id=None if entity_id is None else str(entity_id), before=before, after=after,
-        request_id=current_request_id(),
+        request_id=current_request_id(), reason=reason,
     )
     session.add(entry)
     await session.flush()

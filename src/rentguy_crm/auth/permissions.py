@@ -19,6 +19,8 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     AUDIT_READ = "audit:read"
     ALERTS_INGEST = "alerts:ingest"    # Alertmanager's webhook records alerts as events
+    DATA_CORRECT = "data:correct"      # merge contacts, import contacts and leads (docs/privacy.md)
+    PRIVACY_MANAGE = "privacy:manage"  # GDPR access exports, erasure, retention runs
     ADMIN = "admin"                    # API keys and tenant settings
 
 
@@ -31,7 +33,7 @@ ROLES: dict[str, frozenset[Permission]] = {
         Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
         Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE, Permission.TEMPLATES_READ,
         Permission.TEMPLATES_WRITE, Permission.RATELIMIT_MANAGE, Permission.REPORTS_READ,
-        Permission.AUDIT_READ, Permission.ALERTS_INGEST,
+        Permission.AUDIT_READ, Permission.ALERTS_INGEST, Permission.DATA_CORRECT,
     }),
     "engineering": frozenset({
         Permission.CRM_READ, Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE,

@@ -34,4 +34,9 @@ def install() -> None:
     schedules.register_job("ratelimit.revert_expired", "* * * * *", revert_expired_rate_limit_switches)
     # Gigs in the tenants' shared Outlook calendars (docs/calendar.md); ops/cron/m365_sync.cron does the same.
     schedules.register_job(calendar_jobs.JOB_NAME, calendar_jobs.JOB_CRON, calendar_jobs.sync_all_tenants)
+    from rentguy_crm.privacy import jobs as privacy_jobs
+    from rentguy_crm.privacy.retention import JOB_CRON, JOB_NAME
+
+    # Leads without a deal are anonymised after the tenant's retention period (docs/privacy.md).
+    schedules.register_job(JOB_NAME, JOB_CRON, privacy_jobs.retention_job)
     _installed = True

@@ -122,6 +122,11 @@ class ContactUpdate(UpdateModel):
     company: Line200 | None = None
     marketing_opt_in: bool | None = None
     owner: Line200 | None = None
+    # Why: required when operations correct a contact (kept in the audit entry, not on the contact).
+    reason: Line300 | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude={"reason"})
 
 
 class Contact(ReadModel):

@@ -47,9 +47,10 @@ async def _flush_unique(session: AsyncSession, what: str) -> None:
 
 
 async def _audit(session: AsyncSession, principal: Principal, action: str, obj: Any,
-                 before: dict[str, Any] | None) -> None:
+                 before: dict[str, Any] | None, reason: str | None = None) -> None:
     await audit.record(session, actor=principal.actor, action=action, entity_type=ENTITY_TYPES[type(obj)],
-                       entity_id=obj.id, tenant_id=principal.tenant_id, before=before, after=audit.snapshot(obj))
+                       entity_id=obj.id, tenant_id=principal.tenant_id, before=before, after=audit.snapshot(obj),
+                       reason=reason)
 
 
 # ---- contacts ----
@@ -92,13 +93,15 @@ async def update_contact(session: AsyncSession, principal: Principal, contact_id
                          body: schemas.ContactUpdate) -> Contact:
     contact = await get_contact(session, principal, contact_id)
     changes = body.changes()
+    if not body.reason and "operations" in principal.roles and changes:
+        raise _field_error("reason", "a correction by operations must say why (reason)")
     email = changes.get("email", contact.email)
     phone = changes.get("phone", contact.phone)
     await _check_contact_unique(session, principal.tenant_id, email, phone, own_id=contact.id)
     before = audit.snapshot(contact)
     if _apply(contact, changes):
         await _flush_unique(session, "A contact with this e-mail address or phone number")
-        await _audit(session, principal, "contact.updated", contact, before)
+        await _audit(session, principal, "contact.updated", contact, before, reason=body.reason)
     return contact
 
 

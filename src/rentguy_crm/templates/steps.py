@@ -20,6 +20,7 @@ from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, Permane
 from rentguy_crm.integrations.registry import channels_config
 from rentguy_crm.kit import secrets
 from rentguy_crm.kit.markup import header
+from rentguy_crm.privacy import optout
 from rentguy_crm.templates import repository, service
 from rentguy_crm.templates.fields import render_fields
 from rentguy_crm.templates.models import Delivery
@@ -105,17 +106,26 @@ async def send_email(ctx: StepContext, step: Any) -> StepResult:
     if header(str(recipient)) != str(recipient):
         # An address with a line break would add headers; no retry makes it usable.
         raise PermanentDeliveryError("send_email: the recipient address contains control characters")
-    if step.marketing and not contact.get("marketing_opt_in"):
-        # Marketing mail only with consent; transactional mail (their own enquiry) goes to everyone.
-        return StepResult.done(skipped="no marketing consent")
+    # Marketing mail only with consent and without an objection; transactional mail (their own enquiry) goes
+    # to everyone. What is marketing: the step's flag or the tenant's `privacy` config (privacy/optout.py).
+    workflow = _record(ctx.variables.get("run")).get("workflow")
+    marketing = optout.is_marketing(ctx.tenant, step_marketing=step.marketing, workflow=workflow,
+                                    template=step.template)
+    refusal = await optout.marketing_refusal(ctx.session, ctx.tenant, contact, step_marketing=step.marketing,
+                                             workflow=workflow, template=step.template)
+    if refusal:
+        return StepResult.done(skipped=refusal)
     rendered, version = await _render(ctx, step.template, "email", step.version)
     unsubscribe = None
-    if step.marketing:
+    if marketing:
         email_config = channels_config(ctx.tenant).email
-        if email_config and email_config.unsubscribe_url:
-            unsubscribe = email_config.unsubscribe_url.replace("{contact_id}", str(contact.get("id", "")))
+        configured = email_config.unsubscribe_url if email_config else None
+        if configured and "{token}" not in configured:  # the tenant's own page, as configured before
+            unsubscribe = configured.replace("{contact_id}", str(contact.get("id", "")))
+        elif contact.get("id") is not None:
+            unsubscribe = optout.unsubscribe_url(ctx.tenant, int(contact["id"]), configured)
     message = EmailMessage(to=str(recipient), subject=rendered.subject or "", text=rendered.text, html=rendered.html,
-                           marketing=step.marketing, unsubscribe_url=unsubscribe)
+                           marketing=marketing, unsubscribe_url=unsubscribe)
     receipt = await ctx.channels.require("mailer").send(message, idempotency_key=ctx.idempotency_key)
     return await _remember(ctx, "email", receipt, template=step.template, version=version, recipient=str(recipient))
 
@@ -125,9 +135,15 @@ async def send_whatsapp(ctx: StepContext, step: Any) -> StepResult:
     step = _as_step(SendWhatsapp, step)
     if (earlier := await _already_delivered(ctx)) is not None:
         return earlier
-    phone = _record(ctx.variables.get("contact")).get("phone")
+    contact = _record(ctx.variables.get("contact"))
+    phone = contact.get("phone")
     if not phone:
         return StepResult.done(skipped="the contact has no phone number")
+    refusal = await optout.marketing_refusal(ctx.session, ctx.tenant, contact, step_marketing=step.marketing,
+                                             workflow=_record(ctx.variables.get("run")).get("workflow"),
+                                             template=step.template)
+    if refusal:
+        return StepResult.done(skipped=refusal)
     resolved_language = _language(ctx)
     try:
         resolved = await service.resolve(ctx.session, ctx.tenant, step.template, "whatsapp",

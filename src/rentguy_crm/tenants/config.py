@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
+from rentguy_crm.tenants.sections.privacy import PrivacySettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -192,6 +193,7 @@ class TenantConfig(Strict):
     payments: PaymentSettings = PaymentSettings()
     templates: TemplateSharing = TemplateSharing()
     calendar: CalendarSettings = CalendarSettings()  # shared Outlook calendar of gigs; see docs/calendar.md
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("timezone")
     @classmethod

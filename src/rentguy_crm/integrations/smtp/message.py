@@ -48,4 +48,8 @@ def build_mime(message: EmailMessage, *, idempotency_key: str, default_from: str
     mime.set_content(message.text)
     if message.html:
         mime.add_alternative(message.html, subtype="html")
+    # Headers are written whole up to RFC 5322's 998 characters: folded at 78, a List-Unsubscribe URL longer
+    # than a line became an RFC 2047 encoded word, which mail clients do not read as a link (RFC 2369 §2).
+    # The bodies were encoded above under the 78-character policy and stay as they are.
+    mime.policy = mime.policy.clone(max_line_length=998)
     return mime

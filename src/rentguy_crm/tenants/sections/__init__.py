@@ -1,1 +1,1 @@
-"""Typed sections of the tenant config, one module each."""
+"""Sections of the tenant config owned by one feature each; each imports nothing above `kit`."""
