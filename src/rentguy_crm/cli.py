@@ -15,6 +15,7 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
+from rentguy_crm.support.cli import app as tickets_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 
@@ -37,6 +38,7 @@ app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
+app.add_typer(tickets_app, name="tickets")
 app.command("quickstart")(quickstart_command)
 
 

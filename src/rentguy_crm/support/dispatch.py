@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.steps_api import Channels
+from rentguy_crm.errors import Conflict, NotFound
 from rentguy_crm.integrations.base import ChannelNotConfigured, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.escalation import Escalation, escalation_for
 from rentguy_crm.integrations.registry import build_channels, channels_config
 from rentguy_crm.kit import clock
 from rentguy_crm.support.models import Dispatch, Ticket, TimelineEntry
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 log = structlog.get_logger(__name__)
 
@@ -133,7 +135,7 @@ async def deliver_due(session: AsyncSession, now: dt.datetime, *,
             if permanent or row.attempts >= MAX_ATTEMPTS:
                 row.status, row.completed_at = "dead", now
                 _note(session, ticket, f"{row.action} via {vendor} failed after {row.attempts} attempt(s) and is "
-                      f"given up: {row.last_error}. Retry by hand with `crm tickets dispatches --retry`.",
+                      f"given up: {row.last_error}. Retry by hand: crm tickets retry-dispatch {row.id}.",
                       dispatch_id=row.id, outcome="dead")
                 counts["dead"] += 1
             else:
@@ -244,3 +246,16 @@ async def _perform(session: AsyncSession, escalation: Escalation, tenant: Tenant
         return {"issue_key": key}
     raise PermanentDeliveryError(f"unknown support dispatch action {action!r}")
 
+
+
+async def requeue(session: AsyncSession, scope: TenantScope, dispatch_id: int) -> Dispatch:
+    """Put a dead or skipped dispatch of the tenant back in the queue, due now, with its attempts reset."""
+    row = (await session.scalars(select(Dispatch).where(Dispatch.tenant_id == scope.tenant_id,
+                                                        Dispatch.id == dispatch_id))).first()
+    if row is None:
+        raise NotFound(f"Dispatch {dispatch_id} was not found.")
+    if row.status in ("queued", "done"):
+        raise Conflict(f"Dispatch {dispatch_id} is {row.status}; only dead or skipped ones are retried.")
+    row.status, row.attempts, row.next_attempt_at, row.completed_at = "queued", 0, clock.now(), None
+    await session.flush()
+    return row
