@@ -25,6 +25,6 @@ __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
     "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark", "SupportTicket",
-    "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
-    "WorkflowPause", "metadata",
+    "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "WatchdogAlert",
+    "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]
