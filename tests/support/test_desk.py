@@ -353,3 +353,14 @@ async def test_a_pending_ticket_is_not_breached(db, tenant, clock) -> None:
         assert marks == []
         assert (await session.scalars(select(Dispatch).where(Dispatch.action == "notify",
                                                              Dispatch.dedupe_key.like("%breach%")))).all() == []
+
+
+async def test_resolved_alerts_without_an_incident_do_not_hold_up_new_ones(db, tenant, clock) -> None:
+    async with db.session() as session:
+        for fingerprint in ("old1", "old2", "old3"):
+            await events.emit(session, tenant.id, "alert.resolved", subject_type="alert",
+                              payload=_alert("resolved", fingerprint=fingerprint))
+        await events.emit(session, tenant.id, "alert.firing", subject_type="alert", payload=_alert(fingerprint="new"))
+    async with db.session() as session:
+        counts = await incidents.handle_new_alert_events(session, clock(), batch=2)
+    assert counts == {"events": 1, "opened": 1, "updated": 0}

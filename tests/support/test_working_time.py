@@ -129,3 +129,21 @@ def test_due_times_fall_on_working_days_within_hours(start: dt.datetime, duratio
     assert due.weekday() < 5
     assert not MRDJ.is_closed(due.date())
     assert dt.time(9) <= due.time() <= dt.time(17)
+
+
+ALWAYS_OPEN = WorkingCalendar.from_config("Europe/Amsterdam", {d: ["00:00-24:00"] for d in ("mon", "tue", "wed",
+                                                                                           "thu", "fri", "sat",
+                                                                                           "sun")}, country=None)
+dst_days = st.sampled_from([dt.date(2026, 3, 29), dt.date(2026, 10, 25)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(dst_days, st.integers(min_value=0, max_value=47 * 60), st.integers(min_value=0, max_value=24 * 60))
+def test_across_a_dst_switch_working_time_is_real_elapsed_time(day: dt.date, start_minute: int,
+                                                               length_minutes: int) -> None:
+    # A calendar open around the clock: working time must equal elapsed time, even across 02:00-03:00.
+    start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(0), AMS).astimezone(dt.UTC) + dt.timedelta(
+        minutes=start_minute)
+    length = dt.timedelta(minutes=length_minutes)
+    assert add_working_time(ALWAYS_OPEN, start, length) == start + length
+    assert working_time_between(ALWAYS_OPEN, start, start + length) == length

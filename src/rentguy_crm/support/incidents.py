@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.events.models import Event
@@ -19,7 +19,9 @@ from rentguy_crm.support.models import Ticket, TicketLink, TimelineEntry
 from rentguy_crm.tenants.scope import TenantScope
 
 ACTOR = "system:alertmanager"
-LOOKBACK = dt.timedelta(days=7)
+# Alertmanager re-sends a firing alert every repeat_interval (4h by default), so a day covers workers that were
+# down for a while without turning a fresh install's whole alert history into incidents.
+LOOKBACK = dt.timedelta(days=1)
 
 
 async def handle_alert_event(session: AsyncSession, scope: TenantScope, event: Event) -> Ticket | None:
@@ -60,18 +62,28 @@ async def handle_alert_event(session: AsyncSession, scope: TenantScope, event: E
     return ticket
 
 
-async def handle_new_alert_events(session: AsyncSession, now: dt.datetime, *, limit: int = 200) -> dict[str, int]:
-    """Every alert event of the last week not handled yet, oldest first (all tenants: a scheduled job)."""
+async def handle_new_alert_events(session: AsyncSession, now: dt.datetime, *, batch: int = 200,
+                                  batches: int = 20) -> dict[str, int]:
+    """Every alert event of the last `LOOKBACK` not handled yet, oldest first (all tenants: a scheduled job).
+
+    A resolved alert without an open incident leaves no trace and is looked at again next time; reading in id
+    order past it keeps such events from holding up new ones."""
     handled = select(TimelineEntry.id).where(TimelineEntry.source_event_id == Event.id).exists()
-    events = list((await session.scalars(
-        select(Event).where(Event.type.in_(("alert.firing", "alert.resolved")), Event.occurred_at >= now - LOOKBACK,
-                            ~handled).order_by(Event.id).limit(limit))).all())
-    opened = updated = 0
-    for event in events:
-        before = await session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
-        ticket = await handle_alert_event(session, TenantScope(event.tenant_id), event)
-        if ticket is not None and (before is None or ticket.id > before):
-            opened += 1
-        elif ticket is not None:
-            updated += 1
-    return {"events": len(events), "opened": opened, "updated": updated}
+    counts = {"events": 0, "opened": 0, "updated": 0}
+    after = 0
+    for _ in range(batches):
+        events = list((await session.scalars(
+            select(Event).where(Event.type.in_(("alert.firing", "alert.resolved")),
+                                Event.occurred_at >= now - LOOKBACK, Event.id > after, ~handled)
+            .order_by(Event.id).limit(batch))).all())
+        for event in events:
+            after = event.id
+            before = await session.scalar(select(func.max(Ticket.id)))
+            ticket = await handle_alert_event(session, TenantScope(event.tenant_id), event)
+            if ticket is None:
+                continue
+            counts["events"] += 1
+            counts["opened" if before is None or ticket.id > before else "updated"] += 1
+        if len(events) < batch:
+            break
+    return counts
