@@ -158,8 +158,15 @@ async def _notify(channels: Channels, row: Dispatch) -> dict[str, Any]:
     payload = row.payload
     key = f"support:dispatch:{row.id}"
     if payload.get("slack_channel") and channels.slack is not None:
-        receipt = await channels.slack.post(payload["text"], target=payload["slack_channel"], idempotency_key=key)
-        return {"channel": "slack", "target": payload["slack_channel"], "message_id": receipt.message_id}
+        try:
+            receipt = await channels.slack.post(payload["text"], target=payload["slack_channel"],
+                                                idempotency_key=key)
+        except PermanentDeliveryError:
+            # A channel without its own webhook: the team's mailbox still hears of it, if it has one.
+            if not (payload.get("email") and channels.mailer is not None):
+                raise
+        else:
+            return {"channel": "slack", "target": payload["slack_channel"], "message_id": receipt.message_id}
     if payload.get("email") and channels.mailer is not None:
         receipt = await channels.mailer.send(EmailMessage(to=payload["email"], subject=payload.get("subject", ""),
                                                           text=payload["text"]), idempotency_key=key)
