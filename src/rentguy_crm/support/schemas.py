@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rentguy_crm.kit.inputs import RecordId
+from rentguy_crm.kit.text import MultiLine, SingleLine
 from rentguy_crm.tenants.sections.support import Activity, Priority
+
+Subject = Annotated[str, Field(min_length=1, max_length=300), SingleLine]
+Body = Annotated[str, Field(min_length=1, max_length=20000), MultiLine]
+OptionalBody = Annotated[str, Field(max_length=20000), MultiLine]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"), SingleLine]
 
 Status = Literal["new", "open", "pending", "resolved", "closed"]
 LinkType = Literal["lead", "deal", "run", "alert"]
@@ -27,14 +34,13 @@ class _Body(BaseModel):
 
 
 class TicketCreate(_Body):
-    subject: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=20000)
+    subject: Subject
+    description: OptionalBody = ""
     activity: Activity
     priority: Priority = "P3"
     kind: Literal["ticket", "incident"] = "ticket"
-    requester_contact_id: int | None = Field(default=None, ge=1, description="A CRM contact of this tenant")
-    requester_email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
-                                        description="A staff user's e-mail (staff requester)")
+    requester_contact_id: RecordId | None = Field(default=None, description="A CRM contact of this tenant")
+    requester_email: Email | None = Field(default=None, description="A staff user's e-mail (staff requester)")
     runbook_key: str | None = Field(default=None, max_length=16, pattern=r"^\d+(\.\d+)?$")
 
     @model_validator(mode="after")
@@ -45,11 +51,11 @@ class TicketCreate(_Body):
 
 
 class Reply(_Body):
-    body: str = Field(min_length=1, max_length=20000)
+    body: Body
 
 
 class Assign(_Body):
-    user: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    user: Email | None = None
     team: str | None = Field(default=None, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")
 
     @model_validator(mode="after")
@@ -61,7 +67,7 @@ class Assign(_Body):
 
 class StatusChange(_Body):
     status: Status
-    note: str | None = Field(default=None, max_length=20000)
+    note: OptionalBody | None = None
     structural_problem: bool | None = Field(default=None, description="On close: file a bug, tell customer success")
 
 
@@ -77,7 +83,7 @@ class LinkCreate(_Body):
 class RunbookTickCreate(_Body):
     runbook_key: str = Field(max_length=16, pattern=r"^\d+(\.\d+)?$")
     step: int = Field(ge=1, le=100)
-    output: str = Field(default="", max_length=20000)
+    output: OptionalBody = ""
 
 
 class _Read(BaseModel):
