@@ -20,6 +20,7 @@ from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.support.runbook_actions import register_status_report
+from rentguy_crm.support.cli import app as tickets_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 from rentguy_crm.web.status import collect as collect_status
@@ -48,6 +49,7 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(tickets_app, name="tickets")
 app.command("quickstart")(quickstart_command)
 app.command("release-notes")(release_notes_command)
 

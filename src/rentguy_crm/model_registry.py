@@ -11,6 +11,12 @@ from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
 from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.support.models import Dispatch as SupportDispatch
+from rentguy_crm.support.models import RunbookTick as SupportRunbookTick
+from rentguy_crm.support.models import SlaMark as SupportSlaMark
+from rentguy_crm.support.models import Ticket as SupportTicket
+from rentguy_crm.support.models import TicketLink as SupportTicketLink
+from rentguy_crm.support.models import TimelineEntry as SupportTimelineEntry
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.webhooks.mollie.models import Payment
@@ -21,7 +27,7 @@ __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "CalendarDeltaState", "CalendarEventLink",
     "Contact", "ContactRedirect", "Deal", "Delivery", "Event",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "MarketingOptOut", "Payment", "Pipeline", "PipelineStage",
-    "RateLimitSwitch",
-    "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
-    "WorkflowPause", "metadata",
+    "RateLimitSwitch", "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark", "SupportTicket",
+    "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "WatchdogAlert",
+    "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

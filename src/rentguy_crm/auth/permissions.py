@@ -21,6 +21,8 @@ class Permission(StrEnum):
     ALERTS_INGEST = "alerts:ingest"    # Alertmanager's webhook records alerts as events
     DATA_CORRECT = "data:correct"      # merge contacts, import contacts and leads (docs/privacy.md)
     PRIVACY_MANAGE = "privacy:manage"  # GDPR access exports, erasure, retention runs
+    TICKETS_READ = "tickets:read"      # support tickets and incidents, their timeline and SLA
+    TICKETS_WRITE = "tickets:write"    # open, reply, note, assign, link, change status, tick runbook steps
     ADMIN = "admin"                    # API keys and tenant settings
 
 
@@ -34,15 +36,17 @@ ROLES: dict[str, frozenset[Permission]] = {
         Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE, Permission.TEMPLATES_READ,
         Permission.TEMPLATES_WRITE, Permission.RATELIMIT_MANAGE, Permission.REPORTS_READ,
         Permission.AUDIT_READ, Permission.ALERTS_INGEST, Permission.DATA_CORRECT,
+        Permission.TICKETS_READ, Permission.TICKETS_WRITE,
     }),
     "engineering": frozenset({
         Permission.CRM_READ, Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE,
         Permission.AUTOMATION_MANAGE, Permission.TEMPLATES_READ, Permission.RATELIMIT_MANAGE,
-        Permission.REPORTS_READ, Permission.AUDIT_READ, Permission.ALERTS_INGEST,
+        Permission.REPORTS_READ, Permission.AUDIT_READ, Permission.ALERTS_INGEST, Permission.TICKETS_READ,
+        Permission.TICKETS_WRITE,
     }),
     "support": frozenset({
         Permission.CRM_READ, Permission.ACTIVITIES_WRITE, Permission.AUTOMATION_READ,
-        Permission.TEMPLATES_READ, Permission.REPORTS_READ,
+        Permission.TEMPLATES_READ, Permission.REPORTS_READ, Permission.TICKETS_READ, Permission.TICKETS_WRITE,
     }),
     "admin": frozenset(Permission),
 }

@@ -14,6 +14,7 @@ from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
+from rentguy_crm.tenants.sections.support import SupportSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -194,6 +195,7 @@ class TenantConfig(Strict):
     templates: TemplateSharing = TemplateSharing()
     calendar: CalendarSettings = CalendarSettings()  # shared Outlook calendar of gigs; see docs/calendar.md
     privacy: PrivacySettings = PrivacySettings()
+    support: SupportSettings = Field(default_factory=SupportSettings)  # tickets, RACI, SLA: docs/support.md
 
     @field_validator("timezone")
     @classmethod
