@@ -35,6 +35,7 @@ from rentguy_crm.observability.routes import webhook_router as alertmanager_rout
 from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.privacy.routes import public_router as unsubscribe_router
 from rentguy_crm.privacy.routes import router as privacy_router
+from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import collect as collect_status
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     install_error_handlers(app)
     openapi.install(app)
     register_status_report(collect_status)
+    install_webhook_handlers()
 
     def limit_for(path: str) -> int:
         for prefix, limit in BODY_LIMITS.items():

@@ -69,6 +69,7 @@ register("leads")
 register("deals")
 register("activities")
 register("marketing_optouts")
+register("support_tickets", "requester_contact_id")  # a ticket raised by the person follows them
 register("contact_redirects", "kept_id")  # a contact merged into `other` earlier now resolves to `keep`
 
 

@@ -10,6 +10,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.support import escalation_paths, repository, schemas, service
 from rentguy_crm.support.models import Ticket, TimelineEntry
 from rentguy_crm.tenants.scope import TenantScope
+from rentguy_crm.webhooks import hooks
 
 PAGER_ACTOR = "system:opsgenie"
 HELPDESK_ACTOR = "system:freshdesk"
@@ -61,3 +62,9 @@ async def _move(session: AsyncSession, scope: TenantScope, ticket: Ticket, statu
                 source: str) -> None:
     await service.change_status(session, scope, ticket.number, schemas.StatusChange(status=status),
                                 actor=actor, source=source)
+
+
+def install_webhook_handlers() -> None:
+    """Register the handlers above with the inbound webhook doors (called by the app factory at start-up)."""
+    hooks.register_pager_handler(apply_pager_update)
+    hooks.register_helpdesk_handler(apply_helpdesk_update)
