@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
+from rentguy_crm.tenants.sections.sso import SsoSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -186,7 +187,7 @@ class TenantConfig(Strict):
     intake: IntakeSettings = IntakeSettings()
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)  # delivery channels; see docs/templates.md
     integrations: dict[str, Any] = Field(default_factory=dict)
-    sso: dict[str, Any] = Field(default_factory=dict)
+    sso: SsoSettings | None = None  # staff single sign-on; see docs/identity.md
     monitoring: Monitoring = Monitoring()
     payments: PaymentSettings = PaymentSettings()
     templates: TemplateSharing = TemplateSharing()

@@ -1,0 +1,1 @@
+"""Tenant config sections owned by one feature each; they import nothing above `kit`."""
