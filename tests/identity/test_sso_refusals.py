@@ -173,7 +173,11 @@ async def test_provider_error_is_named(browser, tenant_a, idp, db) -> None:
     assert "access_denied" in body["detail"]
 
 
-async def test_unresolvable_client_secret_is_named(browser, tenant_a, idp, db, monkeypatch) -> None:
+async def test_unresolvable_client_secret_is_named_without_naming_the_reference(browser, tenant_a, idp, db,
+                                                                               monkeypatch) -> None:
     monkeypatch.delenv("CRM_TEST_SSO_CLIENT_SECRET")
-    body = await assert_refused(db, await sign_in(browser), "sso_secret_unavailable", 503)
-    assert "CRM_TEST_SSO_CLIENT_SECRET" in body["detail"] and "login-link" in body["detail"]
+    body = await assert_refused(db, await start(browser), "sso_secret_unavailable", 503)
+    assert "login-link" in body["detail"] and "client secret" in body["detail"]
+    assert "env:" not in body["detail"] and "CRM_TEST_SSO_CLIENT_SECRET" not in body["detail"]  # anonymous caller
+    refusal = next(e for e in await audit_entries(db) if e.action == "sign_in.refused")
+    assert "CRM_TEST_SSO_CLIENT_SECRET" in refusal.after["cause"] and refusal.tenant_id == tenant_a.id

@@ -94,8 +94,7 @@ async def test_logout_ends_the_session_and_names_the_provider_end_session(browse
     answer = await browser.post("/api/v1/auth/logout", headers={CSRF_HEADER: browser.cookies.get(CSRF_COOKIE)})
     assert answer.json()["signed_out"] is True
     assert answer.json()["end_session_url"].startswith(f"{idp.authority}/{DIRECTORY_A}/oauth2/v2.0/logout?")
-    browser.cookies.set(SESSION_COOKIE, raw, domain="testserver")
-    again = await browser.get("/api/v1/auth/me")
+    again = await browser.get("/api/v1/auth/me", headers={"Cookie": f"{SESSION_COOKIE}={raw}"})
     assert again.status_code == 401 and again.json()["reason"] == "revoked"
 
 

@@ -53,7 +53,9 @@ async def _audit_refusal(db: Database, exc: SignInRefused, tenant_id: int | None
     log.info("sign_in_refused", reason=exc.reason, door=door, tenant_id=tenant_id)
     async with db.session() as session:
         await audit.record(session, actor=f"anonymous:{door}", action="sign_in.refused", entity_type="sign_in",
-                           tenant_id=tenant_id, after={"reason": exc.reason, "detail": exc.detail})
+                                          tenant_id=tenant_id,
+                           after={"reason": exc.reason, "detail": exc.detail, **({"cause": exc.cause} if exc.cause
+                                                                                 else {})})
 
 
 @router.get("/sso/login", summary="Start single sign-on: redirect to the tenant's identity provider")
@@ -61,10 +63,11 @@ async def sso_login(request: Request, session: Session, db: DB,
                     tenant: Annotated[str, Query(min_length=1, max_length=64, description="Tenant slug")],
                     next: Annotated[str | None, Query(max_length=2000, description="Path to return to")] = None,
                     ) -> Response:
+    tenant_ids: list[int] = []
     try:
-        url, state_cookie = await signin.begin(session, tenant, next)
+        url, state_cookie = await signin.begin(session, tenant, next, refused_tenant=tenant_ids)
     except SignInRefused as exc:
-        await _audit_refusal(db, exc, None, "sso")
+        await _audit_refusal(db, exc, tenant_ids[0] if tenant_ids else None, "sso")
         return _refusal_page(request, exc)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(signin.STATE_COOKIE, state_cookie, max_age=int(signin.STATE_LIFETIME.total_seconds()),

@@ -37,10 +37,11 @@ class SignInRefused(AppError):
 
     status, code, title = 403, "sign-in-refused", "Sign-in refused"
 
-    def __init__(self, reason: str, detail: str, *, status: int = 403) -> None:
+    def __init__(self, reason: str, detail: str, *, status: int = 403, cause: str | None = None) -> None:
         super().__init__(detail, extra={"reason": reason})
         self.reason = reason
         self.status = status
+        self.cause = cause  # for the audit log only: may name a secret reference, never shown to the caller
 
 
 @dataclass(frozen=True)

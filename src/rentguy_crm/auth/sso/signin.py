@@ -86,8 +86,9 @@ class TenantSso:
             return secret_refs.resolve(self.settings.client_secret)
         except secret_refs.SecretUnavailable as exc:
             raise SignInRefused("sso_secret_unavailable", f"Single sign-on for {self.tenant.slug} cannot work now: "
-                                f"{exc}. Administrators can sign in with a one-time link (crm users login-link).",
-                                status=503) from None
+                                "its client secret is not available on this server (the audit log names the "
+                                "cause). Administrators can sign in with a one-time link (crm users login-link).",
+                                status=503, cause=str(exc)) from None
 
 
 async def tenant_sso(session: AsyncSession, slug: str) -> TenantSso:
@@ -108,10 +109,14 @@ async def metadata_of(sso: TenantSso) -> provider.ProviderMetadata:
                             status=503) from None
 
 
-async def begin(session: AsyncSession, slug: str, next_path: str | None) -> tuple[str, str]:
-    """Where to send the browser (the provider's authorization endpoint) and the state cookie to set."""
+async def begin(session: AsyncSession, slug: str, next_path: str | None,
+                *, refused_tenant: list[int]) -> tuple[str, str]:
+    """Where to send the browser (the provider's authorization endpoint) and the state cookie to set. A client
+    secret that does not resolve refuses here, before the person signs in at the provider for nothing."""
     target = safe_next(next_path)
     sso = await tenant_sso(session, slug)
+    refused_tenant.append(sso.tenant.id)
+    sso.client_secret()
     metadata = await metadata_of(sso)
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     client = provider.oauth_client(sso.settings.client_id, None, sso.settings.redirect_uri, sso.settings.scopes)
