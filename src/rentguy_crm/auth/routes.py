@@ -7,7 +7,7 @@ import html
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from rentguy_crm.audit import service as audit
@@ -20,6 +20,7 @@ from rentguy_crm.auth.sso import signin
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import Database
 from rentguy_crm.errors import problem_response
+from rentguy_crm.kit.inputs import Text
 from rentguy_crm.tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -60,8 +61,8 @@ async def _audit_refusal(db: Database, exc: SignInRefused, tenant_id: int | None
 
 @router.get("/sso/login", summary="Start single sign-on: redirect to the tenant's identity provider")
 async def sso_login(request: Request, session: Session, db: DB,
-                    tenant: Annotated[str, Query(min_length=1, max_length=64, description="Tenant slug")],
-                    next: Annotated[str | None, Query(max_length=2000, description="Path to return to")] = None,
+                    tenant: Annotated[Text, Query(min_length=1, max_length=64, description="Tenant slug")],
+                    next: Annotated[Text | None, Query(max_length=2000, description="Path to return to")] = None,
                     ) -> Response:
     tenant_ids: list[int] = []
     try:
@@ -94,10 +95,10 @@ async def sso_callback(request: Request, db: DB) -> Response:
 
 
 @router.get("/link/{token}", summary="Sign in with a one-time link (crm users login-link)")
-async def link_sign_in(request: Request, token: str, db: DB) -> Response:
+async def link_sign_in(request: Request, token: Annotated[Text, Path(max_length=200)], db: DB) -> Response:
     try:
         async with db.session() as session:
-            row, raw, _tenant = await sessions.redeem_link(session, token[:200])
+            row, raw, _tenant = await sessions.redeem_link(session, token)
     except SignInRefused as exc:
         await _audit_refusal(db, exc, None, "link")
         return _refusal_page(request, exc)
