@@ -21,14 +21,16 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e .
 	@touch $@
 
-$(TEST_STAMP): $(STAMP) pyproject.toml constraints.txt
+$(TEST_STAMP): $(STAMP) pyproject.toml constraints.txt package.json package-lock.json
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
 	@bash ops/install-test-tools.sh
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "!! npm is missing: the sign-in tests with the real OpenID provider will be SKIPPED" >&2; fi
 	@touch $@
 
 install: $(STAMP) ## Create the virtual environment and install the suite
 
-install-test: $(TEST_STAMP) ## Install what the tests need (Python packages, promtool, amtool)
+install-test: $(TEST_STAMP) ## Install what the tests need (Python packages, promtool, amtool, chromium, oidc-provider)
 
 run: $(STAMP) ## Run the suite on the embedded default (SQLite, in-process workers, tenant mrdj)
 	$(BIN)/crm quickstart

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rentguy_crm.auth import service as keys
+from rentguy_crm.auth import sessions
+from rentguy_crm.auth.models import User
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Database
 from rentguy_crm.tenants import service as tenants
@@ -49,6 +51,23 @@ class Factory:
 
     async def headers(self, tenant: Tenant, *roles: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.api_key(tenant, *roles)}"}
+
+    async def session_headers(self, tenant: Tenant, *roles: str) -> dict[str, str]:
+        """A signed-in person's session cookie (and its CSRF token) with these roles: a principal like a key."""
+        async with self.db.session() as session:
+            user = User(tenant_id=tenant.id, directory_id="test-directory", object_id=f"oid-{id(roles)}-{roles}",
+                        roles=list(roles or ("admin",)))
+            session.add(user)
+            await session.flush()
+            _row, raw = await sessions.start_session(session, tenant, user, roles=list(roles or ("admin",)),
+                                                     method="sso", lifetimes=sessions.Lifetimes())
+        return {"Cookie": f"{sessions.SESSION_COOKIE}={raw}", sessions.CSRF_HEADER: sessions.csrf_token_for(raw)}
+
+    async def credentials(self, kind: str, tenant: Tenant, *roles: str) -> dict[str, str]:
+        """Headers of an API key (`kind="key"`) or a session (`kind="session"`) with these roles."""
+        if kind == "session":
+            return await self.session_headers(tenant, *roles)
+        return await self.headers(tenant, *roles)
 
     async def contact(self, tenant: Tenant, **values: Any) -> Contact:
         values.setdefault("first_name", "Anna")

@@ -1,4 +1,5 @@
-"""Tenant isolation: tenant B's key never reads or changes tenant A's records, on every CRM route."""
+"""Tenant isolation: tenant B's key or signed-in session never reads or changes tenant A's records, on every CRM
+route."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ class World:
     b_headers: dict[str, str]
 
 
-@pytest.fixture
-async def world(factory) -> World:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["key", "session"])
+async def world(factory, request) -> World:  # type: ignore[no-untyped-def]
     ids: dict[str, dict[str, int]] = {}
     headers: dict[str, dict[str, str]] = {}
     for slug in ("mrdj", "other"):
@@ -31,7 +32,7 @@ async def world(factory) -> World:  # type: ignore[no-untyped-def]
         deal = await factory.deal(tenant, contact, lead_id=lead.id)
         task = await factory.activity(tenant, kind="task", deal_id=deal.id)
         ids[slug] = {"contact": contact.id, "lead": lead.id, "deal": deal.id, "activity": task.id}
-        headers[slug] = await factory.headers(tenant, "admin")
+        headers[slug] = await factory.credentials(request.param, tenant, "admin")
     return World(a=ids["mrdj"], b=ids["other"], a_headers=headers["mrdj"], b_headers=headers["other"])
 
 

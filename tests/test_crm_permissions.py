@@ -1,4 +1,5 @@
-"""Roles against the CRM routes, and the 401s for missing, garbled and revoked keys."""
+"""Roles against the CRM routes for both kinds of principal (API key and signed-in session), and the 401s for
+missing, garbled and revoked keys."""
 
 from __future__ import annotations
 
@@ -69,15 +70,15 @@ def _path(template: str, ids: dict[str, int]) -> str:
     return CRM + template.format(**ids)
 
 
-CASES = [(role, *route) for role in ALLOWED for route in ROUTES]
+CASES = [(kind, role, *route) for kind in ("key", "session") for role in ALLOWED for route in ROUTES]
 
 
-@pytest.mark.parametrize(("role", "name", "method", "template", "body", "needs"), CASES,
-                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
-async def test_role_against_route(client, factory, db, records, role: str, name: str, method: str, template: str,
-                                  body: Any, needs: str) -> None:
+@pytest.mark.parametrize(("kind", "role", "name", "method", "template", "body", "needs"), CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+async def test_role_against_route(client, factory, db, records, kind: str, role: str, name: str, method: str,
+                                  template: str, body: Any, needs: str) -> None:
     tenant, ids = records
-    headers = await factory.headers(tenant, role)
+    headers = await factory.credentials(kind, tenant, role)
     before = await row_counts(db)
     response = await client.request(method, _path(template, ids), headers=headers,
                                     json=body(ids) if body else None)

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from rentguy_crm import __version__, openapi
 from rentguy_crm.audit.routes import router as audit_router
+from rentguy_crm.auth.routes import admin_router as users_admin_router
+from rentguy_crm.auth.routes import router as auth_router
 from rentguy_crm.automation.routes import router as automation_router
 from rentguy_crm.automation.workflow_routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     # Before the CRM router: /crm/contacts/export.csv must not be read as /crm/contacts/{contact_id}.
     app.include_router(privacy_router, prefix="/api/v1")
     app.include_router(unsubscribe_router, prefix="/api/v1")
+    app.include_router(auth_router, prefix="/api/v1/auth")
+    app.include_router(users_admin_router, prefix="/api/v1/admin")
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
     app.include_router(audit_router, prefix="/api/v1/audit")

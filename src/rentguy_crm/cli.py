@@ -7,6 +7,7 @@ import typer
 from rentguy_crm import __version__, migrate
 from rentguy_crm.audit.cli import release_notes_command
 from rentguy_crm.auth.cli import app as apikeys_app
+from rentguy_crm.auth.cli import users_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.integrations import vault
@@ -36,6 +37,7 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 tenants_app.command("provision")(provision_command)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(workers_app, name="workers")

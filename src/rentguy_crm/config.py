@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     var_dir: Path = PROJECT_ROOT / "var"
     tenants_dir: Path = PROJECT_ROOT / "configs" / "tenants"
+    sso_entra_authority: str = Field(default="https://login.microsoftonline.com",
+                                     description="Where Entra ID discovery is read; tests point it at a local provider")
+    sso_graph_base_url: str = Field(default="https://graph.microsoft.com",
+                                    description="Microsoft Graph, read for group overage; tests point it at a fake")
     clock_file: Path | None = Field(default=None, description="Tests only: read 'now' from this file (kit.clock)")
     # HashiCorp Vault for `vault:path#key` secret references (docs/secrets.md). Unset: such references fail with a
     # clear message on the feature that needs them; nothing else is affected.

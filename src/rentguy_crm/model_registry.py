@@ -1,7 +1,7 @@
 """Imports every model so `Base.metadata` is complete (Alembic, tests, the schema check)."""
 
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.auth.models import ApiKey
+from rentguy_crm.auth.models import ApiKey, LoginLink, User, UserSession
 from rentguy_crm.automation.models import AutomationRun, ScheduleRun, WorkerRecord, Workflow, WorkflowPause
 from rentguy_crm.crm.calendar_sync.models import CalendarDeltaState, CalendarEventLink
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
@@ -26,8 +26,8 @@ metadata = Base.metadata
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "CalendarDeltaState", "CalendarEventLink",
     "Contact", "ContactRedirect", "Deal", "Delivery", "Event",
-    "IdempotencyRecord", "Lead", "LeadCaptureTally", "MarketingOptOut", "Payment", "Pipeline", "PipelineStage",
-    "RateLimitSwitch", "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark", "SupportTicket",
-    "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "WatchdogAlert",
-    "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "IdempotencyRecord", "Lead", "LeadCaptureTally", "LoginLink", "MarketingOptOut", "Payment", "Pipeline",
+    "PipelineStage", "RateLimitSwitch", "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark",
+    "SupportTicket", "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "User",
+    "UserSession", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

@@ -1,4 +1,5 @@
-"""`crm quickstart`: migrate, provision the default tenant and make a development key (what `make run` does)."""
+"""`crm quickstart`: migrate, provision the default tenant, make a development key and print a one-time sign-in
+link (what `make run` does)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from rentguy_crm import migrate, provisioning
 from rentguy_crm.auth import service as keys
+from rentguy_crm.auth.cli import issue_login_link
 from rentguy_crm.config import PROJECT_ROOT, get_settings
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import console, fail, run_async
@@ -16,6 +18,8 @@ from rentguy_crm.tenants import service as tenants
 from rentguy_crm.tenants.config import TenantConfigError, load_config
 
 DEV_KEY_NAME = "development key (make run)"
+# Who the development sign-in link signs in: no identity provider is needed on a laptop.
+DEV_SIGN_IN_EMAIL = "developer@{slug}.localhost"
 
 
 def _dev_key_file() -> Path:
@@ -63,12 +67,17 @@ def quickstart_command(
 
     report, templates_summary = run_async(provision)
     raw, created = run_async(lambda: ensure_dev_key(config.slug, new=new_key))
+    link = run_async(lambda: issue_login_link(config.slug, DEV_SIGN_IN_EMAIL.format(slug=config.slug), ["admin"],
+                                              actor="quickstart", announce=False))
     url = settings.public_url
     console.print(f"[bold]RentGuy CRM[/bold] — database {settings.database_url}")
     state = "provisioned" if report.created else "updated" if report.changed else "up to date"
     console.print(f"tenant {config.slug}: {state}; templates: {templates_summary}")
     console.print(f"URL:      {url}   (API docs: {url}/docs)")
     console.print(f"API key:  {raw}   ({'new' if created else 'reused'}; kept in {_dev_key_file()})",
+                  highlight=False, soft_wrap=True)
+    console.print(f"Sign in:  {link['url']}   (one-time link, valid 15 minutes; a new one: crm quickstart, "
+                  f"or crm users login-link --tenant {config.slug} --email … --role admin)",
                   highlight=False, soft_wrap=True)
     console.print(f"Mail and chat notices land in {settings.var_dir / 'outbox' / config.slug}/ "
                   "(no SMTP or Slack is configured).", highlight=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth import sessions
 from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal, authenticate
 from rentguy_crm.db import Database
@@ -35,18 +36,59 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_principal(request: Request, session: Session) -> Principal:
+    """The caller: an API key (`Authorization: Bearer`) or a signed-in person's session cookie. A request that
+    may change something with a session cookie must carry the session's CSRF token in `X-CSRF-Token`."""
     header = request.headers.get("authorization", "")
+    cookie = request.cookies.get(sessions.SESSION_COOKIE)
+    if not header and cookie:
+        principal = await _session_principal(request, session, cookie)
+    else:
+        principal = await _key_principal(session, header)
+    request.state.principal = principal
+    request.state.tenant = principal.tenant_slug  # for the access log line
+    return principal
+
+
+async def _key_principal(session: AsyncSession, header: str) -> Principal:
     scheme, _, token = header.partition(" ")
     if not header:
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>', or sign in.")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <key>'.")
     principal = await authenticate(session, token.strip(), cached=True)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    request.state.principal = principal
-    request.state.tenant = principal.tenant_slug  # for the access log line
     return principal
+
+
+SESSION_REFUSALS = {
+    "unknown": "You are not signed in (the session is unknown). Sign in again.",
+    "revoked": "Your session was ended (signed out or revoked). Sign in again.",
+    "disabled": "Your account is disabled in this suite.",
+    "expired": "Your session reached its maximum length. Sign in again.",
+    "idle": "Your session ended after a period without activity. Sign in again.",
+}
+
+
+async def _session_principal(request: Request, session: AsyncSession, cookie: str) -> Principal:
+    check = await sessions.check_session(session, cookie)
+    if check.principal is None:
+        raise Unauthorized(SESSION_REFUSALS.get(check.reason or "unknown", SESSION_REFUSALS["unknown"]),
+                           headers={}, extra={"reason": check.reason})
+    if request.method not in READ_ONLY_METHODS and not sessions.csrf_matches(
+            cookie, request.headers.get(sessions.CSRF_HEADER)):
+        raise Forbidden(f"A change made with a session cookie needs the header {sessions.CSRF_HEADER} with the "
+                        "session's CSRF token (cookie crm_csrf, or csrf_token in GET /api/v1/auth/me).",
+                        extra={"reason": "csrf"})
+    if check.needs_touch and check.principal.session_id is not None:
+        if request.method in READ_ONLY_METHODS:
+            # The request's own transaction only reads; the last-seen time is written beside it.
+            db: Database = request.app.state.db
+            async with db.session() as writer:
+                await sessions.touch(writer, check.principal.session_id)
+        else:
+            await sessions.touch(session, check.principal.session_id)
+    return check.principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -55,8 +97,9 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
+            holder = "session" if principal.user_id else "key"
             raise Forbidden(
-                f"This key's role(s) {', '.join(principal.roles)} lack the permission '{permission.value}'."
+                f"This {holder}'s role(s) {', '.join(principal.roles)} lack the permission '{permission.value}'."
             )
         return principal
 

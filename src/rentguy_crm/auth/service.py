@@ -35,6 +35,12 @@ class Principal:
     roles: tuple[str, ...]
     api_key_id: int | None
     name: str
+    user_id: int | None = None      # set when a person signed in (SSO or a sign-in link)
+    session_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "session" if self.user_id else "key"
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -42,6 +48,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
+        if self.user_id:
+            return f"user:{self.user_id}"  # an id, not a name or address: audit lines carry no personal data
         return f"apikey:{self.api_key_id}:{self.name}" if self.api_key_id else self.name
 
     def can(self, permission: Permission) -> bool:

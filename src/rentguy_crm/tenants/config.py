@@ -15,6 +15,7 @@ from rentguy_crm.kit.secrets import SecretRef, SecretSource
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
 from rentguy_crm.tenants.sections.support import SupportSettings
+from rentguy_crm.tenants.sections.sso import SsoSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -189,7 +190,7 @@ class TenantConfig(Strict):
     intake: IntakeSettings = IntakeSettings()
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)  # delivery channels; see docs/templates.md
     integrations: dict[str, Any] = Field(default_factory=dict)
-    sso: dict[str, Any] = Field(default_factory=dict)
+    sso: SsoSettings | None = None  # staff single sign-on; see docs/identity.md
     monitoring: Monitoring = Monitoring()
     payments: PaymentSettings = PaymentSettings()
     templates: TemplateSharing = TemplateSharing()
