@@ -155,10 +155,7 @@ async def finish(db: Database, cookie: str | None, params: dict[str, str],
         raise SignInRefused("code_missing", "The identity provider sent no sign-in code. Start the sign-in again.",
                             status=400)
     metadata = await metadata_of(sso)
-    client = provider.oauth_client(sso.settings.client_id, sso.client_secret(), sso.settings.redirect_uri,
-                                   sso.settings.scopes)
-    async with client:
-        token = await provider.exchange_code(client, metadata, code=params["code"], code_verifier=str(state["v"]))
+    token = await _exchange(sso, metadata, code=params["code"], code_verifier=str(state["v"]))
     claims = await provider.verify_id_token(str(token["id_token"]), metadata, client_id=sso.settings.client_id,
                                             nonce=str(state["n"]))
     directory = str(claims.get(sso.settings.tenant_claim, ""))
@@ -211,3 +208,20 @@ async def end_session_url(session: AsyncSession, tenant: Tenant, post_logout_red
     query = urlencode({"client_id": settings.client_id, "post_logout_redirect_uri": post_logout_redirect})
     sep = "&" if "?" in metadata.end_session_endpoint else "?"
     return f"{metadata.end_session_endpoint}{sep}{query}"
+
+
+async def _exchange(sso: Any, metadata: Any, *, code: str, code_verifier: str) -> dict[str, Any]:
+    """Trade the code for tokens. `invalid_client` may mean the secret was rotated in Vault while this process
+    held the old one: forget the cached value and try once more with what the secret store holds now. The
+    provider checks the client before it spends the code (RFC 6749 §5.2), so the retry may use the same code."""
+    for attempt in (1, 2):
+        client = provider.oauth_client(sso.settings.client_id, sso.client_secret(), sso.settings.redirect_uri,
+                                       sso.settings.scopes)
+        try:
+            async with client:
+                return await provider.exchange_code(client, metadata, code=code, code_verifier=code_verifier)
+        except SignInRefused as refused:
+            if refused.reason != "client_rejected" or attempt == 2 or sso.settings.client_secret is None:
+                raise
+            secret_refs.invalidate(str(sso.settings.client_secret))
+    raise AssertionError("unreachable")
