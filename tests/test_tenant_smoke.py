@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from rentguy_crm.config import PROJECT_ROOT
-from rentguy_crm.tenants import repository, service
+from rentguy_crm.provisioning import provision_tenant
+from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.config import TenantConfig, load_config
+from rentguy_crm.tenants.scope import TenantScope
 
 pytestmark = pytest.mark.tenant_smoke
 
@@ -40,10 +42,10 @@ async def test_config(request: pytest.FixtureRequest, db, smoke_config: TenantCo
     """The tenant's config validates, provisions, and a second provisioning changes nothing."""
     only_case(request, "config")
     async with db.session() as session:
-        first = await service.provision(session, smoke_config, actor="smoke")
+        first = await provision_tenant(session, smoke_config, actor="smoke")
     assert f"tenant {smoke_config.slug}" in first.created
     async with db.session() as session:
-        second = await service.provision(session, smoke_config, actor="smoke")
+        second = await provision_tenant(session, smoke_config, actor="smoke")
     assert not second.changed, f"second provisioning changed {second.updated}"
 
 
@@ -51,7 +53,7 @@ async def test_api(request: pytest.FixtureRequest, client, db, factory, smoke_co
     """A key of the tenant reads its pipelines; another tenant's key does not see them."""
     only_case(request, "api")
     async with db.session() as session:
-        await service.provision(session, smoke_config, actor="smoke")
+        await provision_tenant(session, smoke_config, actor="smoke")
         tenant = await repository.get(session, smoke_config.slug)
     other_slug = "smoke-other" if smoke_config.slug != "smoke-other" else "smoke-second"
     other = await factory.tenant(other_slug)
@@ -70,14 +72,14 @@ async def test_sso(request: pytest.FixtureRequest, client, db, factory, smoke_co
     assert not smoke_config.sso, ("the tenant config has an 'sso' section, but SSO is not built; "
                                   "see auth/sso_mrdj.md")
     async with db.session() as session:
-        await service.provision(session, smoke_config, actor="smoke")
+        await provision_tenant(session, smoke_config, actor="smoke")
         tenant = await repository.get(session, smoke_config.slug)
     headers = await factory.headers(tenant, "support")
     assert (await client.get("/api/v1/crm/pipelines", headers=headers)).status_code == 200
     from rentguy_crm.auth import service as keys
 
     async with db.session() as session:
-        key = (await keys.list_keys(session, tenant))[-1]
+        key = (await keys.list_keys(session, TenantScope(tenant.id)))[-1]
         await keys.revoke_key(session, key.id, actor="smoke")
     revoked = await client.get("/api/v1/crm/pipelines", headers=headers)
     made_up = await client.get("/api/v1/crm/pipelines", headers={"Authorization": "Bearer rg_not-a-real-key"})

@@ -8,15 +8,18 @@ from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
+from rentguy_crm.observability.exporter import prepare_multiprocess_dir
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
+from rentguy_crm.tenants.config import TenantConfigError
 
 app = typer.Typer(
     help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",
@@ -46,8 +49,6 @@ def _suite_errors(exc: BaseException) -> str | None:
     from alembic.util import CommandError
     from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-    from rentguy_crm.errors import AppError
-    from rentguy_crm.tenants.config import TenantConfigError
 
     if isinstance(exc, AppError):
         return exc.detail
@@ -94,7 +95,6 @@ def serve(
 
     settings = get_settings()
     if workers > 1:
-        from rentguy_crm.observability.exporter import prepare_multiprocess_dir
 
         prepare_multiprocess_dir(settings.var_dir)
     uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,

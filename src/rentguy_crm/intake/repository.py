@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +33,11 @@ from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import SLUG, TenantConfig
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 TENANT_CACHE_SECONDS = 5.0
 
@@ -55,7 +56,8 @@ class IntakeTenant:
         return self.tenant.slug
 
 
-_tenants: dict[str, tuple[float, IntakeTenant | None]] = {}
+# Slug or alias (or `#<id>`) → tenant with its parsed config; None: no such tenant (known absent, briefly).
+_tenants: TtlCache[str, IntakeTenant | None] = TtlCache("intake tenants", TENANT_CACHE_SECONDS, max_entries=1000)
 
 
 async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTenant:
@@ -65,33 +67,38 @@ async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTen
         # Not a possible slug (NUL bytes, surrogates, 2 KB of emoji...): unknown, without asking the database.
         name = ""
     hit = _tenants.get(name)
-    if hit is None or time.monotonic() - hit[0] > TENANT_CACHE_SECONDS:
+    if isinstance(hit, Missing):
         tenant = await tenants.find(session, name) if name else None
         found = None
         if tenant is not None:
             session.expunge(tenant)
             found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config))
-        hit = (time.monotonic(), found)
-        if len(_tenants) > 1000:  # names come from the public; keep the cache bounded
-            _tenants.clear()
-        _tenants[name] = hit
-    if hit[1] is None:
+        hit = _tenants.put(name, found)  # names come from the public: the cache bounds itself
+    if hit is None:
         shown = slug_or_alias[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
         raise NotFound(f"No tenant '{shown}' accepts leads here. Check the 'tenant' field "
                        "(a tenant slug such as 'mrdj' or one of its aliases).")
-    return hit[1]
+    return hit
 
 
-async def resolve_tenant_id(session: AsyncSession, tenant_id: int) -> IntakeTenant:
-    hit = _tenants.get(f"#{tenant_id}")
-    if hit is not None and hit[1] is not None and time.monotonic() - hit[0] <= TENANT_CACHE_SECONDS:
-        return hit[1]
-    tenant = await session.get(Tenant, tenant_id)
+async def resolve_tenant_id(session: AsyncSession, scope: TenantScope) -> IntakeTenant:
+    """The tenant an authenticated principal acts for, with its parsed config. Cached briefly per process."""
+    hit = _tenants.get(f"#{scope.tenant_id}")
+    if not isinstance(hit, Missing) and hit is not None:
+        return hit
+    tenant = await tenants.by_scope(session, scope)
     if tenant is None:
         raise NotFound("The API key's tenant no longer exists.")
     found = await resolve_tenant(session, tenant.slug)
-    _tenants[f"#{tenant_id}"] = (time.monotonic(), found)
+    _tenants.put(f"#{scope.tenant_id}", found)
     return found
+
+
+async def allowed_origins(session: AsyncSession) -> frozenset[str]:
+    """Every browser origin any tenant allows to post its public form. A CORS preflight carries no body, so it
+    is answered before any tenant is known: the one read across tenants on the public path (origins only)."""
+    configs = (await session.scalars(select(Tenant.config))).all()
+    return frozenset(o for c in configs for o in TenantConfig.model_validate(c).intake.allowed_origins)
 
 
 def forget_tenants() -> None:

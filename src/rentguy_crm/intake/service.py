@@ -17,17 +17,16 @@ from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import dispatch
-from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.crm import assignment
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict
 from rentguy_crm.events import service as events
-from rentguy_crm.intake import repository
+from rentguy_crm.intake import repository, run_plan
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.intake.normalise import NormalisedLead, require_identity
 from rentguy_crm.intake.repository import IntakeTenant
+from rentguy_crm.intake.run_plan import LeadRunPlan
 from rentguy_crm.intake.schemas import LeadCaptured
 from rentguy_crm.kit import clock
 
@@ -150,17 +149,8 @@ def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, 
     contact.consent = _consent(req, lead, now)
 
 
-async def _run_plan(session: AsyncSession,
-                    req: IntakeRequest) -> list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]] | None:
-    """The workflows `lead.created` starts for this tenant when the event type alone decides that (spam starts
-    none). None: a trigger condition reads the stored lead, so the one-statement store cannot be used."""
-    if req.spam:
-        return []
-    return dispatch.unconditional_matches(await dispatch.cached_workflows(session, req.tenant.id), "lead.created")
-
-
 async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime,
-                            plan: list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]]) -> CaptureResult | None:
+                            plan: LeadRunPlan) -> CaptureResult | None:
     """Postgres, a person the tenant does not know yet: contact, lead, `lead.created` and the runs it starts
     (`plan`) in one statement (see `repository.store_new_contact_lead`). None: the contact exists and nothing
     was written; the caller takes the known-contact path."""
@@ -185,18 +175,12 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
                  "processed_at": None,
                  "payload": {"event_type": lead.event_type, "priority": values["priority"], "team": values["team"],
                              "pipeline": pipeline, "source": lead.source, "flags": flags, "new_contact": True}}
-        # Every column is given: a column left to its Python-side default would become a bind parameter named
-        # after the column in each run's INSERT, and two runs in one statement would then clash.
-        # The dedupe key ends in the event's (or the lead's) id, which the statement itself assigns.
-        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp)
-                | {"deal_id": None, "created_at": stamp, "updated_at": stamp,
-                   "dedupe_key": dispatch.dedupe_prefix(w.key, d, "lead")} for w, d in plan]
-    stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
-                                                     dispatch.NOTIFY_CHANNEL)
+        runs = plan.rows(stamp)
+    stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs, plan.notify_channel)
     if stored is None:
         return None
     if runs:
-        dispatch.runs_written(session)
+        plan.written(session)
     outcome = "spam" if req.spam else "created"
     body = LeadCaptured(lead_id=stored.lead_id, contact_id=stored.contact_id, status="new", duplicate=False,
                         automation_triggered=bool(runs)).model_dump()
@@ -246,7 +230,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
             return replay
     tried_one_statement = False
     if spam_lead is None and session.get_bind().dialect.name == "postgresql":
-        plan = await _run_plan(session, req)
+        plan = await run_plan.plan_for_new_lead(session, req.tenant.id, spam=req.spam)
         if plan is not None:
             tried_one_statement = True
             stored = await _store_new_person(session, req, lead, now, plan)

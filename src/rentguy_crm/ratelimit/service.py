@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.kit import clock
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.ratelimit.profiles import check_profile_name
 from rentguy_crm.tenants.config import TenantConfig
@@ -178,24 +178,22 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 # --- the per-process cache the request path reads -------------------------------------------------------------
 
-_cache: dict[int, tuple[float, RateLimitSwitch | None]] = {}
+_switches: TtlCache[int, RateLimitSwitch | None] = TtlCache("rate-limit profile switches", CACHE_SECONDS)
 
 
 def invalidate(tenant_id: int | None = None) -> None:
     if tenant_id is None:
-        _cache.clear()
+        _switches.clear()
     else:
-        _cache.pop(tenant_id, None)
+        _switches.discard(tenant_id)
 
 
 async def cached_profile(session: AsyncSession, tenant: Tenant, default: str) -> EffectiveProfile:
     """The effective profile, reading the switch row at most every CACHE_SECONDS per process."""
-    hit = _cache.get(tenant.id)
-    mono = time.monotonic()
-    if hit is None or mono - hit[0] > CACHE_SECONDS:
+    switch = _switches.get(tenant.id)
+    if isinstance(switch, Missing):
         switch = await _switch_row(session, tenant.id)
         if switch is not None:
             session.expunge(switch)
-        hit = (mono, switch)
-        _cache[tenant.id] = hit
-    return effective(tenant, hit[1], clock.now(), default)
+        _switches.put(tenant.id, switch)
+    return effective(tenant, switch, clock.now(), default)

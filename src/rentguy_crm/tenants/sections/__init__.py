@@ -1,0 +1,1 @@
+"""Typed sections of the tenant config: pure data, importing nothing above `kit`."""
