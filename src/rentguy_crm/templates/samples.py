@@ -2,8 +2,8 @@
 
 Samples are real rows that were never saved, turned into variables the way a run's subject rows are
 (`kit.rows.public`), so a template sees a `date` for `lead.event_date`, a `Decimal` for `deal.value` and `None`
-for an empty optional field, exactly as it will when a run sends it. Two samples (every field filled; every optional field empty) and the
-tenant's most recent real leads and deals must all render.
+for an empty optional field, exactly as it will when a run sends it. Two samples (every field filled; every
+optional field empty) and the tenant's most recent real leads and deals must all render.
 """
 
 from __future__ import annotations
