@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.audit import service as audit
 from rentguy_crm.automation import workflows_service as workflows
 from rentguy_crm.crm.provisioning import provision_pipelines
 from rentguy_crm.db import one_off_session
@@ -61,7 +62,11 @@ async def provision_tenant(session: AsyncSession, config: TenantConfig, *,
                            actor: str = "cli") -> tenants.ProvisionReport:
     """The tenant row and its pipelines and stages from `config`; idempotent, reports what changed."""
     report = tenants.ProvisionReport(tenant=config.slug)
-    tenant = await tenants.provision_tenant(session, config, report, actor=actor)
+    change = await tenants.provision_tenant(session, config, report)
+    tenant = change.tenant
+    if change.action is not None:
+        await audit.record(session, actor=actor, action=change.action, entity_type="tenant", entity_id=tenant.id,
+                           tenant_id=tenant.id, before=change.before, after=change.after)
     # An operator's command: the tenant it just provisioned is the scope it writes in.
     await provision_pipelines(session, TenantScope(tenant.id), config, report)
     return report

@@ -54,6 +54,13 @@ class Principal:
         return permission in self.permissions
 
 
+def vendor_proven_scope(tenant_id: int) -> TenantScope:
+    """The scope of an inbound vendor call whose tenant the vendor proved: the object fetched back from the vendor
+    with the tenant's own key (Mollie), or a signature made with the tenant's secret (Typeform). Webhook doors
+    call this once the proof holds; the tenant named in their URL alone proves nothing."""
+    return TenantScope(tenant_id)
+
+
 def hash_key(raw: str) -> str:
     secret = get_settings().secret_key.get_secret_value().encode()
     return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()

@@ -32,7 +32,7 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.models import Event
-from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import SLUG, TenantConfig
@@ -324,3 +324,31 @@ async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id
 
 async def has_automation_runs(session: AsyncSession, lead_id: int) -> bool:
     return bool(await session.scalar(select(exists().where(AutomationRun.lead_id == lead_id))))
+
+
+# --- lead-capture outcome tallies (the status page's error rate, across tenants) ----------------------------------
+
+async def add_tally_counts(session: AsyncSession,
+                           counts: list[tuple[tuple[str, str, str, dt.datetime], int]]) -> None:
+    """Add `((tenant slug, route, outcome, minute), count)` pairs to `lead_capture_tallies` (upsert per minute).
+    Give them in a fixed order, so concurrent flushes of several processes lock rows in the same order."""
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for (tenant, route, outcome, minute), count in counts:
+        stmt = upsert(LeadCaptureTally).values(tenant=tenant, route=route, outcome=outcome, minute=minute,
+                                               count=count)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "route", "outcome", "minute"],
+            set_={"count": LeadCaptureTally.count + stmt.excluded.count},
+        )
+        await session.execute(stmt)
+
+
+async def tally_since(session: AsyncSession, since: dt.datetime) -> list[tuple[str, str, int | None]]:
+    """`(tenant slug, outcome, count)` summed over the minutes from `since` on."""
+    rows = (await session.execute(
+        select(LeadCaptureTally.tenant, LeadCaptureTally.outcome, func.sum(LeadCaptureTally.count))
+        .where(LeadCaptureTally.minute >= since)
+        .group_by(LeadCaptureTally.tenant, LeadCaptureTally.outcome)
+    )).all()
+    return [(row[0], row[1], row[2]) for row in rows]

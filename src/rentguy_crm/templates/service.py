@@ -7,8 +7,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
@@ -187,21 +186,8 @@ async def edit(session: AsyncSession, tenant: Tenant, version_id: int, body: sch
     return template, target
 
 
-async def _lock_template_of(session: AsyncSession, tenant_id: int, version_id: int) -> None:
-    # Written as the very first statement: a row lock on Postgres and the write lock on SQLite (where a read
-    # before the first write could not be upgraded once another writer committed), so concurrent publishes of
-    # one template run one after the other and each sees the other's result.
-    template_of_version = select(TemplateVersion.template_id).where(
-        TemplateVersion.id == version_id, TemplateVersion.tenant_id == tenant_id).scalar_subquery()
-    try:
-        await session.execute(update(Template).where(Template.id == template_of_version)
-                              .values(updated_at=utcnow()))
-    except OperationalError:
-        raise Conflict("The template is being changed by someone else right now; try again.") from None
-
-
 async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor: str) -> TemplateVersion:
-    await _lock_template_of(session, tenant.id, version_id)
+    await repository.lock_template_of(session, tenant.id, version_id)
     version = await repository.version(session, tenant.id, version_id)
     await session.refresh(version)
     template = await repository.template(session, tenant.id, version.template_id)
@@ -215,9 +201,7 @@ async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor:
     await check_publishable(session, tenant, template.channel, content)
     now = utcnow()
     previous = await repository.live_version(session, tenant.id, template.id)
-    await session.execute(update(TemplateVersion).where(
-        TemplateVersion.template_id == template.id, TemplateVersion.status == "live",
-        TemplateVersion.id != version.id).values(status="archived", archived_at=now, updated_at=now))
+    await repository.archive_live_versions(session, template.id, keep=version.id, now=now)
     version.status, version.published_at = "live", now
     try:
         async with session.begin_nested():

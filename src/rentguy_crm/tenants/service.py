@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.audit import service as audit
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
@@ -45,9 +45,19 @@ def apply_values(obj: object, values: dict[str, object]) -> bool:
     return changed
 
 
-async def provision_tenant(session: AsyncSession, config: TenantConfig, report: ProvisionReport, *,
-                           actor: str = "cli") -> Tenant:
-    """Create or update the tenant row of `config` (audited); its changes are added to `report`."""
+@dataclass(frozen=True)
+class TenantChange:
+    """What provisioning did to the tenant row, for the audit log the caller writes (`action` None: nothing)."""
+
+    tenant: Tenant
+    action: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+async def provision_tenant(session: AsyncSession, config: TenantConfig, report: ProvisionReport) -> TenantChange:
+    """Create or update the tenant row of `config`; its changes are added to `report` and returned for the
+    audit log (`rentguy_crm.provisioning` records them)."""
     document = config.model_dump(mode="json")
     tenant = await repository.by_slug(session, config.slug)
     tenant_values: dict[str, object] = {
@@ -63,20 +73,18 @@ async def provision_tenant(session: AsyncSession, config: TenantConfig, report: 
         session.add(tenant)
         await session.flush()
         report.created.append(f"tenant {config.slug}")
-        await audit.record(session, actor=actor, action="tenant.provisioned", entity_type="tenant",
-                           entity_id=tenant.id, tenant_id=tenant.id, after={"slug": config.slug})
+        change = TenantChange(tenant, "tenant.provisioned", None, {"slug": config.slug})
     else:
         before = {"config_checksum": tenant.config_checksum}
         if apply_values(tenant, tenant_values):
             report.updated.append(f"tenant {config.slug}")
-            await audit.record(session, actor=actor, action="tenant.updated", entity_type="tenant",
-                               entity_id=tenant.id, tenant_id=tenant.id, before=before,
-                               after={"config_checksum": tenant.config_checksum})
+            change = TenantChange(tenant, "tenant.updated", before, {"config_checksum": tenant.config_checksum})
         else:
             report.unchanged.append(f"tenant {config.slug}")
+            change = TenantChange(tenant, None, None, None)
 
     await session.flush()
-    return tenant
+    return change
 
 
 def tenant_config(tenant: Tenant) -> TenantConfig:
