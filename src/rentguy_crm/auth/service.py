@@ -61,6 +61,12 @@ def vendor_proven_scope(tenant_id: int) -> TenantScope:
     return TenantScope(tenant_id)
 
 
+def lead_door_scope(tenant_id: int) -> TenantScope:
+    """The scope of a lead door (the website's public form, the Typeform webhook): it writes leads for the tenant
+    its submission or URL names, which is all such a door may do; a key-authenticated post uses the key's scope."""
+    return TenantScope(tenant_id)
+
+
 def hash_key(raw: str) -> str:
     secret = get_settings().secret_key.get_secret_value().encode()
     return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import lead_door_scope
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
@@ -46,6 +47,7 @@ TENANT_CACHE_SECONDS = 5.0
 class IntakeTenant:
     tenant: Tenant  # detached copy: read its columns, never lazy-load
     config: TenantConfig
+    scope: TenantScope  # the rows a lead door of this tenant writes (`auth.service.lead_door_scope`)
 
     @property
     def id(self) -> int:
@@ -72,7 +74,7 @@ async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTen
         found = None
         if tenant is not None:
             session.expunge(tenant)
-            found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config))
+            found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config), lead_door_scope(tenant.id))
         hit = _tenants.put(name, found)  # names come from the public: the cache bounds itself
     if hit is None:
         shown = slug_or_alias[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
@@ -112,10 +114,11 @@ async def take_write_lock(session: AsyncSession) -> None:
         await session.execute(text("UPDATE lead_capture_tallies SET count = count WHERE 1 = 0"))
 
 
-async def idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str,
+async def idempotency_record(session: AsyncSession, scope: TenantScope, route: str, key: str,
                              now: dt.datetime) -> IdempotencyRecord | None:
     record = await session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+        IdempotencyRecord.tenant_id == scope.tenant_id, IdempotencyRecord.scope == route,
+        IdempotencyRecord.key == key))
     if record is not None and record.expires_at <= now:
         await session.delete(record)
         await session.flush()
@@ -123,9 +126,9 @@ async def idempotency_record(session: AsyncSession, tenant_id: int, scope: str, 
     return record
 
 
-async def contact_for(session: AsyncSession, tenant_id: int, email: str | None, phone: str | None,
+async def contact_for(session: AsyncSession, scope: TenantScope, email: str | None, phone: str | None,
                       *, lock: bool = False) -> Contact | None:
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id)
+    stmt = select(Contact).where(Contact.tenant_id == scope.tenant_id)
     if email:
         stmt = stmt.where(Contact.email == email)
     else:
@@ -272,34 +275,35 @@ async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any],
     return StoredNew(contact_id=row[0], lead_id=row[1], event_id=row[2] if event is not None else None)
 
 
-async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,
+async def recent_submission(session: AsyncSession, scope: TenantScope, submission_hash: str,
                             since: dt.datetime, *, spam: bool = False) -> Lead | None:
     """The first lead with this fingerprint since `since`. A clean submission matches only leads not judged
     spam, a spam one only spam leads: the fingerprint leaves out the honeypot, so both can share it."""
     judged = Lead.status == "spam" if spam else Lead.status != "spam"
     return await session.scalar(
-        select(Lead).where(Lead.tenant_id == tenant_id, Lead.submission_hash == submission_hash,
+        select(Lead).where(Lead.tenant_id == scope.tenant_id, Lead.submission_hash == submission_hash,
                            Lead.created_at >= since, judged).order_by(Lead.id).limit(1))
 
 
-async def is_spam_lead(session: AsyncSession, tenant_id: int, lead_id: object) -> bool:
+async def is_spam_lead(session: AsyncSession, scope: TenantScope, lead_id: object) -> bool:
     if not isinstance(lead_id, int):
         return False
-    status = await session.scalar(select(Lead.status).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
+    status = await session.scalar(select(Lead.status).where(Lead.tenant_id == scope.tenant_id, Lead.id == lead_id))
     return status == "spam"
 
 
-async def forget_idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str) -> None:
+async def forget_idempotency_record(session: AsyncSession, scope: TenantScope, route: str, key: str) -> None:
     """Drop a key's record before another takes the key (flushed now: the new record has the same key)."""
     await session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+        IdempotencyRecord.tenant_id == scope.tenant_id, IdempotencyRecord.scope == route,
+        IdempotencyRecord.key == key))
 
 
-async def contact_made_by_spam_only(session: AsyncSession, tenant_id: int, contact_id: int) -> bool:
+async def contact_made_by_spam_only(session: AsyncSession, scope: TenantScope, contact_id: int) -> bool:
     """The contact exists only because of spam submissions: it has spam leads and nothing else (no other
     lead, deal or activity)."""
     def linked(model: type[Any], *where: ColumnElement[bool]) -> Any:
-        return exists().where(model.tenant_id == tenant_id, model.contact_id == contact_id, *where)
+        return exists().where(model.tenant_id == scope.tenant_id, model.contact_id == contact_id, *where)
 
     # Leads first (indexed by contact, and almost always decisive); deals and activities only for the rare
     # contact whose leads are all spam.
@@ -308,8 +312,8 @@ async def contact_made_by_spam_only(session: AsyncSession, tenant_id: int, conta
     return not await session.scalar(select(linked(Deal) | linked(Activity)))
 
 
-async def contact_by_id(session: AsyncSession, tenant_id: int, contact_id: int, *, lock: bool = False) -> Contact:
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id, Contact.id == contact_id)
+async def contact_by_id(session: AsyncSession, scope: TenantScope, contact_id: int, *, lock: bool = False) -> Contact:
+    stmt = select(Contact).where(Contact.tenant_id == scope.tenant_id, Contact.id == contact_id)
     if lock:
         stmt = stmt.with_for_update()
     contact = await session.scalar(stmt)
@@ -318,8 +322,9 @@ async def contact_by_id(session: AsyncSession, tenant_id: int, contact_id: int, 
     return contact
 
 
-async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:
-    return await session.scalar(select(Lead).where(Lead.tenant_id == tenant_id, Lead.external_id == external_id))
+async def lead_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Lead | None:
+    return await session.scalar(select(Lead).where(Lead.tenant_id == scope.tenant_id,
+                                                   Lead.external_id == external_id))
 
 
 async def has_automation_runs(session: AsyncSession, lead_id: int) -> bool:

@@ -76,10 +76,10 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
     """
     now = clock.now()
     if req.idempotency_key:
-        record = await repository.idempotency_record(session, req.tenant.id, req.route, req.idempotency_key, now)
+        record = await repository.idempotency_record(session, req.tenant.scope, req.route, req.idempotency_key, now)
         if record is not None:
             if record.request_hash != req.request_hash:
-                if not req.spam and await repository.is_spam_lead(session, req.tenant.id,
+                if not req.spam and await repository.is_spam_lead(session, req.tenant.scope,
                                                                   record.response.get("lead_id")):
                     req.supersedes_spam_key = True
                     return None
@@ -90,7 +90,7 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
         return None
     window = req.tenant.config.intake.double_click_window_seconds
     if window and not lead.external_id:
-        first = await repository.recent_submission(session, req.tenant.id, lead.fingerprint(req.tenant.id),
+        first = await repository.recent_submission(session, req.tenant.scope, lead.fingerprint(req.tenant.id),
                                                    now - dt.timedelta(seconds=window), spam=req.spam)
         if first is not None:
             automation = await repository.has_automation_runs(session, first.id)
@@ -117,10 +117,10 @@ async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLe
             "email": lead.email, "phone": lead.phone})
         if created is not None:
             return created, True
-    existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
+    existing = await repository.contact_for(session, req.tenant.scope, lead.email, lead.phone, lock=True)
     if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
         raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
-    if not req.spam and await repository.contact_made_by_spam_only(session, tenant_id, existing.id):
+    if not req.spam and await repository.contact_made_by_spam_only(session, req.tenant.scope, existing.id):
         if lead.first_name or lead.last_name:  # an update by external_id may send no name at all
             existing.first_name, existing.last_name = lead.first_name, lead.last_name
         existing.phone = lead.phone or existing.phone
@@ -215,7 +215,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     now = clock.now()
     spam_lead: Lead | None = None  # a lead stored as spam under this external_id, which this clean post replaces
     if lead.external_id:
-        previous = await repository.lead_by_external_id(session, req.tenant.id, lead.external_id)
+        previous = await repository.lead_by_external_id(session, req.tenant.scope, lead.external_id)
         if previous is not None and (previous.status != "spam" or req.spam):
             result = await _update_external(session, req, lead, previous, now)
             await _remember(session, req, result, now)
@@ -290,7 +290,7 @@ async def _update_external(session: AsyncSession, req: IntakeRequest, lead: Norm
     if lead.email or lead.phone:  # the person may be another contact now (or a new one)
         contact, _new = await _contact(session, req, lead)
     else:
-        contact = await repository.contact_by_id(session, req.tenant.id, previous.contact_id, lock=True)
+        contact = await repository.contact_by_id(session, req.tenant.scope, previous.contact_id, lock=True)
     _fill_contact(contact, req, lead)
     _record_consent(contact, req, lead, now)
     before_event_type = previous.event_type
@@ -317,7 +317,7 @@ async def _remember(session: AsyncSession, req: IntakeRequest, result: CaptureRe
     if not req.idempotency_key:
         return
     if req.supersedes_spam_key:
-        await repository.forget_idempotency_record(session, req.tenant.id, req.route, req.idempotency_key)
+        await repository.forget_idempotency_record(session, req.tenant.scope, req.route, req.idempotency_key)
     session.add(IdempotencyRecord(tenant_id=req.tenant.id, scope=req.route, key=req.idempotency_key,
                                   request_hash=req.request_hash, status_code=result.status_code,
                                   response=result.body, created_at=now, expires_at=now + IDEMPOTENCY_TTL))
