@@ -141,22 +141,18 @@ def scratch_database_url(database_url: str, tmp_path: Path) -> str:
     _reset_schema(url)
     return url
 @pytest.fixture(autouse=True)
-def fresh_intake_caches() -> Iterator[None]:
-    """Lead capture caches tenants and rate-limit profiles per process; tables are emptied between tests."""
-    from rentguy_crm.intake import flow
-    from rentguy_crm.intake.repository import forget_tenants
+def fresh_caches() -> Iterator[None]:
+    """Every per-process cache (principals, tenants, origins, rate-limit profiles: `kit.ttl_cache`) and the lead
+    tally start empty; tables are emptied between tests."""
     from rentguy_crm.intake.tally import tally
-    from rentguy_crm.kit import clock
-    from rentguy_crm.ratelimit.service import invalidate
+    from rentguy_crm.kit import clock, ttl_cache
 
-    forget_tenants()
-    invalidate()
-    flow._origins_cache = (0.0, frozenset())
+    ttl_cache.clear_all()
     tally.pending.clear()
     yield
     clock.set_clock(None)
-    forget_tenants()
-    invalidate()
+    ttl_cache.set_clock(None)
+    ttl_cache.clear_all()
 
 
 @pytest.fixture
@@ -166,12 +162,9 @@ async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def fresh_lookup_caches() -> Iterator[None]:
-    """API-key principals and tenants' current workflows are cached per process; tables are emptied between tests."""
-    from rentguy_crm.auth.service import forget_principals
+    """Tenants' current workflows are cached per process (`automation.dispatch`, not yet on `kit.ttl_cache`)."""
     from rentguy_crm.automation.dispatch import forget_workflows
 
-    forget_principals()
     forget_workflows()
     yield
-    forget_principals()
     forget_workflows()

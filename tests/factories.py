@@ -12,7 +12,8 @@ from rentguy_crm.auth import sessions
 from rentguy_crm.auth.models import User
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Database
-from rentguy_crm.tenants import service as tenants
+from rentguy_crm.provisioning import provision_tenant
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import parse_config
 from rentguy_crm.tenants.models import Tenant
 
@@ -39,10 +40,8 @@ class Factory:
     async def tenant(self, slug: str = "mrdj", **overrides: Any) -> Tenant:
         config = parse_config(tenant_document(slug, **overrides))
         async with self.db.session() as session:
-            await tenants.provision(session, config, actor="test")
-            from rentguy_crm.tenants.repository import get
-
-            return await get(session, slug)
+            await provision_tenant(session, config, actor="test")
+            return await tenants.get(session, slug)
 
     async def api_key(self, tenant: Tenant, *roles: str, name: str = "test key") -> str:
         async with self.db.session() as session:

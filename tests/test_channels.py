@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 from rentguy_crm.integrations.base import EmailMessage, PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.integrations.http_delivery import retry_after
-from rentguy_crm.integrations.settings import EmailChannel, WhatsappChannel
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.integrations.smtp.message import message_id
@@ -21,6 +20,7 @@ from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier
 from rentguy_crm.integrations.webhooks.client import SignedWebhookSender
 from rentguy_crm.integrations.whatsapp.client import WhatsappCloudMessenger
 from rentguy_crm.kit import secrets
+from rentguy_crm.tenants.sections.channels import EmailChannel, WhatsappChannel
 from tests.vendor_fakes import HttpFake, Reply, SilentServer, SmtpFake, WhatsappFake
 
 KEY = "run:7:step:1"

@@ -148,7 +148,8 @@ async def test_crm_serve_with_two_workers_shares_a_fresh_multiprocess_directory(
 
     tenant = await factory.tenant("mrdj")
     headers = await factory.headers(tenant, "operations")
-    body = json.loads((REPO / "tests" / "fixtures" / "alertmanager" / "failure_rate_firing.json").read_text())
+    fixtures = REPO / "tests" / "webhooks" / "alertmanager" / "fixtures"
+    body = json.loads((fixtures / "failure_rate_firing.json").read_text())
     crm = str(Path(sys.executable).parent / "crm")
     var_dir = tmp_path / "var"
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Pipeline, PipelineStage
+from rentguy_crm.provisioning import provision_tenant
 from rentguy_crm.tenants import service
 from rentguy_crm.tenants.config import TenantConfigError, load_config
 from rentguy_crm.tenants.models import Tenant
@@ -20,7 +21,7 @@ from tests.factories import MRDJ_CONFIG, tenant_document
 
 async def _provision(db, path: Path) -> service.ProvisionReport:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return await service.provision(session, load_config(path), actor="test")
+        return await provision_tenant(session, load_config(path), actor="test")
 
 
 async def _counts(db) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from rentguy_crm.auth.sso.check import check_sso
-from rentguy_crm.config import get_settings
-from rentguy_crm.tenants import repository, service
+from rentguy_crm.config import PROJECT_ROOT, get_settings
+from rentguy_crm.provisioning import provision_tenant
+from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.config import TenantConfig, load_config
+from rentguy_crm.tenants.scope import TenantScope
 
 pytestmark = pytest.mark.tenant_smoke
 
@@ -41,10 +43,10 @@ async def test_config(request: pytest.FixtureRequest, db, smoke_config: TenantCo
     """The tenant's config validates, provisions, and a second provisioning changes nothing."""
     only_case(request, "config")
     async with db.session() as session:
-        first = await service.provision(session, smoke_config, actor="smoke")
+        first = await provision_tenant(session, smoke_config, actor="smoke")
     assert f"tenant {smoke_config.slug}" in first.created
     async with db.session() as session:
-        second = await service.provision(session, smoke_config, actor="smoke")
+        second = await provision_tenant(session, smoke_config, actor="smoke")
     assert not second.changed, f"second provisioning changed {second.updated}"
 
 
@@ -52,7 +54,7 @@ async def test_api(request: pytest.FixtureRequest, client, db, factory, smoke_co
     """A key of the tenant reads its pipelines; another tenant's key does not see them."""
     only_case(request, "api")
     async with db.session() as session:
-        await service.provision(session, smoke_config, actor="smoke")
+        await provision_tenant(session, smoke_config, actor="smoke")
         tenant = await repository.get(session, smoke_config.slug)
     other_slug = "smoke-other" if smoke_config.slug != "smoke-other" else "smoke-second"
     other = await factory.tenant(other_slug)

@@ -21,7 +21,7 @@ from tests.slack_fake import SlackFake, slack_webhook_fake
 
 NOW = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
 URL = "/api/v1/webhooks/alertmanager"
-FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).parent / "webhooks" / "alertmanager" / "fixtures"
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ from rentguy_crm.audit.routes import router as audit_router
 from rentguy_crm.auth.routes import admin_router as users_admin_router
 from rentguy_crm.auth.routes import router as auth_router
 from rentguy_crm.automation.routes import router as automation_router
+from rentguy_crm.automation.worker import Worker, load_plugins
 from rentguy_crm.automation.workflow_routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
 from rentguy_crm.errors import install_error_handlers
 from rentguy_crm.health import router as health_router
-from rentguy_crm.intake.flow import count_refused
+from rentguy_crm.intake.http_capture import count_refused
 from rentguy_crm.intake.routes import router as intake_router
 from rentguy_crm.intake.tally import flush_on_shutdown as flush_lead_tally
 from rentguy_crm.integrations import vault
@@ -33,7 +34,6 @@ from rentguy_crm.kit.http import (
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
-from rentguy_crm.observability.routes import webhook_router as alertmanager_router
 from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.privacy.routes import public_router as unsubscribe_router
 from rentguy_crm.privacy.routes import router as privacy_router
@@ -45,6 +45,8 @@ from rentguy_crm.web.status import router as status_router
 from rentguy_crm.webhooks.freshdesk.routes import router as freshdesk_router
 from rentguy_crm.webhooks.mollie.routes import router as mollie_router
 from rentguy_crm.webhooks.opsgenie.routes import router as opsgenie_router
+from rentguy_crm.webhooks.alertmanager.routes import router as alertmanager_router
+from rentguy_crm.webhooks.typeform.routes import router as typeform_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.
 # Mollie posts its webhook form-encoded (id=tr_...); the route checks the media type itself.
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(workflow_router, prefix="/api/v1/automation")
     app.include_router(audit_router, prefix="/api/v1/audit")
     app.include_router(intake_router, prefix="/api/v1")
+    app.include_router(typeform_router, prefix="/api/v1")
     app.include_router(status_router)
     app.include_router(automation_router, prefix="/api/v1/automation")
     app.include_router(templates_router, prefix="/api/v1/templates")
@@ -130,8 +133,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
 async def _start_embedded_workers(app: FastAPI) -> tuple[Any, asyncio.Task[None]]:
     """Automation workers inside the API process (embedded mode): woken by the commit that queues a run."""
-    from rentguy_crm.automation.worker import Worker, load_plugins
-
     load_plugins()
     worker = Worker(url=app.state.db.url, concurrency=4, poll_interval=0.5, grace=5.0)
     task = asyncio.create_task(worker.run(), name="embedded-workers")

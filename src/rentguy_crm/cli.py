@@ -11,10 +11,12 @@ from rentguy_crm.auth.cli import users_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.integrations import vault
+from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
+from rentguy_crm.observability.exporter import prepare_multiprocess_dir
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.privacy.cli import contacts_app, export_app, import_app, privacy_app
 from rentguy_crm.provisioning import provision_command
@@ -25,6 +27,7 @@ from rentguy_crm.support.cli import app as tickets_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 from rentguy_crm.web.status import collect as collect_status
+from rentguy_crm.tenants.config import TenantConfigError
 
 app = typer.Typer(
     help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",
@@ -62,8 +65,6 @@ def _suite_errors(exc: BaseException) -> str | None:
     from alembic.util import CommandError
     from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-    from rentguy_crm.errors import AppError
-    from rentguy_crm.tenants.config import TenantConfigError
 
     if isinstance(exc, AppError):
         return exc.detail
@@ -113,7 +114,6 @@ def serve(
 
     settings = get_settings()
     if workers > 1:
-        from rentguy_crm.observability.exporter import prepare_multiprocess_dir
 
         prepare_multiprocess_dir(settings.var_dir)
     uvicorn.run("rentguy_crm.app:create_app", factory=True, host=host or settings.host,

@@ -15,13 +15,16 @@ from typing import Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.audit import service as audit
 from rentguy_crm.automation import workflows_service as workflows
+from rentguy_crm.crm.provisioning import provision_pipelines
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async
 from rentguy_crm.templates import cloning
 from rentguy_crm.templates.schemas import CloneReport
 from rentguy_crm.tenants import service as tenants
 from rentguy_crm.tenants.config import TenantConfig, TenantConfigError, load_config
+from rentguy_crm.tenants.scope import TenantScope
 
 
 @dataclass
@@ -55,9 +58,23 @@ class TenantSetup:
                               "summary": self.templates.summary} if self.templates else None}
 
 
+async def provision_tenant(session: AsyncSession, config: TenantConfig, *,
+                           actor: str = "cli") -> tenants.ProvisionReport:
+    """The tenant row and its pipelines and stages from `config`; idempotent, reports what changed."""
+    report = tenants.ProvisionReport(tenant=config.slug)
+    change = await tenants.provision_tenant(session, config, report)
+    tenant = change.tenant
+    if change.action is not None:
+        await audit.record(session, actor=actor, action=change.action, entity_type="tenant", entity_id=tenant.id,
+                           tenant_id=tenant.id, before=change.before, after=change.after)
+    # An operator's command: the tenant it just provisioned is the scope it writes in.
+    await provision_pipelines(session, TenantScope(tenant.id), config, report)
+    return report
+
+
 async def provision(session: AsyncSession, config: TenantConfig, *, with_workflows: bool = True,
                     with_templates: bool = True, actor: str = "cli") -> TenantSetup:
-    report = await tenants.provision(session, config, actor=actor)
+    report = await provision_tenant(session, config, actor=actor)
     synced = await workflows.sync(session, config.slug, actor=actor) if with_workflows else None
     cloned = await cloning.clone(session, config.slug, publish=True, actor=actor) if with_templates else None
     return TenantSetup(report, synced, cloned)

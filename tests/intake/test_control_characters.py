@@ -14,9 +14,9 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from rentguy_crm.events.models import Event
-from rentguy_crm.intake.typeform import signature
+from rentguy_crm.webhooks.typeform.service import signature
 from tests.intake.test_pipeline import PUBLIC, count, form, only
-from tests.intake.test_typeform import FIXTURES, RECORDED, URL
+from tests.webhooks.typeform.test_typeform_webhook import FIXTURES, RECORDED, URL
 
 INJECTION = "Eve\r\nBcc: x@example.org"
 

@@ -17,6 +17,7 @@ from rentguy_crm.auth.models import ApiKey
 from rentguy_crm.automation import dispatch
 from rentguy_crm.automation.models import AutomationRun, Workflow
 from rentguy_crm.db import Database, utcnow
+from rentguy_crm.kit import ttl_cache
 from tests.automation_support import install_workflow, workflow_doc
 
 SERVER = "/api/v1/leads"
@@ -37,7 +38,8 @@ def body(n: int) -> dict[str, Any]:
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     fake = FakeMonotonic()
-    monkeypatch.setattr(keys, "_monotonic", fake)
+    ttl_cache.set_clock(fake)
+    # The workflow cache of `automation.dispatch` keeps its own clock until it moves onto `kit.ttl_cache`.
     monkeypatch.setattr(dispatch, "_monotonic", fake)
     return fake
 

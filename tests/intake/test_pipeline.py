@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from rentguy_crm.crm.contact_details import normalise_phone
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from rentguy_crm.events.models import Event
-from rentguy_crm.kit.contact_details import normalise_phone
 
 PUBLIC = "/api/v1/public/leads"
 

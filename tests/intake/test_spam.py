@@ -14,9 +14,9 @@ from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from tests.automation_support import install_workflow, workflow_doc
-from tests.intake.fake_siteverify import GOOD_TOKEN, SECRET, siteverify_server
-from tests.intake.test_captcha import captcha_tenant
 from tests.intake.test_pipeline import PUBLIC, count, form, only
+from tests.integrations.captcha.fake_siteverify import GOOD_TOKEN, SECRET, siteverify_server
+from tests.integrations.captcha.test_captcha import captcha_tenant
 
 SERVER = "/api/v1/leads"
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from rentguy_crm.integrations.base import ChannelNotConfigured
 from rentguy_crm.integrations.escalation import HelpDesk, IncidentBridge, IssueTracker, Pager, escalation_for
-from rentguy_crm.integrations.settings import ChannelsConfig
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from tests.factories import MRDJ_CONFIG
 
 

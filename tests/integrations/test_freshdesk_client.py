@@ -10,7 +10,7 @@ import pytest
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.integrations.freshdesk import client as freshdesk
 from rentguy_crm.integrations.freshdesk.client import FreshdeskHelpDesk
-from rentguy_crm.integrations.settings import FreshdeskChannel
+from rentguy_crm.tenants.sections.channels import FreshdeskChannel
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.freshdesk import FreshdeskFake
 from tests.vendor_fakes import Reply, SilentServer

@@ -9,7 +9,7 @@ import pytest
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.integrations.jira import adf
 from rentguy_crm.integrations.jira.client import JiraIssueTracker
-from rentguy_crm.integrations.settings import JiraChannel
+from rentguy_crm.tenants.sections.channels import JiraChannel
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.jira import JiraFake
 

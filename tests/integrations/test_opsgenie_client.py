@@ -14,7 +14,7 @@ from rentguy_crm.integrations.base import (
     RetryableDeliveryError,
 )
 from rentguy_crm.integrations.opsgenie.client import OpsgeniePager
-from rentguy_crm.integrations.settings import OpsgenieChannel
+from rentguy_crm.tenants.sections.channels import OpsgenieChannel
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.opsgenie import OpsgenieFake
 from tests.vendor_fakes import Reply

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from rentguy_crm.audit import service
+from rentguy_crm.audit import repository
 from rentguy_crm.audit.schemas import AuditFilters, AuditRecord, audit_filters
 from rentguy_crm.auth.dependencies import Session, require
 from rentguy_crm.auth.permissions import Permission
@@ -23,6 +23,6 @@ Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 async def list_audit(session: Session, principal: Auditor, page: PageQuery,
                      sort: Annotated[Text | None, Query(description="at or -at (default -at); ties by id")] = None,
                      filters: AuditFilters = Depends(audit_filters)) -> Page[AuditRecord]:
-    rows, total = await service.list_entries(session, principal.tenant_id, filters, sort, page)
+    rows, total = await repository.list_entries(session, principal.scope, filters, sort, page)
     return Page(items=[AuditRecord.model_validate(r) for r in rows], total=total, limit=page.limit,
                 offset=page.offset)

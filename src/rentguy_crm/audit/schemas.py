@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from rentguy_crm.kit.inputs import FilterDatetime, Text
 from rentguy_crm.kit.pagination import as_utc
+from rentguy_crm.kit.rows import without_server_only
 
 
 class AuditRecord(BaseModel):
@@ -26,6 +27,12 @@ class AuditRecord(BaseModel):
     after: dict[str, Any] | None
     request_id: str | None
     reason: str | None = None
+
+    @field_validator("before", "after")
+    @classmethod
+    def _shown(cls, values: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Snapshots are stored whole (the proof); tenant, consent details and hashes are not shown.
+        return without_server_only(values)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, format_time, run_async, use_zone
 from rentguy_crm.kit.inputs import MAX_ID
 from rentguy_crm.tenants import repository
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -66,7 +67,7 @@ def list_keys(
         async with one_off_session() as session:
             t = await repository.get(session, tenant) if tenant else None
             use_zone(t.timezone if t else None)
-            keys = await service.list_keys(session, t)
+            keys = await service.list_keys(session, TenantScope(t.id) if t else AllTenants())
             return [{"id": k.id, "tenant_id": k.tenant_id, "name": k.name, "prefix": k.prefix,
                      "roles": k.roles, "created_at": k.created_at,
                      "status": "revoked" if k.revoked_at else "active"} for k in keys]
@@ -84,7 +85,7 @@ def revoke(
 
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            key = await service.get_key(session, key_id)
+            key = await service.get_key(session, key_id, AllTenants())
             already = key.revoked_at is not None
             if not already:
                 key = await service.revoke_key(session, key_id, actor=_actor())

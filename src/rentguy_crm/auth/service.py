@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
+from rentguy_crm.auth import repository
 from rentguy_crm.auth.models import ApiKey
 from rentguy_crm.auth.permissions import ROLES, Permission, permissions_for
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, NotFound
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 KEY_PREFIX = "rg_"
 # How long an API process trusts a key it has authenticated: a revocation reaches every process within this.
@@ -43,6 +44,11 @@ class Principal:
         return "session" if self.user_id else "key"
 
     @property
+    def scope(self) -> TenantScope:
+        """The rows this principal may read and write: its own tenant's, as proven by its key."""
+        return TenantScope(self.tenant_id)
+
+    @property
     def permissions(self) -> frozenset[Permission]:
         return permissions_for(self.roles)
 
@@ -54,6 +60,19 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+
+def vendor_proven_scope(tenant_id: int) -> TenantScope:
+    """The scope of an inbound vendor call whose tenant the vendor proved: the object fetched back from the vendor
+    with the tenant's own key (Mollie), or a signature made with the tenant's secret (Typeform). Webhook doors
+    call this once the proof holds; the tenant named in their URL alone proves nothing."""
+    return TenantScope(tenant_id)
+
+
+def lead_door_scope(tenant_id: int) -> TenantScope:
+    """The scope of a lead door (the website's public form, the Typeform webhook): it writes leads for the tenant
+    its submission or URL names, which is all such a door may do; a key-authenticated post uses the key's scope."""
+    return TenantScope(tenant_id)
 
 
 def hash_key(raw: str) -> str:
@@ -84,12 +103,9 @@ async def create_key(
     return key, raw
 
 
-def _monotonic() -> float:
-    return time.monotonic()
-
-
-# key hash → (when it was read, principal). Only known, unrevoked keys are kept: an unknown key always asks.
-_principals: dict[str, tuple[float, Principal]] = {}
+# key hash → principal. Only known, unrevoked keys are kept: an unknown key always asks.
+_principals: TtlCache[str, Principal] = TtlCache("api key principals", PRINCIPAL_CACHE_SECONDS,
+                                                 max_entries=_PRINCIPAL_CACHE_MAX)
 
 
 def forget_principals(api_key_id: int | None = None) -> None:
@@ -97,8 +113,7 @@ def forget_principals(api_key_id: int | None = None) -> None:
     if api_key_id is None:
         _principals.clear()
         return
-    for digest in [d for d, (_at, p) in _principals.items() if p.api_key_id == api_key_id]:
-        _principals.pop(digest, None)
+    _principals.discard_where(lambda principal: principal.api_key_id == api_key_id)
 
 
 async def authenticate(session: AsyncSession, raw: str, *, cached: bool = False) -> Principal | None:
@@ -107,46 +122,38 @@ async def authenticate(session: AsyncSession, raw: str, *, cached: bool = False)
     digest = hash_key(raw)
     if cached:
         hit = _principals.get(digest)
-        if hit is not None and _monotonic() - hit[0] <= PRINCIPAL_CACHE_SECONDS:
-            return hit[1]
-    row = (await session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.roles, Tenant.id, Tenant.slug)
-        .join(Tenant, Tenant.id == ApiKey.tenant_id)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-    )).first()
+        if not isinstance(hit, Missing):
+            return hit
+    row = await repository.active_key(session, digest)
     if row is None:
-        _principals.pop(digest, None)
+        _principals.discard(digest)
         return None
     key_id, name, roles, tenant_id, tenant_slug = row
     principal = Principal(tenant_id=tenant_id, tenant_slug=tenant_slug, roles=tuple(roles), api_key_id=key_id,
                           name=name)
-    if len(_principals) >= _PRINCIPAL_CACHE_MAX:
-        _principals.clear()
-    _principals[digest] = (_monotonic(), principal)
-    return principal
+    return _principals.put(digest, principal)
 
 
 async def is_active(session: AsyncSession, raw: str) -> bool:
     return await authenticate(session, raw) is not None
 
 
-async def list_keys(session: AsyncSession, tenant: Tenant | None = None) -> list[ApiKey]:
-    stmt = select(ApiKey).order_by(ApiKey.id)
-    if tenant is not None:
-        stmt = stmt.where(ApiKey.tenant_id == tenant.id)
-    return list((await session.scalars(stmt)).all())
+async def list_keys(session: AsyncSession, scope: TenantScope | AllTenants) -> list[ApiKey]:
+    return await repository.keys(session, scope)
 
 
-async def get_key(session: AsyncSession, key_id: int) -> ApiKey:
-    key = await session.get(ApiKey, key_id)
+async def get_key(session: AsyncSession, key_id: int, scope: TenantScope | AllTenants) -> ApiKey:
+    key = await repository.key_by_id(session, scope, key_id)
     if key is None:
         raise NotFound(f"No API key with id {key_id} (see 'crm apikeys list').")
     return key
 
 
-async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli") -> ApiKey:
-    """Revoke a key; revoking a revoked key changes nothing (its first revocation stays the recorded one)."""
-    key = await get_key(session, key_id)
+async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli",
+                     scope: TenantScope | AllTenants | None = None) -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing (its first revocation stays the recorded one).
+    `scope`: the tenant(s) whose keys the caller may revoke; the default is an operator's (every tenant)."""
+    key = await get_key(session, key_id, scope if scope is not None else AllTenants())
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         forget_principals(key.id)

@@ -11,6 +11,7 @@ from rentguy_crm.crm import schemas
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
+from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -25,17 +26,17 @@ ACTIVITY_SORT = SortOrder({"created_at": Activity.created_at, "updated_at": Acti
                            "due_at": Activity.due_at}, Activity.id)
 
 
-def scoped(model: type[M], tenant_id: int) -> Select[M]:
-    return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+def scoped(model: type[M], scope: TenantScope) -> Select[M]:
+    return select(model).where(model.tenant_id == scope.tenant_id)  # type: ignore[attr-defined]
 
 
-async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, label: str, *,
+async def get_scoped(session: AsyncSession, model: type[M], scope: TenantScope, record_id: int, label: str, *,
                      lock: bool = False) -> M:
     """One record of the tenant; another tenant's record is simply not found (404, not 403).
 
     `lock`: hold the row (Postgres FOR UPDATE) until the transaction ends, so two concurrent changes of the same
     record are made one after the other and the second sees the first."""
-    statement = scoped(model, tenant_id).where(model.id == record_id)  # type: ignore[attr-defined]
+    statement = scoped(model, scope).where(model.id == record_id)  # type: ignore[attr-defined]
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
     obj = await session.scalar(statement)
@@ -44,9 +45,9 @@ async def get_scoped(session: AsyncSession, model: type[M], tenant_id: int, reco
     return obj
 
 
-async def get_referenced(session: AsyncSession, model: type[M], tenant_id: int, record_id: int, field: str) -> M:
+async def get_referenced(session: AsyncSession, model: type[M], scope: TenantScope, record_id: int, field: str) -> M:
     """A record named in a request body. Missing or another tenant's: a 422 naming the field, never a leak."""
-    obj = await session.scalar(scoped(model, tenant_id).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
+    obj = await session.scalar(scoped(model, scope).where(model.id == record_id))  # type: ignore[attr-defined,arg-type]
     if obj is None:
         label = field.removesuffix("_id")
         raise ValidationFailed(f"{field}: no {label} with id {record_id}.",
@@ -55,36 +56,41 @@ async def get_referenced(session: AsyncSession, model: type[M], tenant_id: int, 
     return obj
 
 
-async def pipelines_with_stages(session: AsyncSession, tenant_id: int) -> list[tuple[Pipeline, list[PipelineStage]]]:
-    pipelines = (await session.scalars(scoped(Pipeline, tenant_id).order_by(Pipeline.position, Pipeline.id))).all()
+async def pipelines_with_stages(session: AsyncSession,
+                                scope: TenantScope) -> list[tuple[Pipeline, list[PipelineStage]]]:
+    pipelines = (await session.scalars(scoped(Pipeline, scope).order_by(Pipeline.position, Pipeline.id))).all()
     stages = (await session.scalars(
-        scoped(PipelineStage, tenant_id).order_by(PipelineStage.position, PipelineStage.id))).all()
+        scoped(PipelineStage, scope).order_by(PipelineStage.position, PipelineStage.id))).all()
     by_pipeline: dict[int, list[PipelineStage]] = {}
     for stage in stages:
         by_pipeline.setdefault(stage.pipeline_id, []).append(stage)
     return [(p, by_pipeline.get(p.id, [])) for p in pipelines]
 
 
-async def pipeline_by_key(session: AsyncSession, tenant_id: int, key: str) -> Pipeline | None:
-    return await session.scalar(scoped(Pipeline, tenant_id).where(Pipeline.key == key))
+async def pipeline_by_key(session: AsyncSession, scope: TenantScope, key: str) -> Pipeline | None:
+    return await session.scalar(scoped(Pipeline, scope).where(Pipeline.key == key))
 
 
-async def stages_of(session: AsyncSession, tenant_id: int, pipeline_id: int) -> list[PipelineStage]:
+async def pipelines_of(session: AsyncSession, scope: TenantScope) -> list[Pipeline]:
+    return list((await session.scalars(scoped(Pipeline, scope))).all())
+
+
+async def stages_of(session: AsyncSession, scope: TenantScope, pipeline_id: int) -> list[PipelineStage]:
     return list((await session.scalars(
-        scoped(PipelineStage, tenant_id).where(PipelineStage.pipeline_id == pipeline_id)
+        scoped(PipelineStage, scope).where(PipelineStage.pipeline_id == pipeline_id)
         .order_by(PipelineStage.position, PipelineStage.id))).all())
 
 
-async def contact_by_email(session: AsyncSession, tenant_id: int, email: str) -> Contact | None:
-    return await session.scalar(scoped(Contact, tenant_id).where(Contact.email == email))
+async def contact_by_email(session: AsyncSession, scope: TenantScope, email: str) -> Contact | None:
+    return await session.scalar(scoped(Contact, scope).where(Contact.email == email))
 
 
-async def contact_by_phone_without_email(session: AsyncSession, tenant_id: int, phone: str) -> Contact | None:
-    return await session.scalar(scoped(Contact, tenant_id).where(Contact.phone == phone, Contact.email.is_(None)))
+async def contact_by_phone_without_email(session: AsyncSession, scope: TenantScope, phone: str) -> Contact | None:
+    return await session.scalar(scoped(Contact, scope).where(Contact.phone == phone, Contact.email.is_(None)))
 
 
-async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:
-    return await session.scalar(scoped(Lead, tenant_id).where(Lead.external_id == external_id))
+async def lead_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Lead | None:
+    return await session.scalar(scoped(Lead, scope).where(Lead.external_id == external_id))
 
 
 def _created_range(stmt: S, column: Any, filters: Any) -> S:
@@ -95,9 +101,9 @@ def _created_range(stmt: S, column: Any, filters: Any) -> S:
     return stmt
 
 
-async def list_contacts(session: AsyncSession, tenant_id: int, filters: schemas.ContactFilters, sort: str | None,
+async def list_contacts(session: AsyncSession, scope: TenantScope, filters: schemas.ContactFilters, sort: str | None,
                         page: PageParams) -> tuple[list[Contact], int]:
-    stmt = scoped(Contact, tenant_id)
+    stmt = scoped(Contact, scope)
     if filters.owner is not None:
         stmt = stmt.where(Contact.owner == filters.owner)
     if filters.email is not None:
@@ -107,9 +113,9 @@ async def list_contacts(session: AsyncSession, tenant_id: int, filters: schemas.
     return [row[0] for row in rows], total
 
 
-async def list_leads(session: AsyncSession, tenant_id: int, filters: schemas.LeadFilters, sort: str | None,
+async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas.LeadFilters, sort: str | None,
                      page: PageParams) -> tuple[list[Lead], int]:
-    stmt = scoped(Lead, tenant_id)
+    stmt = scoped(Lead, scope)
     for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
                           (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
                           (Lead.contact_id, filters.contact_id)):
@@ -120,12 +126,12 @@ async def list_leads(session: AsyncSession, tenant_id: int, filters: schemas.Lea
     return [row[0] for row in rows], total
 
 
-def deals_with_keys(tenant_id: int) -> Select[Deal, str, str]:
+def deals_with_keys(scope: TenantScope) -> Select[Deal, str, str]:
     """Deals with their pipeline and stage keys, which is how clients and automations name them."""
     return (select(Deal, Pipeline.key, PipelineStage.key)
             .join(Pipeline, Pipeline.id == Deal.pipeline_id)
             .join(PipelineStage, PipelineStage.id == Deal.stage_id)
-            .where(Deal.tenant_id == tenant_id, Pipeline.tenant_id == tenant_id))
+            .where(Deal.tenant_id == scope.tenant_id, Pipeline.tenant_id == scope.tenant_id))
 
 
 async def deal_keys(session: AsyncSession, deal: Deal) -> tuple[str, str]:
@@ -135,9 +141,9 @@ async def deal_keys(session: AsyncSession, deal: Deal) -> tuple[str, str]:
     return row[0], row[1]
 
 
-async def list_deals(session: AsyncSession, tenant_id: int, filters: schemas.DealFilters, sort: str | None,
+async def list_deals(session: AsyncSession, scope: TenantScope, filters: schemas.DealFilters, sort: str | None,
                      page: PageParams) -> tuple[list[tuple[Deal, str, str]], int]:
-    stmt = deals_with_keys(tenant_id)
+    stmt = deals_with_keys(scope)
     for column, value in ((Deal.status, filters.status), (Pipeline.key, filters.pipeline),
                           (PipelineStage.key, filters.stage), (Deal.owner, filters.owner),
                           (Deal.contact_id, filters.contact_id)):
@@ -148,9 +154,9 @@ async def list_deals(session: AsyncSession, tenant_id: int, filters: schemas.Dea
     return [(row[0], row[1], row[2]) for row in rows], total
 
 
-async def list_activities(session: AsyncSession, tenant_id: int, filters: schemas.ActivityFilters, sort: str | None,
+async def list_activities(session: AsyncSession, scope: TenantScope, filters: schemas.ActivityFilters, sort: str | None,
                           page: PageParams) -> tuple[list[Activity], int]:
-    stmt = scoped(Activity, tenant_id)
+    stmt = scoped(Activity, scope)
     for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
                           (Activity.owner, filters.owner), (Activity.team, filters.team),
                           (Activity.contact_id, filters.contact_id),
@@ -164,5 +170,3 @@ async def list_activities(session: AsyncSession, tenant_id: int, filters: schema
     return [row[0] for row in rows], total
 
 
-def as_dict(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}

@@ -33,7 +33,7 @@ ActivitySort = Annotated[inputs.Text | None, _sort(repository.ACTIVITY_SORT)]
 
 @router.get("/pipelines", response_model=list[schemas.Pipeline], summary="Pipelines with their stages")
 async def list_pipelines(session: Session, principal: Reader) -> list[schemas.Pipeline]:
-    rows = await repository.pipelines_with_stages(session, principal.tenant_id)
+    rows = await repository.pipelines_with_stages(session, principal.scope)
     return [
         schemas.Pipeline.model_validate(p).model_copy(
             update={"stages": [schemas.Stage.model_validate(s) for s in stages]})

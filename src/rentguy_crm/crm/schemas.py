@@ -16,10 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from rentguy_crm.kit.contact_details import EmailAddress, PhoneNumber
-from rentguy_crm.kit.inputs import FilterDatetime, RecordId, Text, UtcDatetime
+from rentguy_crm.crm.contact_details import EmailAddress, PhoneNumber
+from rentguy_crm.kit.inputs import FilterDatetime, MultiLine, RecordId, SingleLine, Text, UtcDatetime
 from rentguy_crm.kit.pagination import as_utc
-from rentguy_crm.kit.text import MultiLine, SingleLine
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost", "spam"]
 Priority = Literal["low", "normal", "medium", "high"]
@@ -30,7 +29,7 @@ DealStatus = Literal["open", "won", "lost"]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                   AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
 Key = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
-# Names, titles, owners, ids: one line without control characters; bodies keep line breaks (`kit.text`).
+# Names, titles, owners, ids: one line without control characters; bodies keep line breaks (`kit.inputs`).
 Line64 = Annotated[str, Field(max_length=64), SingleLine]
 Line200 = Annotated[str, Field(max_length=200), SingleLine]
 Line300 = Annotated[str, Field(max_length=300), SingleLine]

@@ -18,8 +18,10 @@ from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, PipelineStage
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict, ValidationFailed
 from rentguy_crm.events import service as events
+from rentguy_crm.kit import rows
 from rentguy_crm.kit.pagination import Page, PageParams
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.tenants.service import tenant_config
 
 ENTITY_TYPES: dict[type, str] = {Contact: "contact", Lead: "lead", Deal: "deal", Activity: "activity"}
@@ -55,15 +57,15 @@ async def _audit(session: AsyncSession, principal: Principal, action: str, obj: 
 
 # ---- contacts ----
 
-async def _check_contact_unique(session: AsyncSession, tenant_id: int, email: str | None, phone: str | None,
+async def _check_contact_unique(session: AsyncSession, scope: TenantScope, email: str | None, phone: str | None,
                                 own_id: int | None = None) -> None:
     if email:
-        other = await repository.contact_by_email(session, tenant_id, email)
+        other = await repository.contact_by_email(session, scope, email)
         if other is not None and other.id != own_id:
             raise Conflict(f"Contact {other.id} already has the e-mail address {email}.",
                            extra={"existing_id": other.id})
     elif phone:
-        other = await repository.contact_by_phone_without_email(session, tenant_id, phone)
+        other = await repository.contact_by_phone_without_email(session, scope, phone)
         if other is not None and other.id != own_id:
             raise Conflict(f"Contact {other.id} already has the phone number {phone} (and no e-mail).",
                            extra={"existing_id": other.id})
@@ -71,17 +73,17 @@ async def _check_contact_unique(session: AsyncSession, tenant_id: int, email: st
 
 async def list_contacts(session: AsyncSession, principal: Principal, filters: schemas.ContactFilters,
                         sort: str | None, page: PageParams) -> Page[schemas.Contact]:
-    rows, total = await repository.list_contacts(session, principal.tenant_id, filters, sort, page)
+    rows, total = await repository.list_contacts(session, principal.scope, filters, sort, page)
     return Page(items=[schemas.Contact.model_validate(r) for r in rows], total=total, limit=page.limit,
                 offset=page.offset)
 
 
 async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> Contact:
-    return await repository.get_scoped(session, Contact, principal.tenant_id, contact_id, "contact")
+    return await repository.get_scoped(session, Contact, principal.scope, contact_id, "contact")
 
 
 async def create_contact(session: AsyncSession, principal: Principal, body: schemas.ContactCreate) -> Contact:
-    await _check_contact_unique(session, principal.tenant_id, body.email, body.phone)
+    await _check_contact_unique(session, principal.scope, body.email, body.phone)
     contact = Contact(tenant_id=principal.tenant_id, **body.model_dump())
     session.add(contact)
     await _flush_unique(session, "A contact with this e-mail address or phone number")
@@ -97,7 +99,7 @@ async def update_contact(session: AsyncSession, principal: Principal, contact_id
         raise _field_error("reason", "a correction by operations must say why (reason)")
     email = changes.get("email", contact.email)
     phone = changes.get("phone", contact.phone)
-    await _check_contact_unique(session, principal.tenant_id, email, phone, own_id=contact.id)
+    await _check_contact_unique(session, principal.scope, email, phone, own_id=contact.id)
     before = audit.snapshot(contact)
     if _apply(contact, changes):
         await _flush_unique(session, "A contact with this e-mail address or phone number")
@@ -109,23 +111,23 @@ async def update_contact(session: AsyncSession, principal: Principal, contact_id
 
 async def list_leads(session: AsyncSession, principal: Principal, filters: schemas.LeadFilters, sort: str | None,
                      page: PageParams) -> Page[schemas.Lead]:
-    rows, total = await repository.list_leads(session, principal.tenant_id, filters, sort, page)
+    rows, total = await repository.list_leads(session, principal.scope, filters, sort, page)
     return Page(items=[schemas.Lead.model_validate(r) for r in rows], total=total, limit=page.limit,
                 offset=page.offset)
 
 
 async def get_lead(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
-    return await repository.get_scoped(session, Lead, principal.tenant_id, lead_id, "lead")
+    return await repository.get_scoped(session, Lead, principal.scope, lead_id, "lead")
 
 
 async def create_lead(session: AsyncSession, principal: Principal, body: schemas.LeadCreate) -> Lead:
     """A lead entered by staff for a known contact; priority and team default to the tenant's assignment rules."""
-    await repository.get_referenced(session, Contact, principal.tenant_id, body.contact_id, "contact_id")
-    if body.external_id and await repository.lead_by_external_id(session, principal.tenant_id, body.external_id):
+    await repository.get_referenced(session, Contact, principal.scope, body.contact_id, "contact_id")
+    if body.external_id and await repository.lead_by_external_id(session, principal.scope, body.external_id):
         raise Conflict(f"A lead with external_id '{body.external_id}' already exists.")
     values = body.model_dump()
     if values["priority"] is None or values["team"] is None:
-        tenant = await session.get(Tenant, principal.tenant_id)
+        tenant = await tenants.by_scope(session, principal.scope)
         rule = tenant_config(tenant).assignment.for_event_type(body.event_type) if tenant else None
         values["priority"] = values["priority"] or (rule.priority if rule else "normal")
         values["team"] = values["team"] or (rule.team if rule else None)
@@ -146,7 +148,7 @@ async def update_lead(session: AsyncSession, principal: Principal, lead_id: int,
     changed = _apply(lead, changes)
     if "event_type" in changed:
         # Assignment follows its input; priority or team sent in the same body win.
-        tenant = await session.get(Tenant, principal.tenant_id)
+        tenant = await tenants.by_scope(session, principal.scope)
         if tenant is not None:
             changed |= assignment.follow_event_type(lead, before["event_type"], tenant_config(tenant).assignment,
                                                     keep=frozenset(changes))
@@ -172,17 +174,17 @@ async def deal_view(session: AsyncSession, deal: Deal) -> schemas.Deal:
 
 
 def _deal_view(deal: Deal, pipeline_key: str, stage_key: str) -> schemas.Deal:
-    return schemas.Deal.model_validate({**repository.as_dict(deal), "pipeline": pipeline_key, "stage": stage_key})
+    return schemas.Deal.model_validate({**rows.public(deal), "pipeline": pipeline_key, "stage": stage_key})
 
 
 async def list_deals(session: AsyncSession, principal: Principal, filters: schemas.DealFilters, sort: str | None,
                      page: PageParams) -> Page[schemas.Deal]:
-    rows, total = await repository.list_deals(session, principal.tenant_id, filters, sort, page)
+    rows, total = await repository.list_deals(session, principal.scope, filters, sort, page)
     return Page(items=[_deal_view(*row) for row in rows], total=total, limit=page.limit, offset=page.offset)
 
 
 async def get_deal(session: AsyncSession, principal: Principal, deal_id: int) -> Deal:
-    return await repository.get_scoped(session, Deal, principal.tenant_id, deal_id, "deal")
+    return await repository.get_scoped(session, Deal, principal.scope, deal_id, "deal")
 
 
 def _status_for(stage: PipelineStage, current: str) -> str:
@@ -196,17 +198,17 @@ async def create_deal(session: AsyncSession, principal: Principal, body: schemas
     tenant_id = principal.tenant_id
     contact_id = body.contact_id
     if contact_id is not None:
-        await repository.get_referenced(session, Contact, tenant_id, contact_id, "contact_id")
+        await repository.get_referenced(session, Contact, principal.scope, contact_id, "contact_id")
     if body.lead_id is not None:
-        lead = await repository.get_referenced(session, Lead, tenant_id, body.lead_id, "lead_id")
+        lead = await repository.get_referenced(session, Lead, principal.scope, body.lead_id, "lead_id")
         if contact_id is None:
             contact_id = lead.contact_id
         elif lead.contact_id != contact_id:
             raise _field_error("lead_id", f"lead {lead.id} belongs to contact {lead.contact_id}, not {contact_id}")
-    pipeline = await repository.pipeline_by_key(session, tenant_id, body.pipeline)
+    pipeline = await repository.pipeline_by_key(session, principal.scope, body.pipeline)
     if pipeline is None:
         raise _field_error("pipeline", f"no pipeline '{body.pipeline}'")
-    stages = await repository.stages_of(session, tenant_id, pipeline.id)
+    stages = await repository.stages_of(session, principal.scope, pipeline.id)
     if not stages:
         raise _field_error("pipeline", f"pipeline '{body.pipeline}' has no stages")
     stage = stages[0] if body.stage is None else next((s for s in stages if s.key == body.stage), None)
@@ -243,8 +245,8 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
     Moving to the stage the deal is already in changes nothing and emits nothing, so a retried call is harmless.
     The deal's row is held while it moves, so two identical moves at once make one change.
     """
-    deal = await repository.get_scoped(session, Deal, principal.tenant_id, deal_id, "deal", lock=True)
-    stages = await repository.stages_of(session, principal.tenant_id, deal.pipeline_id)
+    deal = await repository.get_scoped(session, Deal, principal.scope, deal_id, "deal", lock=True)
+    stages = await repository.stages_of(session, principal.scope, deal.pipeline_id)
     target = next((s for s in stages if s.key == body.stage), None)
     if target is None:
         raise _field_error("stage", f"the deal's pipeline has no stage '{body.stage}'; "
@@ -272,13 +274,13 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
 
 async def list_activities(session: AsyncSession, principal: Principal, filters: schemas.ActivityFilters,
                           sort: str | None, page: PageParams) -> Page[schemas.Activity]:
-    rows, total = await repository.list_activities(session, principal.tenant_id, filters, sort, page)
+    rows, total = await repository.list_activities(session, principal.scope, filters, sort, page)
     return Page(items=[schemas.Activity.model_validate(r) for r in rows], total=total, limit=page.limit,
                 offset=page.offset)
 
 
 async def get_activity(session: AsyncSession, principal: Principal, activity_id: int) -> Activity:
-    return await repository.get_scoped(session, Activity, principal.tenant_id, activity_id, "activity")
+    return await repository.get_scoped(session, Activity, principal.scope, activity_id, "activity")
 
 
 async def create_activity(session: AsyncSession, principal: Principal, body: schemas.ActivityCreate) -> Activity:
@@ -286,7 +288,7 @@ async def create_activity(session: AsyncSession, principal: Principal, body: sch
     for field, model in (("contact_id", Contact), ("lead_id", Lead), ("deal_id", Deal)):
         record_id = getattr(body, field)
         if record_id is not None:
-            await repository.get_referenced(session, model, tenant_id, record_id, field)
+            await repository.get_referenced(session, model, principal.scope, record_id, field)
     activity = Activity(tenant_id=tenant_id, **body.model_dump())
     if activity.status == "done":
         activity.completed_at = utcnow()

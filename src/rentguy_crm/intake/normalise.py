@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from rentguy_crm.crm.contact_details import normalise_email, normalise_phone
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.intake.schemas import LeadSubmission
-from rentguy_crm.kit.contact_details import normalise_email, normalise_phone
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Submission fields that are columns of the lead (names, e-mail and phone are the contact's).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +28,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import lead_door_scope
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.models import Event
-from rentguy_crm.intake.models import IdempotencyRecord
+from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import SLUG, TenantConfig
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 TENANT_CACHE_SECONDS = 5.0
 
@@ -45,6 +47,7 @@ TENANT_CACHE_SECONDS = 5.0
 class IntakeTenant:
     tenant: Tenant  # detached copy: read its columns, never lazy-load
     config: TenantConfig
+    scope: TenantScope  # the rows a lead door of this tenant writes (`auth.service.lead_door_scope`)
 
     @property
     def id(self) -> int:
@@ -55,7 +58,8 @@ class IntakeTenant:
         return self.tenant.slug
 
 
-_tenants: dict[str, tuple[float, IntakeTenant | None]] = {}
+# Slug or alias (or `#<id>`) → tenant with its parsed config; None: no such tenant (known absent, briefly).
+_tenants: TtlCache[str, IntakeTenant | None] = TtlCache("intake tenants", TENANT_CACHE_SECONDS, max_entries=1000)
 
 
 async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTenant:
@@ -65,33 +69,38 @@ async def resolve_tenant(session: AsyncSession, slug_or_alias: str) -> IntakeTen
         # Not a possible slug (NUL bytes, surrogates, 2 KB of emoji...): unknown, without asking the database.
         name = ""
     hit = _tenants.get(name)
-    if hit is None or time.monotonic() - hit[0] > TENANT_CACHE_SECONDS:
+    if isinstance(hit, Missing):
         tenant = await tenants.find(session, name) if name else None
         found = None
         if tenant is not None:
             session.expunge(tenant)
-            found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config))
-        hit = (time.monotonic(), found)
-        if len(_tenants) > 1000:  # names come from the public; keep the cache bounded
-            _tenants.clear()
-        _tenants[name] = hit
-    if hit[1] is None:
+            found = IntakeTenant(tenant, TenantConfig.model_validate(tenant.config), lead_door_scope(tenant.id))
+        hit = _tenants.put(name, found)  # names come from the public: the cache bounds itself
+    if hit is None:
         shown = slug_or_alias[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
         raise NotFound(f"No tenant '{shown}' accepts leads here. Check the 'tenant' field "
                        "(a tenant slug such as 'mrdj' or one of its aliases).")
-    return hit[1]
+    return hit
 
 
-async def resolve_tenant_id(session: AsyncSession, tenant_id: int) -> IntakeTenant:
-    hit = _tenants.get(f"#{tenant_id}")
-    if hit is not None and hit[1] is not None and time.monotonic() - hit[0] <= TENANT_CACHE_SECONDS:
-        return hit[1]
-    tenant = await session.get(Tenant, tenant_id)
+async def resolve_tenant_id(session: AsyncSession, scope: TenantScope) -> IntakeTenant:
+    """The tenant an authenticated principal acts for, with its parsed config. Cached briefly per process."""
+    hit = _tenants.get(f"#{scope.tenant_id}")
+    if not isinstance(hit, Missing) and hit is not None:
+        return hit
+    tenant = await tenants.by_scope(session, scope)
     if tenant is None:
         raise NotFound("The API key's tenant no longer exists.")
     found = await resolve_tenant(session, tenant.slug)
-    _tenants[f"#{tenant_id}"] = (time.monotonic(), found)
+    _tenants.put(f"#{scope.tenant_id}", found)
     return found
+
+
+async def allowed_origins(session: AsyncSession) -> frozenset[str]:
+    """Every browser origin any tenant allows to post its public form. A CORS preflight carries no body, so it
+    is answered before any tenant is known: the one read across tenants on the public path (origins only)."""
+    configs = (await session.scalars(select(Tenant.config))).all()
+    return frozenset(o for c in configs for o in TenantConfig.model_validate(c).intake.allowed_origins)
 
 
 def forget_tenants() -> None:
@@ -105,10 +114,11 @@ async def take_write_lock(session: AsyncSession) -> None:
         await session.execute(text("UPDATE lead_capture_tallies SET count = count WHERE 1 = 0"))
 
 
-async def idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str,
+async def idempotency_record(session: AsyncSession, scope: TenantScope, route: str, key: str,
                              now: dt.datetime) -> IdempotencyRecord | None:
     record = await session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+        IdempotencyRecord.tenant_id == scope.tenant_id, IdempotencyRecord.scope == route,
+        IdempotencyRecord.key == key))
     if record is not None and record.expires_at <= now:
         await session.delete(record)
         await session.flush()
@@ -116,9 +126,9 @@ async def idempotency_record(session: AsyncSession, tenant_id: int, scope: str, 
     return record
 
 
-async def contact_for(session: AsyncSession, tenant_id: int, email: str | None, phone: str | None,
+async def contact_for(session: AsyncSession, scope: TenantScope, email: str | None, phone: str | None,
                       *, lock: bool = False) -> Contact | None:
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id)
+    stmt = select(Contact).where(Contact.tenant_id == scope.tenant_id)
     if email:
         stmt = stmt.where(Contact.email == email)
     else:
@@ -265,34 +275,35 @@ async def store_new_contact_lead(session: AsyncSession, contact: dict[str, Any],
     return StoredNew(contact_id=row[0], lead_id=row[1], event_id=row[2] if event is not None else None)
 
 
-async def recent_submission(session: AsyncSession, tenant_id: int, submission_hash: str,
+async def recent_submission(session: AsyncSession, scope: TenantScope, submission_hash: str,
                             since: dt.datetime, *, spam: bool = False) -> Lead | None:
     """The first lead with this fingerprint since `since`. A clean submission matches only leads not judged
     spam, a spam one only spam leads: the fingerprint leaves out the honeypot, so both can share it."""
     judged = Lead.status == "spam" if spam else Lead.status != "spam"
     return await session.scalar(
-        select(Lead).where(Lead.tenant_id == tenant_id, Lead.submission_hash == submission_hash,
+        select(Lead).where(Lead.tenant_id == scope.tenant_id, Lead.submission_hash == submission_hash,
                            Lead.created_at >= since, judged).order_by(Lead.id).limit(1))
 
 
-async def is_spam_lead(session: AsyncSession, tenant_id: int, lead_id: object) -> bool:
+async def is_spam_lead(session: AsyncSession, scope: TenantScope, lead_id: object) -> bool:
     if not isinstance(lead_id, int):
         return False
-    status = await session.scalar(select(Lead.status).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
+    status = await session.scalar(select(Lead.status).where(Lead.tenant_id == scope.tenant_id, Lead.id == lead_id))
     return status == "spam"
 
 
-async def forget_idempotency_record(session: AsyncSession, tenant_id: int, scope: str, key: str) -> None:
+async def forget_idempotency_record(session: AsyncSession, scope: TenantScope, route: str, key: str) -> None:
     """Drop a key's record before another takes the key (flushed now: the new record has the same key)."""
     await session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+        IdempotencyRecord.tenant_id == scope.tenant_id, IdempotencyRecord.scope == route,
+        IdempotencyRecord.key == key))
 
 
-async def contact_made_by_spam_only(session: AsyncSession, tenant_id: int, contact_id: int) -> bool:
+async def contact_made_by_spam_only(session: AsyncSession, scope: TenantScope, contact_id: int) -> bool:
     """The contact exists only because of spam submissions: it has spam leads and nothing else (no other
     lead, deal or activity)."""
     def linked(model: type[Any], *where: ColumnElement[bool]) -> Any:
-        return exists().where(model.tenant_id == tenant_id, model.contact_id == contact_id, *where)
+        return exists().where(model.tenant_id == scope.tenant_id, model.contact_id == contact_id, *where)
 
     # Leads first (indexed by contact, and almost always decisive); deals and activities only for the rare
     # contact whose leads are all spam.
@@ -301,8 +312,8 @@ async def contact_made_by_spam_only(session: AsyncSession, tenant_id: int, conta
     return not await session.scalar(select(linked(Deal) | linked(Activity)))
 
 
-async def contact_by_id(session: AsyncSession, tenant_id: int, contact_id: int, *, lock: bool = False) -> Contact:
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id, Contact.id == contact_id)
+async def contact_by_id(session: AsyncSession, scope: TenantScope, contact_id: int, *, lock: bool = False) -> Contact:
+    stmt = select(Contact).where(Contact.tenant_id == scope.tenant_id, Contact.id == contact_id)
     if lock:
         stmt = stmt.with_for_update()
     contact = await session.scalar(stmt)
@@ -311,9 +322,38 @@ async def contact_by_id(session: AsyncSession, tenant_id: int, contact_id: int, 
     return contact
 
 
-async def lead_by_external_id(session: AsyncSession, tenant_id: int, external_id: str) -> Lead | None:
-    return await session.scalar(select(Lead).where(Lead.tenant_id == tenant_id, Lead.external_id == external_id))
+async def lead_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Lead | None:
+    return await session.scalar(select(Lead).where(Lead.tenant_id == scope.tenant_id,
+                                                   Lead.external_id == external_id))
 
 
 async def has_automation_runs(session: AsyncSession, lead_id: int) -> bool:
     return bool(await session.scalar(select(exists().where(AutomationRun.lead_id == lead_id))))
+
+
+# --- lead-capture outcome tallies (the status page's error rate, across tenants) ----------------------------------
+
+async def add_tally_counts(session: AsyncSession,
+                           counts: list[tuple[tuple[str, str, str, dt.datetime], int]]) -> None:
+    """Add `((tenant slug, route, outcome, minute), count)` pairs to `lead_capture_tallies` (upsert per minute).
+    Give them in a fixed order, so concurrent flushes of several processes lock rows in the same order."""
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for (tenant, route, outcome, minute), count in counts:
+        stmt = upsert(LeadCaptureTally).values(tenant=tenant, route=route, outcome=outcome, minute=minute,
+                                               count=count)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant", "route", "outcome", "minute"],
+            set_={"count": LeadCaptureTally.count + stmt.excluded.count},
+        )
+        await session.execute(stmt)
+
+
+async def tally_since(session: AsyncSession, since: dt.datetime) -> list[tuple[str, str, int | None]]:
+    """`(tenant slug, outcome, count)` summed over the minutes from `since` on."""
+    rows = (await session.execute(
+        select(LeadCaptureTally.tenant, LeadCaptureTally.outcome, func.sum(LeadCaptureTally.count))
+        .where(LeadCaptureTally.minute >= since)
+        .group_by(LeadCaptureTally.tenant, LeadCaptureTally.outcome)
+    )).all()
+    return [(row[0], row[1], row[2]) for row in rows]

@@ -1,4 +1,4 @@
-"""Lead capture routes: the public form, the website backend and the Typeform fallback. Wiring only."""
+"""Lead capture routes: the public form and the website backend (Typeform: `webhooks.typeform`). Wiring only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from rentguy_crm.intake import flow
+from rentguy_crm.intake import http_capture
 from rentguy_crm.intake.schemas import LeadCaptured, LeadSubmission, PublicLeadSubmission
 
 router = APIRouter(tags=["lead capture"])
@@ -29,21 +29,16 @@ def _body(model: type[Any]) -> dict[str, Any]:
 @router.post("/public/leads", status_code=201, response_model=LeadCaptured, responses=PROBLEMS,
              openapi_extra=_body(PublicLeadSubmission), summary="Lead from the website form (no key)")
 async def capture_public_lead(request: Request) -> JSONResponse:
-    return await flow.public_lead(request)
+    return await http_capture.public_lead(request)
 
 
 @router.options("/public/leads", status_code=204, include_in_schema=False)
 async def preflight_public_lead(request: Request) -> JSONResponse:
-    return await flow.preflight(request)
+    return await http_capture.preflight(request)
 
 
 @router.post("/leads", status_code=201, response_model=LeadCaptured, responses=PROBLEMS,
              openapi_extra=_body(LeadSubmission), summary="Lead from the website backend (API key, leads:submit)")
 async def capture_server_lead(request: Request) -> JSONResponse:
-    return await flow.server_lead(request)
+    return await http_capture.server_lead(request)
 
-
-@router.post("/webhooks/typeform/{tenant}", status_code=201, response_model=LeadCaptured, responses=PROBLEMS,
-             summary="Typeform fallback form webhook (signed)")
-async def typeform_webhook(tenant: str, request: Request) -> JSONResponse:
-    return await flow.typeform_webhook(request, tenant)

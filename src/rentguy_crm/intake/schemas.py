@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rentguy_crm.kit.text import MultiLine, SingleLine
+from rentguy_crm.kit.inputs import MultiLine, SingleLine
 
 EVENT_TYPES = ("bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders")
 EventType = Literal["bruiloft", "bedrijfsfeest", "verjaardag", "feest", "festival", "anders"]
 
 
 # Single-line fields (names, e-mail, phone, city, ids...) refuse control characters and line breaks; the
-# message keeps its line breaks (see `kit.text`).
+# message keeps its line breaks (see `kit.inputs`).
 Text64 = Annotated[str, Field(max_length=64), SingleLine]
 Text200 = Annotated[str, Field(max_length=200), SingleLine]
 Text300 = Annotated[str, Field(max_length=300), SingleLine]

@@ -17,17 +17,16 @@ from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import dispatch
-from rentguy_crm.automation.definitions import WorkflowDefinition
 from rentguy_crm.crm import assignment
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict
 from rentguy_crm.events import service as events
-from rentguy_crm.intake import repository
+from rentguy_crm.intake import repository, run_plan
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.intake.normalise import NormalisedLead, require_identity
 from rentguy_crm.intake.repository import IntakeTenant
+from rentguy_crm.intake.run_plan import LeadRunPlan
 from rentguy_crm.intake.schemas import LeadCaptured
 from rentguy_crm.kit import clock
 
@@ -77,10 +76,10 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
     """
     now = clock.now()
     if req.idempotency_key:
-        record = await repository.idempotency_record(session, req.tenant.id, req.route, req.idempotency_key, now)
+        record = await repository.idempotency_record(session, req.tenant.scope, req.route, req.idempotency_key, now)
         if record is not None:
             if record.request_hash != req.request_hash:
-                if not req.spam and await repository.is_spam_lead(session, req.tenant.id,
+                if not req.spam and await repository.is_spam_lead(session, req.tenant.scope,
                                                                   record.response.get("lead_id")):
                     req.supersedes_spam_key = True
                     return None
@@ -91,7 +90,7 @@ async def find_replay(session: AsyncSession, req: IntakeRequest, lead: Normalise
         return None
     window = req.tenant.config.intake.double_click_window_seconds
     if window and not lead.external_id:
-        first = await repository.recent_submission(session, req.tenant.id, lead.fingerprint(req.tenant.id),
+        first = await repository.recent_submission(session, req.tenant.scope, lead.fingerprint(req.tenant.id),
                                                    now - dt.timedelta(seconds=window), spam=req.spam)
         if first is not None:
             automation = await repository.has_automation_runs(session, first.id)
@@ -118,10 +117,10 @@ async def _contact(session: AsyncSession, req: IntakeRequest, lead: NormalisedLe
             "email": lead.email, "phone": lead.phone})
         if created is not None:
             return created, True
-    existing = await repository.contact_for(session, tenant_id, lead.email, lead.phone, lock=True)
+    existing = await repository.contact_for(session, req.tenant.scope, lead.email, lead.phone, lock=True)
     if existing is None:  # the row we collided with was rolled back meanwhile: let the caller retry
         raise IntegrityError("contact vanished after a conflicting insert", None, Exception("retry"))
-    if not req.spam and await repository.contact_made_by_spam_only(session, tenant_id, existing.id):
+    if not req.spam and await repository.contact_made_by_spam_only(session, req.tenant.scope, existing.id):
         if lead.first_name or lead.last_name:  # an update by external_id may send no name at all
             existing.first_name, existing.last_name = lead.first_name, lead.last_name
         existing.phone = lead.phone or existing.phone
@@ -150,17 +149,8 @@ def _record_consent(contact: Contact, req: IntakeRequest, lead: NormalisedLead, 
     contact.consent = _consent(req, lead, now)
 
 
-async def _run_plan(session: AsyncSession,
-                    req: IntakeRequest) -> list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]] | None:
-    """The workflows `lead.created` starts for this tenant when the event type alone decides that (spam starts
-    none). None: a trigger condition reads the stored lead, so the one-statement store cannot be used."""
-    if req.spam:
-        return []
-    return dispatch.unconditional_matches(await dispatch.cached_workflows(session, req.tenant.id), "lead.created")
-
-
 async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: NormalisedLead, now: dt.datetime,
-                            plan: list[tuple[dispatch.CurrentWorkflow, WorkflowDefinition]]) -> CaptureResult | None:
+                            plan: LeadRunPlan) -> CaptureResult | None:
     """Postgres, a person the tenant does not know yet: contact, lead, `lead.created` and the runs it starts
     (`plan`) in one statement (see `repository.store_new_contact_lead`). None: the contact exists and nothing
     was written; the caller takes the known-contact path."""
@@ -185,18 +175,12 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
                  "processed_at": None,
                  "payload": {"event_type": lead.event_type, "priority": values["priority"], "team": values["team"],
                              "pipeline": pipeline, "source": lead.source, "flags": flags, "new_contact": True}}
-        # Every column is given: a column left to its Python-side default would become a bind parameter named
-        # after the column in each run's INSERT, and two runs in one statement would then clash.
-        # The dedupe key ends in the event's (or the lead's) id, which the statement itself assigns.
-        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp)
-                | {"deal_id": None, "created_at": stamp, "updated_at": stamp,
-                   "dedupe_key": dispatch.dedupe_prefix(w.key, d, "lead")} for w, d in plan]
-    stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
-                                                     dispatch.NOTIFY_CHANNEL)
+        runs = plan.rows(stamp)
+    stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs, plan.notify_channel)
     if stored is None:
         return None
     if runs:
-        dispatch.runs_written(session)
+        plan.written(session)
     outcome = "spam" if req.spam else "created"
     body = LeadCaptured(lead_id=stored.lead_id, contact_id=stored.contact_id, status="new", duplicate=False,
                         automation_triggered=bool(runs)).model_dump()
@@ -231,7 +215,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
     now = clock.now()
     spam_lead: Lead | None = None  # a lead stored as spam under this external_id, which this clean post replaces
     if lead.external_id:
-        previous = await repository.lead_by_external_id(session, req.tenant.id, lead.external_id)
+        previous = await repository.lead_by_external_id(session, req.tenant.scope, lead.external_id)
         if previous is not None and (previous.status != "spam" or req.spam):
             result = await _update_external(session, req, lead, previous, now)
             await _remember(session, req, result, now)
@@ -246,7 +230,7 @@ async def capture(session: AsyncSession, req: IntakeRequest, lead: NormalisedLea
             return replay
     tried_one_statement = False
     if spam_lead is None and session.get_bind().dialect.name == "postgresql":
-        plan = await _run_plan(session, req)
+        plan = await run_plan.plan_for_new_lead(session, req.tenant.id, spam=req.spam)
         if plan is not None:
             tried_one_statement = True
             stored = await _store_new_person(session, req, lead, now, plan)
@@ -306,7 +290,7 @@ async def _update_external(session: AsyncSession, req: IntakeRequest, lead: Norm
     if lead.email or lead.phone:  # the person may be another contact now (or a new one)
         contact, _new = await _contact(session, req, lead)
     else:
-        contact = await repository.contact_by_id(session, req.tenant.id, previous.contact_id, lock=True)
+        contact = await repository.contact_by_id(session, req.tenant.scope, previous.contact_id, lock=True)
     _fill_contact(contact, req, lead)
     _record_consent(contact, req, lead, now)
     before_event_type = previous.event_type
@@ -333,7 +317,7 @@ async def _remember(session: AsyncSession, req: IntakeRequest, result: CaptureRe
     if not req.idempotency_key:
         return
     if req.supersedes_spam_key:
-        await repository.forget_idempotency_record(session, req.tenant.id, req.route, req.idempotency_key)
+        await repository.forget_idempotency_record(session, req.tenant.scope, req.route, req.idempotency_key)
     session.add(IdempotencyRecord(tenant_id=req.tenant.id, scope=req.route, key=req.idempotency_key,
                                   request_hash=req.request_hash, status_code=result.status_code,
                                   response=result.body, created_at=now, expires_at=now + IDEMPOTENCY_TTL))

@@ -13,13 +13,10 @@ import time
 from collections import Counter
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.db import Database
-from rentguy_crm.intake.models import LeadCaptureTally
+from rentguy_crm.intake import repository
 from rentguy_crm.kit import clock
 
 log = structlog.get_logger(__name__)
@@ -60,35 +57,17 @@ class OutcomeTally:
             return
         try:
             async with db.session() as session:
-                await add_counts(session, batch)
+                await repository.add_tally_counts(session, sorted(batch.items(), key=lambda kv: kv[0]))
         except Exception:
             self.pending.update(batch)  # keep them for the next attempt
             raise
 
 
-async def add_counts(session: AsyncSession, batch: Counter[Key]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for (tenant, route, outcome, minute), count in sorted(batch.items(), key=lambda kv: kv[0]):
-        stmt = insert(LeadCaptureTally).values(tenant=tenant, route=route, outcome=outcome, minute=minute,
-                                               count=count)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant", "route", "outcome", "minute"],
-            set_={"count": LeadCaptureTally.count + stmt.excluded.count},
-        )
-        await session.execute(stmt)
-
-
 async def recent_outcomes(session: AsyncSession, minutes: int = 15) -> dict[str, dict[str, int]]:
     """Counts per tenant and outcome over the last `minutes` minutes (the current minute included)."""
     since = clock.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes - 1)
-    rows = (await session.execute(
-        select(LeadCaptureTally.tenant, LeadCaptureTally.outcome, func.sum(LeadCaptureTally.count))
-        .where(LeadCaptureTally.minute >= since)
-        .group_by(LeadCaptureTally.tenant, LeadCaptureTally.outcome)
-    )).all()
     out: dict[str, dict[str, int]] = {}
-    for tenant, outcome, count in rows:
+    for tenant, outcome, count in await repository.tally_since(session, since):
         out.setdefault(tenant, {})[outcome] = int(count or 0)
     return out
 

@@ -13,7 +13,7 @@ from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
 from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
-from rentguy_crm.integrations.settings import ChannelsConfig, ChatChannel, WhatsappChannel
+from rentguy_crm.tenants.sections.channels import ChannelsConfig, ChatChannel, WhatsappChannel
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier

@@ -9,6 +9,10 @@ import typer
 
 from rentguy_crm.db import one_off_session, utcnow
 from rentguy_crm.kit.console import JsonOption, emit, run_async
+from rentguy_crm.observability.exporter import render
+from rentguy_crm.observability.queue_state import database_families
+from rentguy_crm.observability.slack_notify import ops_notifier_for
+from rentguy_crm.observability.watchdog import check_failure_rates
 
 app = typer.Typer(help="Monitoring: the failure-rate watchdog and the metrics exposition.", no_args_is_help=True)
 
@@ -19,8 +23,6 @@ def watchdog_command(as_json: bool = JsonOption) -> None:
 
     Meant to run every minute (scheduled job or `* * * * *` cron) for tenants without Prometheus.
     """
-    from rentguy_crm.observability.slack_notify import ops_notifier_for
-    from rentguy_crm.observability.watchdog import check_failure_rates
 
     async def go() -> list[dict[str, Any]]:
         async with one_off_session() as session:
@@ -36,8 +38,6 @@ def metrics_command() -> None:
     """Print what /metrics would answer (database-derived gauges included)."""
     import sys
 
-    from rentguy_crm.observability.exporter import render
-    from rentguy_crm.observability.queue_state import database_families
 
     async def go() -> bytes:
         async with one_off_session() as session:

@@ -1,4 +1,4 @@
-"""`GET /metrics` (Prometheus text format, all API processes in multi-process mode) and Alertmanager's webhook."""
+"""`GET /metrics`: Prometheus text format, all API processes in multi-process mode."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import hmac
 import os
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from rentguy_crm.auth.dependencies import Session, require
-from rentguy_crm.auth.permissions import Permission
-from rentguy_crm.auth.service import Principal
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.errors import Unauthorized
 from rentguy_crm.observability import exporter
-from rentguy_crm.observability.alert_events import record_alerts
 from rentguy_crm.observability.queue_state import database_families
-from rentguy_crm.observability.schemas import AlertmanagerNotification, AlertsRecorded
 
 router = APIRouter(tags=["observability"])
 log = structlog.get_logger(__name__)
@@ -47,15 +42,3 @@ async def metrics(request: Request) -> Response:
         families = []
     return Response(exporter.render(families), media_type=exporter.CONTENT_TYPE)
 
-
-webhook_router = APIRouter(tags=["webhooks"])
-
-
-@webhook_router.post("/alertmanager", response_model=AlertsRecorded, summary="Alertmanager webhook (version 4)")
-async def alertmanager_webhook(
-    body: AlertmanagerNotification,
-    session: Session,
-    principal: Principal = Depends(require(Permission.ALERTS_INGEST)),
-) -> AlertsRecorded:
-    """Records each alert of the notification as an `alert.firing` / `alert.resolved` event of the key's tenant."""
-    return await record_alerts(session, principal, body)

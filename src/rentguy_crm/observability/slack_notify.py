@@ -5,6 +5,7 @@ the same Slack client as the workflows (`integrations/slack`)."""
 from __future__ import annotations
 
 from rentguy_crm.integrations.base import ChatNotifier
+from rentguy_crm.integrations.registry import build_channels, channels_config
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.config import Monitoring
@@ -18,7 +19,6 @@ async def ops_notifier_for(tenant: Tenant) -> ChatNotifier | None:
     channel is one of its `targets` (or its default). Otherwise the incoming-webhook URL in the environment
     secret `monitoring.slack_webhook_url` refers to; None when neither is set.
     """
-    from rentguy_crm.integrations.registry import build_channels, channels_config
 
     try:
         configured = channels_config(tenant).slack is not None

@@ -15,6 +15,7 @@ from rentguy_crm.ratelimit.profiles import PROFILES, limits_for
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants
 
 app = typer.Typer(help="Rate-limit profiles per tenant: strict, standard, relaxed.", no_args_is_help=True)
 
@@ -45,7 +46,7 @@ def show(
     async def work() -> list[dict[str, Any]]:
         async with one_off_session() as session:
             await service.revert_expired(session)  # record any switch whose time is up
-            rows = [await tenants.get(session, tenant)] if tenant else await tenants.list_all(session)
+            rows = [await tenants.get(session, tenant)] if tenant else await tenants.list_all(session, AllTenants())
             use_zone(rows[0].timezone if tenant else None)
             return [_row(t, await service.current(session, t)) for t in rows]
 

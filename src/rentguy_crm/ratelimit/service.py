@@ -6,15 +6,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.kit import clock
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
+from rentguy_crm.ratelimit import repository
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.ratelimit.profiles import check_profile_name
 from rentguy_crm.tenants.config import TenantConfig
@@ -89,12 +89,8 @@ def effective(tenant: Tenant, switch: RateLimitSwitch | None, now: dt.datetime,
     return EffectiveProfile(tenant.slug, layer.profile, default, layer.until, layer.set_by, layer.set_at)
 
 
-async def _switch_row(session: AsyncSession, tenant_id: int) -> RateLimitSwitch | None:
-    return await session.scalar(select(RateLimitSwitch).where(RateLimitSwitch.tenant_id == tenant_id))
-
-
 async def current(session: AsyncSession, tenant: Tenant, now: dt.datetime | None = None) -> EffectiveProfile:
-    return effective(tenant, await _switch_row(session, tenant.id), now or clock.now())
+    return effective(tenant, await repository.switch(session, tenant.id), now or clock.now())
 
 
 async def set_profile(
@@ -108,7 +104,7 @@ async def set_profile(
     now = now or clock.now()
     if duration is not None and duration.total_seconds() <= 0:
         raise ValueError("--for must be a positive duration such as 30m or 2h")
-    switch = await _switch_row(session, tenant.id)
+    switch = await repository.switch(session, tenant.id)
     before = effective(tenant, switch, now)
     until = now + duration if duration is not None else None
     base: str | None = None
@@ -142,11 +138,7 @@ async def revert_expired(session: AsyncSession, now: dt.datetime | None = None) 
     Safe to run any number of times, from a scheduled run or lazily from commands.
     """
     now = now or clock.now()
-    rows = (await session.execute(
-        select(RateLimitSwitch, Tenant).join(Tenant, Tenant.id == RateLimitSwitch.tenant_id)
-        .where(RateLimitSwitch.until.is_not(None), RateLimitSwitch.until <= now)
-        .with_for_update(of=RateLimitSwitch, skip_locked=True)
-    )).all()
+    rows = await repository.expired_switches(session, now)
     reverted = []
     for switch, tenant in rows:
         ended = stack(switch)
@@ -178,24 +170,22 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 # --- the per-process cache the request path reads -------------------------------------------------------------
 
-_cache: dict[int, tuple[float, RateLimitSwitch | None]] = {}
+_switches: TtlCache[int, RateLimitSwitch | None] = TtlCache("rate-limit profile switches", CACHE_SECONDS)
 
 
 def invalidate(tenant_id: int | None = None) -> None:
     if tenant_id is None:
-        _cache.clear()
+        _switches.clear()
     else:
-        _cache.pop(tenant_id, None)
+        _switches.discard(tenant_id)
 
 
 async def cached_profile(session: AsyncSession, tenant: Tenant, default: str) -> EffectiveProfile:
     """The effective profile, reading the switch row at most every CACHE_SECONDS per process."""
-    hit = _cache.get(tenant.id)
-    mono = time.monotonic()
-    if hit is None or mono - hit[0] > CACHE_SECONDS:
-        switch = await _switch_row(session, tenant.id)
+    switch = _switches.get(tenant.id)
+    if isinstance(switch, Missing):
+        switch = await repository.switch(session, tenant.id)
         if switch is not None:
             session.expunge(switch)
-        hit = (mono, switch)
-        _cache[tenant.id] = hit
-    return effective(tenant, hit[1], clock.now(), default)
+        _switches.put(tenant.id, switch)
+    return effective(tenant, switch, clock.now(), default)

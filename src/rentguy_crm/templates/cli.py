@@ -16,6 +16,7 @@ from rentguy_crm.kit.console import JsonOption, console, emit, fail, print_json,
 from rentguy_crm.templates import cloning, repository, schemas, service
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import TenantScope
 
 app = typer.Typer(help="Message templates: versions, live/draft, previews, diffs and cloning the base library.",
                   no_args_is_help=True)
@@ -209,7 +210,7 @@ def preview(key: str = typer.Argument(...), tenant: str = TenantOption, channel:
             t = await tenants.get(session, tenant)
             template = await _locate(session, t.id, key, channel, language)
             chosen = await _pick_version(session, template, version)
-            return await service.preview(session, t, chosen.id,
+            return await service.preview(session, t, TenantScope(t.id), chosen.id,
                                          schemas.PreviewRequest(lead_id=lead_id, deal_id=deal_id))
 
     p = run_async(go)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm.models import Deal, Lead
-from rentguy_crm.errors import NotFound
+from rentguy_crm.db import utcnow
+from rentguy_crm.errors import Conflict, NotFound
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 
 
@@ -86,3 +90,23 @@ async def recent_deal_ids(session: AsyncSession, tenant_id: int, limit: int) -> 
     from_newest = select(Deal.id).where(Deal.tenant_id == tenant_id) \
         .order_by(Deal.created_at.desc(), Deal.id.desc()).limit(limit)
     return list((await session.scalars(from_newest)).all())
+
+
+async def lock_template_of(session: AsyncSession, tenant_id: int, version_id: int) -> None:
+    """Written as the very first statement: a row lock on Postgres and the write lock on SQLite (where a read
+    before the first write could not be upgraded once another writer committed), so concurrent publishes of
+    one template run one after the other and each sees the other's result. Conflict when the lock is busy."""
+    template_of_version = select(TemplateVersion.template_id).where(
+        TemplateVersion.id == version_id, TemplateVersion.tenant_id == tenant_id).scalar_subquery()
+    try:
+        await session.execute(update(Template).where(Template.id == template_of_version)
+                              .values(updated_at=utcnow()))
+    except OperationalError:
+        raise Conflict("The template is being changed by someone else right now; try again.") from None
+
+
+async def archive_live_versions(session: AsyncSession, template_id: int, *, keep: int, now: dt.datetime) -> None:
+    """Archive the template's live version(s) other than `keep`, which is about to go live."""
+    await session.execute(update(TemplateVersion).where(
+        TemplateVersion.template_id == template_id, TemplateVersion.status == "live",
+        TemplateVersion.id != keep).values(status="archived", archived_at=now, updated_at=now))

@@ -11,6 +11,7 @@ from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.kit.inputs import RecordId, Text
 from rentguy_crm.templates import cloning, schemas, service
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 
 router = APIRouter(tags=["templates"])
@@ -22,7 +23,7 @@ VersionId = Annotated[RecordId, Path(description="Template version id")]
 
 
 async def _tenant(session: Session, principal: Principal) -> Tenant:
-    tenant = await session.get(Tenant, principal.tenant_id)
+    tenant = await tenants.by_scope(session, principal.scope)
     assert tenant is not None  # the key's tenant exists while the key authenticates
     return tenant
 
@@ -71,7 +72,7 @@ async def edit(version_id: VersionId, body: schemas.TemplateUpdate, session: Ses
              summary="Render with sample data, or a real lead/deal (lead_id, deal_id)")
 async def preview(version_id: VersionId, session: Session, principal: Reader,
                   body: schemas.PreviewRequest | None = None) -> schemas.Preview:
-    return await service.preview(session, await _tenant(session, principal), version_id,
+    return await service.preview(session, await _tenant(session, principal), principal.scope, version_id,
                                  body or schemas.PreviewRequest())
 
 

@@ -1,9 +1,9 @@
 """What publishing renders a template against before it goes live, and which values may be empty.
 
-Samples are real rows that were never saved, turned into variables by the same `record_dict` a run uses, so a
-template sees a `date` for `lead.event_date`, a `Decimal` for `deal.value` and `None` for an empty optional field,
-exactly as it will when a run sends it. Two samples (every field filled; every optional field empty) and the
-tenant's most recent real leads and deals must all render.
+Samples are real rows that were never saved, turned into variables the way a run's subject rows are
+(`kit.rows.public`), so a template sees a `date` for `lead.event_date`, a `Decimal` for `deal.value` and `None`
+for an empty optional field, exactly as it will when a run sends it. Two samples (every field filled; every
+optional field empty) and the tenant's most recent real leads and deals must all render.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.variables import record_dict, subject_variables
+from rentguy_crm.automation.variables import subject_variables
 from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.kit import rows
 from rentguy_crm.templates import repository
 from rentguy_crm.templates.rendering import BRAND_TOKENS
 from rentguy_crm.tenants.models import Tenant
@@ -70,7 +71,7 @@ def _emptied(record: Any) -> Any:
 def sample_records(*, empty: bool) -> dict[str, Any]:
     """The variables of a run about the sample lead, contact and deal, with every optional field empty or not."""
     records = {name: _emptied(row) if empty else row for name, row in _filled().items()}
-    variables: dict[str, Any] = {name: record_dict(row) for name, row in records.items()}
+    variables: dict[str, Any] = {name: rows.public(row) for name, row in records.items()}
     variables["deal"]["stage"] = "proposal_sent"
     variables["run"] = {"id": 4001, "workflow": "lead_intake", "attempt": 1}
     return variables

@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rentguy_crm.kit.inputs import RecordId, StorableJson, Text
-from rentguy_crm.kit.text import SingleLine
+from rentguy_crm.kit.inputs import RecordId, SingleLine, StorableJson, Text
 
 Channel = Literal["email", "whatsapp", "slack", "teams"]
 Language = Literal["nl", "en"]
 VARIABLE = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$"
-# A subject becomes a mail header: one line, no control characters (`kit.text`).
+# A subject becomes a mail header: one line, no control characters (`kit.inputs`).
 Subject = Annotated[str, Field(max_length=500), SingleLine]
 Description = Annotated[str, Field(max_length=300), SingleLine]
 

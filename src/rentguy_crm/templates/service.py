@@ -7,16 +7,16 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation.variables import record_dict, subject_variables
+from rentguy_crm.automation.variables import subject_variables
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from rentguy_crm.kit import rows
 from rentguy_crm.kit.markup import Markup, for_chat
 from rentguy_crm.templates import repository, samples, schemas
 from rentguy_crm.templates.library import content_checksum
@@ -34,6 +34,7 @@ from rentguy_crm.templates.rendering import (
     validate,
 )
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 FALLBACK_LANGUAGES = ("nl", "en")
 # Chat messages are plain text on both chat channels: a Teams notice may use the Slack template of the same key.
@@ -185,21 +186,8 @@ async def edit(session: AsyncSession, tenant: Tenant, version_id: int, body: sch
     return template, target
 
 
-async def _lock_template_of(session: AsyncSession, tenant_id: int, version_id: int) -> None:
-    # Written as the very first statement: a row lock on Postgres and the write lock on SQLite (where a read
-    # before the first write could not be upgraded once another writer committed), so concurrent publishes of
-    # one template run one after the other and each sees the other's result.
-    template_of_version = select(TemplateVersion.template_id).where(
-        TemplateVersion.id == version_id, TemplateVersion.tenant_id == tenant_id).scalar_subquery()
-    try:
-        await session.execute(update(Template).where(Template.id == template_of_version)
-                              .values(updated_at=utcnow()))
-    except OperationalError:
-        raise Conflict("The template is being changed by someone else right now; try again.") from None
-
-
 async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor: str) -> TemplateVersion:
-    await _lock_template_of(session, tenant.id, version_id)
+    await repository.lock_template_of(session, tenant.id, version_id)
     version = await repository.version(session, tenant.id, version_id)
     await session.refresh(version)
     template = await repository.template(session, tenant.id, version.template_id)
@@ -213,9 +201,7 @@ async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor:
     await check_publishable(session, tenant, template.channel, content)
     now = utcnow()
     previous = await repository.live_version(session, tenant.id, template.id)
-    await session.execute(update(TemplateVersion).where(
-        TemplateVersion.template_id == template.id, TemplateVersion.status == "live",
-        TemplateVersion.id != version.id).values(status="archived", archived_at=now, updated_at=now))
+    await repository.archive_live_versions(session, template.id, keep=version.id, now=now)
     version.status, version.published_at = "live", now
     try:
         async with session.begin_nested():
@@ -311,29 +297,30 @@ def tenant_vars(tenant: Tenant) -> dict[str, Any]:
 def build_context(tenant: Tenant, variables: dict[str, Any]) -> dict[str, Any]:
     """The render context: the run's variables, then the tenant's brand tokens and identity, which a run may
     not override."""
-    context = {k: record_dict(v) if hasattr(v, "__table__") else v for k, v in variables.items()}
+    context = {k: rows.public(v) if hasattr(v, "__table__") else v for k, v in variables.items()}
     context["brand"] = {**{t: None for t in ("secondary_color", "website")}, **brand_of(tenant)}
     context["tenant"] = tenant_vars(tenant)
     return context
 
 
-async def real_context(session: AsyncSession, tenant: Tenant, lead_id: int | None,
+async def real_context(session: AsyncSession, tenant: Tenant, scope: TenantScope, lead_id: int | None,
                        deal_id: int | None) -> dict[str, Any]:
     """The variables a run about this lead or deal would see (another tenant's record is not found)."""
     if deal_id is not None:
-        await get_scoped(session, Deal, tenant.id, deal_id, "deal")
+        await get_scoped(session, Deal, scope, deal_id, "deal")
     if lead_id is not None:
-        await get_scoped(session, Lead, tenant.id, lead_id, "lead")
+        await get_scoped(session, Lead, scope, lead_id, "lead")
     return await subject_variables(session, tenant, lead_id=lead_id, deal_id=deal_id)
 
 
-async def preview(session: AsyncSession, tenant: Tenant, version_id: int,
+async def preview(session: AsyncSession, tenant: Tenant, scope: TenantScope, version_id: int,
                   body: schemas.PreviewRequest) -> schemas.Preview:
+    """`scope`: the caller's (the principal's, or an operator's command's for `tenant`)."""
     version = await repository.version(session, tenant.id, version_id)
     content = content_of(version)
     real = body.lead_id is not None or body.deal_id is not None
     if real:
-        context = build_context(tenant, {**await real_context(session, tenant, body.lead_id, body.deal_id),
+        context = build_context(tenant, {**await real_context(session, tenant, scope, body.lead_id, body.deal_id),
                                          **body.variables})
     else:
         # The filled sample with the types a run gives (a date, Decimal money); names that are not records

@@ -18,7 +18,7 @@ from rentguy_crm.automation.steps_api import StepContext, StepResult, register_s
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config
-from rentguy_crm.kit import secrets
+from rentguy_crm.kit import rows, secrets
 from rentguy_crm.kit.markup import header
 from rentguy_crm.privacy import optout
 from rentguy_crm.templates import repository, service
@@ -38,7 +38,7 @@ def _record(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if hasattr(value, "__table__"):
-        return {c.key: getattr(value, c.key) for c in value.__table__.columns}
+        return rows.public(value)
     return dict(vars(value))
 
 

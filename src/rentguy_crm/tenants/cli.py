@@ -10,6 +10,7 @@ import typer
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import JsonOption, console, emit, run_async, use_zone
 from rentguy_crm.tenants import repository
+from rentguy_crm.tenants.scope import AllTenants
 
 app = typer.Typer(help="Provision and inspect tenants.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def list_tenants(as_json: bool = JsonOption) -> None:
 
     async def go() -> list[dict[str, Any]]:
         async with one_off_session() as session:
-            return [_row(t) for t in await repository.list_all(session)]
+            return [_row(t) for t in await repository.list_all(session, AllTenants())]
 
     emit(run_async(go), as_json=as_json, columns=["id", "slug", "name", "aliases", "timezone", "locale"],
          title="Tenants")

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
-from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
 from rentguy_crm.tenants.sections.support import SupportSettings
 from rentguy_crm.tenants.sections.sso import SsoSettings
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")

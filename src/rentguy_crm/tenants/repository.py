@@ -7,6 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.errors import NotFound
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
+
+
+async def by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    """The tenant of exactly this slug (no aliases): provisioning matches its own file's slug."""
+    return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
 async def find(session: AsyncSession, slug_or_alias: str) -> Tenant | None:
@@ -31,5 +37,11 @@ async def get(session: AsyncSession, slug_or_alias: str) -> Tenant:
     return tenant
 
 
-async def list_all(session: AsyncSession) -> list[Tenant]:
+async def by_scope(session: AsyncSession, scope: TenantScope) -> Tenant | None:
+    """The tenant a principal acts for (from the session's identity map when already loaded)."""
+    return await session.get(Tenant, scope.tenant_id)
+
+
+async def list_all(session: AsyncSession, scope: AllTenants) -> list[Tenant]:
+    """Every tenant, by slug: operators' commands only."""
     return list((await session.scalars(select(Tenant).order_by(Tenant.slug))).all())

@@ -1,16 +1,15 @@
-"""Provisioning: apply a tenant config idempotently and report what changed."""
+"""Provisioning of the tenant row: apply a tenant config idempotently and report what changed.
+The domains provision their own sections (pipelines: `crm.provisioning`); `rentguy_crm.provisioning` runs them all."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.audit import service as audit
-from rentguy_crm.crm.models import Pipeline, PipelineStage
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
@@ -36,7 +35,8 @@ def checksum(config: TenantConfig) -> str:
     return hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-def _apply(obj: object, values: dict[str, object]) -> bool:
+def apply_values(obj: object, values: dict[str, object]) -> bool:
+    """Set the attributes that differ; True when any did."""
     changed = False
     for name, value in values.items():
         if getattr(obj, name) != value:
@@ -45,10 +45,21 @@ def _apply(obj: object, values: dict[str, object]) -> bool:
     return changed
 
 
-async def provision(session: AsyncSession, config: TenantConfig, *, actor: str = "cli") -> ProvisionReport:
-    report = ProvisionReport(tenant=config.slug)
+@dataclass(frozen=True)
+class TenantChange:
+    """What provisioning did to the tenant row, for the audit log the caller writes (`action` None: nothing)."""
+
+    tenant: Tenant
+    action: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+async def provision_tenant(session: AsyncSession, config: TenantConfig, report: ProvisionReport) -> TenantChange:
+    """Create or update the tenant row of `config`; its changes are added to `report` and returned for the
+    audit log (`rentguy_crm.provisioning` records them)."""
     document = config.model_dump(mode="json")
-    tenant = await session.scalar(select(Tenant).where(Tenant.slug == config.slug))
+    tenant = await repository.by_slug(session, config.slug)
     tenant_values: dict[str, object] = {
         "name": config.name, "aliases": config.aliases, "timezone": config.timezone,
         "locale": config.locale, "config": document, "config_checksum": checksum(config),
@@ -62,52 +73,18 @@ async def provision(session: AsyncSession, config: TenantConfig, *, actor: str =
         session.add(tenant)
         await session.flush()
         report.created.append(f"tenant {config.slug}")
-        await audit.record(session, actor=actor, action="tenant.provisioned", entity_type="tenant",
-                           entity_id=tenant.id, tenant_id=tenant.id, after={"slug": config.slug})
+        change = TenantChange(tenant, "tenant.provisioned", None, {"slug": config.slug})
     else:
         before = {"config_checksum": tenant.config_checksum}
-        if _apply(tenant, tenant_values):
+        if apply_values(tenant, tenant_values):
             report.updated.append(f"tenant {config.slug}")
-            await audit.record(session, actor=actor, action="tenant.updated", entity_type="tenant",
-                               entity_id=tenant.id, tenant_id=tenant.id, before=before,
-                               after={"config_checksum": tenant.config_checksum})
+            change = TenantChange(tenant, "tenant.updated", before, {"config_checksum": tenant.config_checksum})
         else:
             report.unchanged.append(f"tenant {config.slug}")
+            change = TenantChange(tenant, None, None, None)
 
-    existing = {p.key: p for p in (await session.scalars(
-        select(Pipeline).where(Pipeline.tenant_id == tenant.id))).all()}
-    for position, spec in enumerate(config.pipelines):
-        values: dict[str, object] = {"name": spec.name, "vertical": spec.vertical,
-                                     "event_types": spec.event_types, "position": position}
-        pipeline = existing.get(spec.key)
-        label = f"pipeline {spec.key}"
-        if pipeline is None:
-            pipeline = Pipeline(tenant_id=tenant.id, key=spec.key, **values)
-            session.add(pipeline)
-            await session.flush()
-            report.created.append(label)
-        elif _apply(pipeline, values):
-            report.updated.append(label)
-        else:
-            report.unchanged.append(label)
-        stages = {s.key: s for s in (await session.scalars(
-            select(PipelineStage).where(PipelineStage.pipeline_id == pipeline.id))).all()}
-        for stage_position, stage_spec in enumerate(spec.stages):
-            stage_values: dict[str, object] = {
-                "name": stage_spec.name, "position": stage_position,
-                "automation_flow": stage_spec.automation_flow, "outcome": stage_spec.outcome,
-            }
-            stage = stages.get(stage_spec.key)
-            stage_label = f"stage {spec.key}.{stage_spec.key}"
-            if stage is None:
-                session.add(PipelineStage(tenant_id=tenant.id, pipeline_id=pipeline.id, key=stage_spec.key,
-                                          **stage_values))
-                report.created.append(stage_label)
-            elif _apply(stage, stage_values):
-                report.updated.append(stage_label)
-    # Pipelines and stages missing from the file are kept: deals may still point at them.
     await session.flush()
-    return report
+    return change
 
 
 def tenant_config(tenant: Tenant) -> TenantConfig:

@@ -24,6 +24,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.observability import watchdog
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import AllTenants
 
 router = APIRouter(tags=["status"])
 
@@ -63,7 +64,7 @@ async def _display_zone(db: Database) -> str:
     """The zone people read the page in: the tenants' zone when they share one (the usual case), else UTC."""
     try:
         async with db.read_session() as session:
-            zones = {t.timezone for t in await tenants.list_all(session)}
+            zones = {t.timezone for t in await tenants.list_all(session, AllTenants())}
     except Exception:  # the page must render with the database down
         return DEFAULT_ZONE
     return zones.pop() if len(zones) == 1 else ("UTC" if zones else DEFAULT_ZONE)
@@ -163,7 +164,7 @@ async def automation_check(db: Database) -> ComponentStatus:
         health = await automation_status.automation_health(session, now)
         firing = await watchdog.firing(session)
         seen = await watchdog.alertmanager_seen(session)
-        all_tenants = await tenants.list_all(session)
+        all_tenants = await tenants.list_all(session, AllTenants())
     slugs = {t.id: t.slug for t in all_tenants}
     flows = {f"{f['tenant']}/{f['workflow']}": f for f in health["workflows"]}
     over = [name for name, f in flows.items() if f["over_2_percent"]]
@@ -201,7 +202,7 @@ async def rate_limits_check(db: Database) -> ComponentStatus:
     async with db.session() as session:
         await ratelimits.revert_expired(session)
         profiles = {}
-        for tenant in await tenants.list_all(session):
+        for tenant in await tenants.list_all(session, AllTenants()):
             current = await ratelimits.current(session, tenant)
             profiles[tenant.slug] = {"profile": current.profile, "default": current.default_profile,
                                      "until": current.until.isoformat() if current.until else None,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.errors import NotFound, ServiceUnavailable, Unauthorized
-from rentguy_crm.integrations.settings import ChannelsConfig
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant

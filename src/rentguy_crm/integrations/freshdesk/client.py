@@ -13,7 +13,7 @@ import httpx
 
 from rentguy_crm.integrations import vendor_http
 from rentguy_crm.integrations.base import PermanentDeliveryError
-from rentguy_crm.integrations.settings import FreshdeskChannel
+from rentguy_crm.tenants.sections.channels import FreshdeskChannel
 
 VENDOR = "freshdesk"
 

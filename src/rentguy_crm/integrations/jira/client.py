@@ -12,7 +12,7 @@ import httpx
 
 from rentguy_crm.integrations import vendor_http
 from rentguy_crm.integrations.base import PermanentDeliveryError
-from rentguy_crm.integrations.settings import JiraChannel
+from rentguy_crm.tenants.sections.channels import JiraChannel
 
 VENDOR = "jira"
 

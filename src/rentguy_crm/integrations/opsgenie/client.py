@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from rentguy_crm.integrations import vendor_http
 from rentguy_crm.integrations.base import OnCallPerson, PermanentDeliveryError
-from rentguy_crm.integrations.settings import OpsgenieChannel
+from rentguy_crm.tenants.sections.channels import OpsgenieChannel
 
 VENDOR = "opsgenie"
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")

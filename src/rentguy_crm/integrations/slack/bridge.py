@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from rentguy_crm.integrations import vendor_http
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
 from rentguy_crm.integrations.http_delivery import retry_after
-from rentguy_crm.integrations.settings import SlackBridgeChannel
+from rentguy_crm.tenants.sections.channels import SlackBridgeChannel
 
 VENDOR = "slack"
 NAME_LIMIT = 80

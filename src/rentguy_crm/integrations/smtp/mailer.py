@@ -12,8 +12,8 @@ from rentguy_crm.integrations.base import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from rentguy_crm.integrations.settings import EmailChannel
 from rentguy_crm.integrations.smtp.message import build_mime
+from rentguy_crm.tenants.sections.channels import EmailChannel
 
 
 class SmtpMailer:

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from rentguy_crm.integrations import http_delivery
 from rentguy_crm.integrations.base import DeliveryReceipt, PermanentDeliveryError, RetryableDeliveryError
-from rentguy_crm.integrations.settings import WhatsappChannel
+from rentguy_crm.tenants.sections.channels import WhatsappChannel
 
 # Graph API codes for rate limits and temporary trouble that may come with a 400 status.
 RETRYABLE_ERROR_CODES = {4, 80007, 130429, 131000, 131016, 131056, 133004}

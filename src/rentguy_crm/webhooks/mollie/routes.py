@@ -18,6 +18,7 @@ import structlog
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 
+from rentguy_crm.auth.service import vendor_proven_scope
 from rentguy_crm.db import Database
 from rentguy_crm.errors import NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
 from rentguy_crm.kit import secrets
@@ -103,6 +104,6 @@ async def mollie_webhook(tenant: Annotated[Text, Path(max_length=64, description
         raise ServiceUnavailable("The payment cannot be checked with Mollie now; Mollie will call again.",
                                  headers={"Retry-After": str(retry_after)}) from None
     async with db.session() as session:
-        outcome = await service.record_payment(session, found, settings, payment)
+        outcome = await service.record_payment(session, found, vendor_proven_scope(found.id), settings, payment)
     return MollieNotificationHandled(received=True, payment_status=outcome.payment_status, deal_id=outcome.deal_id,
                                      payment_received=outcome.payment_received)

@@ -8,7 +8,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
 
-from rentguy_crm.kit.text import SingleLine
+from rentguy_crm.kit.inputs import SingleLine
 
 DEFAULT_PHONE_REGION = "NL"
 

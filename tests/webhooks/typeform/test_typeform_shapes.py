@@ -10,9 +10,9 @@ import pytest
 
 from rentguy_crm.crm.models import Lead
 from rentguy_crm.db import Database
-from rentguy_crm.intake.typeform import signature
+from rentguy_crm.webhooks.typeform.service import signature
 from tests.intake.test_pipeline import count
-from tests.intake.test_typeform import RECORDED, URL, typeform_secret  # noqa: F401  (the signing secret, autouse)
+from tests.webhooks.typeform.test_typeform_webhook import RECORDED, URL, typeform_secret  # noqa: F401  (the signing secret, autouse)
 
 
 def signed(payload: Any) -> tuple[bytes, dict[str, str]]:

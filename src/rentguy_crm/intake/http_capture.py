@@ -1,5 +1,6 @@
-"""HTTP side of lead capture shared by the three routes: parsing, tenant, CORS, rate limits, captcha, retries,
-metrics. The routes stay wiring; the pipeline itself is `intake.service`."""
+"""HTTP side of lead capture shared by the lead routes and the form-vendor webhooks (`webhooks.typeform`):
+parsing, tenant, CORS, rate limits, captcha, retries, metrics. The routes stay wiring; the pipeline itself is
+`intake.service`."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ from rentguy_crm.errors import (
     ValidationFailed,
     field_errors,
 )
-from rentguy_crm.intake import repository, service, typeform
-from rentguy_crm.intake.captcha import CaptchaVerdict, verify
+from rentguy_crm.intake import repository, service
 from rentguy_crm.intake.normalise import NormalisedLead, normalise
 from rentguy_crm.intake.repository import IntakeTenant
 from rentguy_crm.intake.schemas import LeadSubmission, PublicLeadSubmission
 from rentguy_crm.intake.service import CaptureResult, IntakeRequest
 from rentguy_crm.intake.tally import tally
+from rentguy_crm.integrations.captcha.client import CaptchaVerdict, verify
 from rentguy_crm.kit.clientip import request_client_ip
+from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.observability.metrics import lead_capture_duration_seconds, lead_capture_requests_total
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.ratelimit.limiter import Limiter, RateDecision
@@ -174,21 +176,17 @@ def check_origin(request: Request, tenant: IntakeTenant, headers: dict[str, str]
     headers.update(cors_headers(origin))
 
 
-_origins_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+# Every origin any tenant allows, under one key.
+_origins: TtlCache[str, frozenset[str]] = TtlCache("intake allowed origins", repository.TENANT_CACHE_SECONDS)
 
 
 async def allowed_origins(db: Database) -> frozenset[str]:
     """Every origin any tenant allows (a preflight carries no body, so no tenant yet). Cached briefly."""
-    global _origins_cache
-    if time.monotonic() - _origins_cache[0] > repository.TENANT_CACHE_SECONDS:
-        from rentguy_crm.tenants import repository as tenants
-        from rentguy_crm.tenants.config import TenantConfig
-
+    hit = _origins.get("*")
+    if isinstance(hit, Missing):
         async with db.session() as session:
-            rows = await tenants.list_all(session)
-        origins = {o for t in rows for o in TenantConfig.model_validate(t.config).intake.allowed_origins}
-        _origins_cache = (time.monotonic(), frozenset(origins))
-    return _origins_cache[1]
+            hit = _origins.put("*", await repository.allowed_origins(session))
+    return hit
 
 
 async def preflight(request: Request) -> JSONResponse:
@@ -372,7 +370,7 @@ async def server_lead(request: Request) -> JSONResponse:
         if not principal.can(Permission.LEADS_SUBMIT):
             raise Forbidden(f"This key's role(s) {', '.join(principal.roles)} lack the permission "
                             f"'{Permission.LEADS_SUBMIT.value}'.")
-        tenant = await repository.resolve_tenant_id(session, principal.tenant_id)
+        tenant = await repository.resolve_tenant_id(session, principal.scope)
         outcome.tenant = tenant.slug
         # The website backend posts from one address for everyone: only the per-tenant limit applies.
         await enforce_rate_limit(request, session, tenant, "server", None, headers)
@@ -389,43 +387,3 @@ async def server_lead(request: Request) -> JSONResponse:
         return Prepared(req, lead, submission)
 
     return await handle(request, "server", prepare)
-
-
-NO_TYPEFORM_HERE = "No Typeform webhook is configured at this address."
-
-
-async def typeform_webhook(request: Request, tenant_name: str) -> JSONResponse:
-    async def prepare(session: AsyncSession, outcome: Outcome, headers: dict[str, str]) -> Prepared:
-        try:
-            tenant = await repository.resolve_tenant(session, tenant_name)
-        except NotFound:
-            log.info("typeform_webhook_not_configured", reason="no tenant")
-            raise NotFound(NO_TYPEFORM_HERE) from None
-        outcome.tenant = tenant.slug
-        settings = tenant.config.intake.typeform
-        secret = settings.resolve() if settings is not None else None
-        if settings is None or secret is None:
-            # The same answer as for an unknown tenant: the caller is anonymous. What to set is for the log.
-            where = settings.describe() if settings else "intake.typeform in the tenant config"
-            log.warning("typeform_webhook_not_configured", tenant=tenant.slug, missing=where)
-            raise NotFound(NO_TYPEFORM_HERE)
-        raw = await request.body()
-        typeform.check_signature(secret.get_secret_value(), raw, request.headers.get("typeform-signature"))
-        await enforce_rate_limit(request, session, tenant, "typeform", None, headers)
-        data = await parse_json(request)
-        event_id = data.get("event_id")
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
-            raise ValidationFailed("event_id: missing or not a string",
-                                   errors=[{"field": "event_id", "message": "missing or not a string"}])
-        if data.get("event_type") != "form_response":
-            # Partial responses and future event types are acknowledged so Typeform stops redelivering them.
-            ignored = {"ignored": True, "event_type": str(data.get("event_type"))[:100]}
-            return Prepared(answer=CaptureResult(200, ignored, "rejected"))
-        submission = validate(LeadSubmission, typeform.to_submission(data, settings))
-        lead = normalise(submission)
-        req = IntakeRequest(tenant=tenant, route="typeform", client_ip=request_ip(request),
-                            user_agent=user_agent(request),
-                            request_hash=service.request_hash(data), idempotency_key=event_id)
-        return Prepared(req, lead)
-
-    return await handle(request, "typeform", prepare)

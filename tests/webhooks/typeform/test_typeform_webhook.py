@@ -14,7 +14,7 @@ from rentguy_crm.db import Database
 from tests.factories import tenant_document
 from tests.intake.test_pipeline import count, only
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "typeform"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORDED = json.loads((FIXTURES / "signatures.json").read_text())
 URL = "/api/v1/webhooks/typeform/mrdj"
 
@@ -180,7 +180,7 @@ async def test_answers_naming_their_question_by_id_are_mapped_through_the_defini
 ])
 async def test_oddly_shaped_answer_is_never_a_server_error(client: httpx.AsyncClient, db: Database, mrdj,
                                                            odd: object) -> None:
-    from rentguy_crm.intake.typeform import signature
+    from rentguy_crm.webhooks.typeform.service import signature
 
     payload = json.loads((FIXTURES / "form_response.json").read_text())
     payload["form_response"]["answers"].append(odd)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from rentguy_crm.events.models import Event
 
-FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).parent / "fixtures"
 URL = "/api/v1/webhooks/alertmanager"
 
 

@@ -10,8 +10,8 @@ import pytest
 from rentguy_crm.crm.models import Lead
 from rentguy_crm.db import Database
 from tests.factories import tenant_document
-from tests.intake.fake_siteverify import GOOD_TOKEN, SECRET, closed_port_url, siteverify_server
 from tests.intake.test_pipeline import PUBLIC, count, form, only
+from tests.integrations.captcha.fake_siteverify import GOOD_TOKEN, SECRET, closed_port_url, siteverify_server
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from rentguy_crm.auth.service import Principal
 from rentguy_crm.events import service as events
 from rentguy_crm.kit import clock
 from rentguy_crm.observability import metrics, watchdog
-from rentguy_crm.observability.schemas import AlertmanagerAlert, AlertmanagerNotification, AlertsRecorded
+from rentguy_crm.webhooks.alertmanager.schemas import AlertmanagerAlert, AlertmanagerNotification, AlertsRecorded
 
 # Alertmanager writes the zero time for "not ended yet".
 _NOT_ENDED = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)

@@ -1,0 +1,1 @@
+"""Typeform: the fallback lead form, delivered as signed `form_response` webhooks."""
