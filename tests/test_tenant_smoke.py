@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from rentguy_crm.auth.sso.check import check_sso
-from rentguy_crm.config import PROJECT_ROOT, get_settings
+from rentguy_crm.config import get_settings
 from rentguy_crm.provisioning import provision_tenant
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.config import TenantConfig, load_config
-from rentguy_crm.tenants.scope import TenantScope
 
 pytestmark = pytest.mark.tenant_smoke
 

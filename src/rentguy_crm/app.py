@@ -34,18 +34,18 @@ from rentguy_crm.kit.http import (
 from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
-from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.privacy.routes import public_router as unsubscribe_router
 from rentguy_crm.privacy.routes import router as privacy_router
 from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
+from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router
+from rentguy_crm.webhooks.alertmanager.routes import router as alertmanager_router
 from rentguy_crm.webhooks.freshdesk.routes import router as freshdesk_router
 from rentguy_crm.webhooks.mollie.routes import router as mollie_router
 from rentguy_crm.webhooks.opsgenie.routes import router as opsgenie_router
-from rentguy_crm.webhooks.alertmanager.routes import router as alertmanager_router
 from rentguy_crm.webhooks.typeform.routes import router as typeform_router
 
 # Routes whose bodies are not JSON or are verified byte-for-byte by their own handler.

@@ -10,8 +10,8 @@ from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.auth.cli import users_app
 from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
-from rentguy_crm.integrations import vault
 from rentguy_crm.errors import AppError
+from rentguy_crm.integrations import vault
 from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
@@ -22,12 +22,12 @@ from rentguy_crm.privacy.cli import contacts_app, export_app, import_app, privac
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
-from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.support.cli import app as tickets_app
+from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
-from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.tenants.config import TenantConfigError
+from rentguy_crm.web.status import collect as collect_status
 
 app = typer.Typer(
     help="RentGuy CRM & Automation Suite. Every command has --help; most have --json.",

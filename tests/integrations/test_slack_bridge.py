@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rentguy_crm.integrations.base import PermanentDeliveryError, RetryableDeliveryError
-from rentguy_crm.tenants.sections.channels import SlackBridgeChannel
 from rentguy_crm.integrations.slack.bridge import SlackIncidentBridge, channel_name
+from rentguy_crm.tenants.sections.channels import SlackBridgeChannel
 from tests.integrations.fakes import as_json
 from tests.integrations.fakes.slack import SlackApiFake, rate_limited
 from tests.vendor_fakes import SilentServer

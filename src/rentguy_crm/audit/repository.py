@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.tenants.scope import TenantScope
-from sqlalchemy import select
 from rentguy_crm.audit.schemas import AuditFilters
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
+from rentguy_crm.tenants.scope import TenantScope
 
 
 async def entries_with_actions(session: AsyncSession, scope: TenantScope, *, actions: Collection[str],

@@ -4,12 +4,12 @@ another tenant is not found) except the look-ups by a token hash, which is the c
 from __future__ import annotations
 
 import datetime as dt
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from rentguy_crm.auth.models import LoginLink, User, UserSession
+
+from rentguy_crm.auth.models import ApiKey, LoginLink, User, UserSession
 from rentguy_crm.tenants.models import Tenant
-from sqlalchemy import select
-from rentguy_crm.auth.models import ApiKey
 from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 

@@ -75,6 +75,12 @@ def lead_door_scope(tenant_id: int) -> TenantScope:
     return TenantScope(tenant_id)
 
 
+def job_scope(tenant_id: int) -> TenantScope:
+    """The scope of system work on rows it already holds: a scheduled job that reads every tenant's events and
+    acts on each one's own tenant, or a step that continues on a row read within a proven scope."""
+    return TenantScope(tenant_id)
+
+
 def hash_key(raw: str) -> str:
     secret = get_settings().secret_key.get_secret_value().encode()
     return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()

@@ -16,8 +16,8 @@ from rentguy_crm.integrations.base import OnCallPerson
 from rentguy_crm.integrations.freshdesk.client import FreshdeskHelpDesk
 from rentguy_crm.integrations.jira.client import JiraIssueTracker
 from rentguy_crm.integrations.opsgenie.client import OpsgeniePager
-from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.integrations.slack.bridge import SlackIncidentBridge
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 
 __all__ = ["Escalation", "HelpDesk", "IncidentBridge", "IssueTracker", "OnCallPerson", "Pager", "escalation_for"]
 

@@ -13,7 +13,6 @@ from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
 from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
-from rentguy_crm.tenants.sections.channels import ChannelsConfig, ChatChannel, WhatsappChannel
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.integrations.teams.client import TeamsWebhookNotifier
@@ -21,6 +20,7 @@ from rentguy_crm.integrations.webhooks.client import SignedWebhookSender
 from rentguy_crm.integrations.whatsapp.client import WhatsappCloudMessenger
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.sections.channels import ChannelsConfig, ChatChannel, WhatsappChannel
 
 log = structlog.get_logger(__name__)
 

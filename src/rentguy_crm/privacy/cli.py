@@ -25,6 +25,7 @@ from rentguy_crm.privacy.csvfile import CsvFile, load_mapping
 from rentguy_crm.privacy.repository import PersonQuery
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 contacts_app = typer.Typer(help="Correct contacts: merge duplicates.", no_args_is_help=True)
 import_app = typer.Typer(help="Import contacts or leads from CSV (dedupe like lead capture).", no_args_is_help=True)
@@ -227,7 +228,7 @@ def export_contacts(
     async def work() -> list[str]:
         async with one_off_session() as session:
             row = await tenants.get(session, tenant)
-            lines = [line async for line in export.contact_lines(session, row.id, filters)]
+            lines = [line async for line in export.contact_lines(session, TenantScope(row.id), filters)]
             await export.audit_export(session, _principal(row, by, "operations"), "contacts", "".join(lines))
             return lines
 
@@ -256,7 +257,7 @@ def export_leads(
     async def work() -> list[str]:
         async with one_off_session() as session:
             row = await tenants.get(session, tenant)
-            lines = [line async for line in export.lead_lines(session, row.id, filters)]
+            lines = [line async for line in export.lead_lines(session, TenantScope(row.id), filters)]
             await export.audit_export(session, _principal(row, by, "operations"), "leads", "".join(lines))
             return lines
 

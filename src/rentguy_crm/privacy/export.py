@@ -18,6 +18,7 @@ from rentguy_crm.crm import schemas as crm_schemas
 from rentguy_crm.crm.models import Contact
 from rentguy_crm.kit.pagination import PageParams
 from rentguy_crm.privacy.csvfile import CONTACT_COLUMNS, LEAD_COLUMNS
+from rentguy_crm.tenants.scope import TenantScope
 
 PAGE = 500
 
@@ -41,12 +42,12 @@ def _line(values: list[str], delimiter: str) -> str:
     return buffer.getvalue()
 
 
-async def contact_lines(session: AsyncSession, tenant_id: int, filters: crm_schemas.ContactFilters,
+async def contact_lines(session: AsyncSession, scope: TenantScope, filters: crm_schemas.ContactFilters,
                         delimiter: str = ",") -> AsyncIterator[str]:
     yield _line(list(CONTACT_COLUMNS), delimiter)
     offset = 0
     while True:
-        rows, _total = await crm_repository.list_contacts(session, tenant_id, filters, "created_at",
+        rows, _total = await crm_repository.list_contacts(session, scope, filters, "created_at",
                                                           PageParams(limit=PAGE, offset=offset))
         for contact in rows:
             yield _line([_cell(getattr(contact, c)) for c in CONTACT_COLUMNS], delimiter)
@@ -55,16 +56,16 @@ async def contact_lines(session: AsyncSession, tenant_id: int, filters: crm_sche
         offset += PAGE
 
 
-async def lead_lines(session: AsyncSession, tenant_id: int, filters: crm_schemas.LeadFilters,
+async def lead_lines(session: AsyncSession, scope: TenantScope, filters: crm_schemas.LeadFilters,
                      delimiter: str = ",") -> AsyncIterator[str]:
     yield _line(list(LEAD_COLUMNS), delimiter)
     offset = 0
     while True:
-        rows, _total = await crm_repository.list_leads(session, tenant_id, filters, "created_at",
+        rows, _total = await crm_repository.list_leads(session, scope, filters, "created_at",
                                                        PageParams(limit=PAGE, offset=offset))
         ids = {lead.contact_id for lead in rows}
         contacts = {c.id: c for c in (await session.scalars(select(Contact).where(
-            Contact.tenant_id == tenant_id, Contact.id.in_(ids)))).all()} if ids else {}
+            Contact.tenant_id == scope.tenant_id, Contact.id.in_(ids)))).all()} if ids else {}
         for lead in rows:
             contact = contacts.get(lead.contact_id)
             values = []

@@ -30,6 +30,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.privacy.csvfile import CsvFile, CsvRow, read_csv
 from rentguy_crm.privacy.models import MarketingOptOut
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.tenants.service import tenant_config
 
 TRUE = {"1", "ja", "j", "yes", "y", "true", "waar", "x", "✓"}
@@ -145,13 +146,13 @@ def _consent(file_name: str, now: dt.datetime, text_version: str | None) -> dict
             "file": file_name[:200]}
 
 
-async def _contact(session: AsyncSession, tenant: Tenant, values: dict[str, Any], opt_in: bool,
+async def _contact(session: AsyncSession, tenant: Tenant, scope: TenantScope, values: dict[str, Any], opt_in: bool,
                    file_name: str) -> tuple[Contact, str, list[str]]:
     """The tenant's contact for these (normalised) values: found like lead capture finds it, or new."""
     email, phone = values.get("email"), values.get("phone")
     existing = None
     if email or phone:
-        existing = await intake_repository.contact_for(session, tenant.id, email, phone, lock=True)
+        existing = await intake_repository.contact_for(session, scope, email, phone, lock=True)
     now = clock.now()
     version = tenant_config(tenant).intake.consent_text_version
     if existing is None:
@@ -184,7 +185,7 @@ async def _import_contact(session: AsyncSession, principal: Principal, tenant: T
         raise RowProblem(_errors_text(exc)) from None
     values = body.model_dump()
     before = None
-    contact, state, changed = await _contact(session, tenant, values, opt_in, file_name)
+    contact, state, changed = await _contact(session, tenant, principal.scope, values, opt_in, file_name)
     if state == "created":
         await audit.record(session, actor=principal.actor, action="contact.imported", entity_type="contact",
                            entity_id=contact.id, tenant_id=tenant.id, after=audit.snapshot(contact),
@@ -227,7 +228,7 @@ async def _import_lead(session: AsyncSession, principal: Principal, tenant: Tena
     if not (lead.email or lead.phone):
         raise RowProblem("email: give an e-mail address or a phone number")
     values = {"first_name": lead.first_name, "last_name": lead.last_name, "email": lead.email, "phone": lead.phone}
-    contact, state, changed = await _contact(session, tenant, values, lead.marketing_opt_in, file_name)
+    contact, state, changed = await _contact(session, tenant, principal.scope, values, lead.marketing_opt_in, file_name)
     fingerprint = lead.fingerprint(tenant.id)
     config = tenant_config(tenant)
     if lead.external_id:

@@ -210,8 +210,8 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     if missing:  # refuse rather than leave rows pointing at a contact about to be deleted
         raise ValidationFailed("merge: no strategy for " + ", ".join(f"{t}.{c}" for t, c in missing) + ".")
     tenant_id = principal.tenant_id
-    keep = await crm_repository.get_scoped(session, Contact, tenant_id, keep_id, "contact", lock=True)
-    other = await crm_repository.get_scoped(session, Contact, tenant_id, other_id, "contact", lock=True)
+    keep = await crm_repository.get_scoped(session, Contact, principal.scope, keep_id, "contact", lock=True)
+    other = await crm_repository.get_scoped(session, Contact, principal.scope, other_id, "contact", lock=True)
     choices = choose_fields(keep, other, prefer or {})
     moves: dict[str, int] = {}
     for (table_name, column_name) in sorted(_REGISTRY):

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.crm.contact_details import normalise_email, normalise_phone
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.integrations.outbox.files import file_name
-from rentguy_crm.kit.contact_details import normalise_email, normalise_phone
 from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.webhooks.mollie.models import Payment

@@ -59,7 +59,7 @@ async def merge_contacts(contact_id: RecordId, body: s.MergeRequest, session: Se
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def export_contacts(session: Session, principal: Corrector,
                           filters: crm_schemas.ContactFilters = Depends(crm_schemas.contact_filters)) -> Response:
-    text = "".join([line async for line in export.contact_lines(session, principal.tenant_id, filters)])
+    text = "".join([line async for line in export.contact_lines(session, principal.scope, filters)])
     await export.audit_export(session, principal, "contacts", text)
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
@@ -69,7 +69,7 @@ async def export_contacts(session: Session, principal: Corrector,
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def export_leads(session: Session, principal: Corrector,
                        filters: crm_schemas.LeadFilters = Depends(crm_schemas.lead_filters)) -> Response:
-    text = "".join([line async for line in export.lead_lines(session, principal.tenant_id, filters)])
+    text = "".join([line async for line in export.lead_lines(session, principal.scope, filters)])
     await export.audit_export(session, principal, "leads", text)
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="leads.csv"'})

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.events.models import Event
 from rentguy_crm.kit import clock
 from rentguy_crm.support import repository, schemas, service
@@ -79,7 +80,7 @@ async def handle_new_alert_events(session: AsyncSession, now: dt.datetime, *, ba
         for event in events:
             after = event.id
             before = await session.scalar(select(func.max(Ticket.id)))
-            ticket = await handle_alert_event(session, TenantScope(event.tenant_id), event)
+            ticket = await handle_alert_event(session, job_scope(event.tenant_id), event)
             if ticket is None:
                 continue
             counts["events"] += 1

@@ -22,7 +22,7 @@ Number = Annotated[int, Path(ge=1, le=2_000_000_000, description="The ticket's n
 
 
 def _scope(principal: Principal) -> TenantScope:
-    return TenantScope(principal.tenant_id)
+    return principal.scope
 
 
 @router.get("/tickets", response_model=Page[schemas.Ticket], summary="List tickets and incidents")

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rentguy_crm.kit.inputs import RecordId
-from rentguy_crm.kit.text import MultiLine, SingleLine
+from rentguy_crm.kit.inputs import MultiLine, RecordId, SingleLine
 from rentguy_crm.tenants.sections.support import Activity, Priority
 
 Subject = Annotated[str, Field(min_length=1, max_length=300), SingleLine]

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.crm.models import Contact, Deal, Lead
 from rentguy_crm.errors import Conflict, NotFound, ValidationFailed
 from rentguy_crm.kit import clock
@@ -253,7 +254,7 @@ async def change_status(session: AsyncSession, scope: TenantScope, number: int, 
 
 async def _set_status(session: AsyncSession, ticket: Ticket, status: str, *, actor: str, source: str,
                       note: str | None = None) -> None:
-    scope = TenantScope(ticket.tenant_id)
+    scope = job_scope(ticket.tenant_id)
     tenant, settings = await _settings(session, scope)
     now = clock.now()
     previous = ticket.status

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.errors import NotFound, ServiceUnavailable, Unauthorized
-from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 
 log = structlog.get_logger(__name__)
 

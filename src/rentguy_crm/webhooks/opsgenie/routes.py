@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from rentguy_crm.auth.dependencies import Session
-from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.kit.inputs import Text
+from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.webhooks import shared_secret
 from rentguy_crm.webhooks.body import parsed
 from rentguy_crm.webhooks.opsgenie import service

@@ -6,9 +6,9 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import vendor_proven_scope
 from rentguy_crm.events.service import emit
 from rentguy_crm.tenants.models import Tenant
-from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.webhooks import hooks
 from rentguy_crm.webhooks.opsgenie.schemas import OpsgenieWebhook
 from rentguy_crm.webhooks.schemas import WebhookRecorded
@@ -24,7 +24,7 @@ async def record(session: AsyncSession, tenant: Tenant, body: OpsgenieWebhook) -
         "source_type": body.source.type if body.source else None})
     handler = hooks.pager_handler()
     if handler is not None:
-        await handler(session, TenantScope(tenant.id), alias=body.alert.alias, action=body.action)
+        await handler(session, vendor_proven_scope(tenant.id), alias=body.alert.alias, action=body.action)
     log.info("opsgenie_webhook_recorded", tenant=tenant.slug, action=body.action, event_id=event.id,
              handled=handler is not None)
     return WebhookRecorded(event_id=event.id, event_type=event_type, handled=handler is not None)
