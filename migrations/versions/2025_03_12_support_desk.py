@@ -2,7 +2,7 @@
 outbox (support_dispatches) and SLA warnings and breaches (support_sla_marks).
 
 Revision ID: 2025_03_12_support_desk
-Revises: 2025_03_10_run_duration_bigint
+Revises: 2025_03_11_staff_identity
 Create Date: 2025-03-12
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '2025_03_12_support_desk'
-down_revision: str | None = '2025_03_10_run_duration_bigint'
+down_revision: str | None = '2025_03_11_staff_identity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Add the calendar sync's memory: which Outlook event shows which deal, and each calendar's delta link.
 
 Revision ID: 2025_03_15_calendar_sync
-Revises: 2025_03_10_run_duration_bigint
+Revises: 2025_03_14_privacy
 Create Date: 2025-03-15
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '2025_03_15_calendar_sync'
-down_revision: str | None = '2025_03_10_run_duration_bigint'
+down_revision: str | None = '2025_03_14_privacy'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
