@@ -12,6 +12,7 @@ from sqlalchemy import select
 from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.support.models import Ticket
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.webhooks.mollie.models import Payment
@@ -29,6 +30,7 @@ class Person:
     payments: list[int]
     optouts: list[int]
     redirects: list[int]
+    tickets: list[int]
 
 
 async def add(db: Database, obj: Any) -> Any:
@@ -71,8 +73,12 @@ async def person_with_everything(db: Database, factory: Factory, tenant: Tenant,
                                                "email": email}))
     optout = await add(db, MarketingOptOut(tenant_id=tenant.id, contact_id=contact.id, source="test"))
     redirect = await add(db, ContactRedirect(tenant_id=tenant.id, merged_id=10_000 + contact.id, kept_id=contact.id))
+    ticket = await add(db, Ticket(tenant_id=tenant.id, number=contact.id, subject=f"Vraag van {first_name}",
+                                  description=f"{first_name} {last_name} ({email}, {phone}) vraagt om inzage.",
+                                  requester_kind="contact", requester_contact_id=contact.id, requester_email=email,
+                                  activity="security_compliance_question", priority="P3"))
     return Person(contact.id, [lead.id], [deal.id], [n.id for n in notes], [run.id], [delivery.id], [payment.id],
-                  [optout.id], [redirect.id])
+                  [optout.id], [redirect.id], [ticket.id])
 
 
 async def scalar_rows(db: Database, model: Any, *where: Any) -> list[Any]:

@@ -40,7 +40,8 @@ async def test_merge_moves_every_kind_of_linked_row(client, db, factory) -> None
     assert response.status_code == 200, response.text
     assert response.json()["moves"] == {"activities.contact_id": 1, "contact_redirects.kept_id": 1,
                                         "deals.contact_id": 1, "leads.contact_id": 1,
-                                        "marketing_optouts.contact_id": 1}
+                                        "marketing_optouts.contact_id": 1,
+                                        "support_tickets.requester_contact_id": 1}
     async with db.session() as session:
         for model, ids in ((Lead, other.leads), (Deal, other.deals)):
             rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()

@@ -53,9 +53,9 @@ async def test_a_merge_refuses_while_a_referencing_table_is_unregistered(db, fac
 
 
 def test_registering_a_table_is_one_line() -> None:
-    copy = _copy_with(name="support_tickets")
-    merge.register("support_tickets", "requester_id")
+    copy = _copy_with(name="loyalty_cards")
+    merge.register("loyalty_cards", "requester_id")
     try:
         assert merge.unregistered(copy) == []
     finally:
-        merge._REGISTRY.pop(("support_tickets", "requester_id"))
+        merge._REGISTRY.pop(("loyalty_cards", "requester_id"))

@@ -12,7 +12,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.support import service
 from rentguy_crm.tenants.scope import TenantScope
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).resolve().parents[1] / "webhooks" / "alertmanager" / "fixtures"
 URL = "/api/v1/webhooks/alertmanager"
 JOBS = ("support.alert_incidents", "support.sla_check", "support.dispatch")
 

@@ -226,10 +226,3 @@ async def test_template_clone_dry_run_lists_the_live_templates_and_writes_nothin
     assert "- lead-welcome (email, nl): " in text
     async with db.session() as session:
         assert await session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) == before
-
-
-@pytest.mark.slow
-async def test_the_sso_smoke_test_runs_the_suites_smoke_case(db: Any, tenant: Any) -> None:
-    text = await act(db, tenant, "run_sso_smoke_test")
-    assert text.splitlines()[0] == "SSO smoke test for mrdj: passed", text
-    assert re.search(r"1 passed", text)
