@@ -31,6 +31,8 @@ from rentguy_crm.observability import exporter
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
 from rentguy_crm.observability.routes import webhook_router as alertmanager_router
+from rentguy_crm.reporting.routes import feedback_router
+from rentguy_crm.reporting.routes import router as reports_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import router as status_router
 from rentguy_crm.webhooks.mollie.routes import router as mollie_router
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(status_router)
     app.include_router(automation_router, prefix="/api/v1/automation")
     app.include_router(templates_router, prefix="/api/v1/templates")
+    app.include_router(reports_router, prefix="/api/v1/reports")
+    app.include_router(feedback_router, prefix="/api/v1/feedback")
     app.include_router(alertmanager_router, prefix="/api/v1/webhooks")
     app.include_router(mollie_router, prefix="/api/v1/webhooks")
     return app

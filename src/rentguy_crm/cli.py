@@ -15,6 +15,8 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
+from rentguy_crm.reporting.cli import app as reports_app
+from rentguy_crm.reporting.cli import feedback_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 
@@ -37,6 +39,8 @@ app.add_typer(ratelimit_app, name="ratelimit")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(templates_app, name="templates")
 app.add_typer(observability_app, name="observability")
+app.add_typer(reports_app, name="reports")
+app.add_typer(feedback_app, name="feedback")
 app.command("quickstart")(quickstart_command)
 
 

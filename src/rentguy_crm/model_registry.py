@@ -9,6 +9,7 @@ from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.reporting.models import FeedbackItem, Report
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.webhooks.mollie.models import Payment
@@ -16,8 +17,8 @@ from rentguy_crm.webhooks.mollie.models import Payment
 metadata = Base.metadata
 
 __all__ = [
-    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event",
+    "Activity", "ApiKey", "AuditEntry", "AutomationRun", "Contact", "Deal", "Delivery", "Event", "FeedbackItem",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "Payment", "Pipeline", "PipelineStage", "RateLimitSwitch",
-    "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
+    "Report", "ScheduleRun", "Template", "TemplateVersion", "Tenant", "WatchdogAlert", "WorkerRecord", "Workflow",
     "WorkflowPause", "metadata",
 ]

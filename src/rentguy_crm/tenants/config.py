@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from rentguy_crm.integrations.settings import ChannelsConfig
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
+from rentguy_crm.tenants.sections.reports import ReportsSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -190,6 +191,7 @@ class TenantConfig(Strict):
     monitoring: Monitoring = Monitoring()
     payments: PaymentSettings = PaymentSettings()
     templates: TemplateSharing = TemplateSharing()
+    reports: ReportsSettings | None = None  # weekly Automation SLA and monthly retro; see docs/reports.md
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,86 @@
+"""The scheduled delivery of the reports; importing this module registers it with the workers' scheduler.
+
+`reporting.deliver`, every 5 minutes: for each tenant whose `reports` section is enabled and names recipients,
+the weekly Automation SLA of the past ISO week once its send moment (default Monday 08:00 in the tenant's zone)
+has come, and the retro of the past month on the first working day of the month (Monday to Friday, not a public
+holiday of `holiday_country`, from the `holidays` package) at `retro_time`. A period is sent once: the archive
+row with its `sent_at` is the record, so a tick that runs twice or on two workers sends nothing twice (the
+archive's unique (tenant, kind, period) refuses the second row). Only the latest period is looked at: a week
+missed while every worker was down for a whole week is sent by hand (`crm reports send`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.automation.schedules import scheduled_job
+from rentguy_crm.integrations.registry import build_channels
+from rentguy_crm.reporting import periods, repository, service
+from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.sections.reports import ReportsSettings
+
+log = structlog.get_logger(__name__)
+
+DELIVER_JOB = "reporting.deliver"
+ACTOR = f"schedule:{DELIVER_JOB}"
+
+
+def first_working_day(year: int, month: int, country: str | None) -> dt.date:
+    """The first day of the month that is Monday to Friday and not a public holiday of `country`."""
+    closed = holidays.country_holidays(country, years=year) if country else {}
+    day = dt.date(year, month, 1)
+    while day.weekday() >= 5 or day in closed:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def due_periods(settings: ReportsSettings, zone: str, now: dt.datetime) -> list[tuple[str, periods.Period]]:
+    """The (kind, period) whose send moment has passed at `now` and that are over in UTC: the ISO week before
+    the current local week, the month before the current local month."""
+    local = now.astimezone(ZoneInfo(zone))
+    due: list[tuple[str, periods.Period]] = []
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    send_day = monday + dt.timedelta(days=settings.weekday_index)
+    send_at = dt.datetime.combine(send_day, settings.clock_time(settings.weekly_time), tzinfo=local.tzinfo)
+    if local >= send_at:
+        week = periods.week_of(monday - dt.timedelta(days=7))
+        if week.end <= now:
+            due.append(("automation_sla", week))
+    first = first_working_day(local.year, local.month, settings.holiday_country)
+    retro_at = dt.datetime.combine(first, settings.clock_time(settings.retro_time), tzinfo=local.tzinfo)
+    if local >= retro_at:
+        month = periods.previous_month(periods.month(f"{local.year}-{local.month:02d}"))
+        if month.end <= now:
+            due.append(("retro", month))
+    return due
+
+
+async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+    sent: list[str] = []
+    for row in await repository.tenants_with_reports(session):
+        raw = (row.config or {}).get("reports")
+        if not raw:
+            continue
+        settings = ReportsSettings.model_validate(raw)
+        if not settings.enabled or not settings.recipients:
+            continue
+        for kind, period in due_periods(settings, settings.timezone or row.timezone, now):
+            existing = await repository.find_report(session, row.id, kind, period.label)
+            if existing is not None and existing.sent_at is not None:
+                continue
+            tenant = await session.get(Tenant, row.id)
+            assert tenant is not None
+            report = await service.generate(session, tenant, kind, period, actor=ACTOR, now=now)
+            channels = await build_channels(tenant)
+            await service.send(session, tenant, report, channels.mailer, actor=ACTOR, now=now)
+            sent.append(f"{row.slug}:{kind}:{period.label}")
+    return {"sent": sent} if sent else {}
+
+
+scheduled_job(DELIVER_JOB, "*/5 * * * *")(deliver_due_reports)

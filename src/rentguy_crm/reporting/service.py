@@ -1,0 +1,163 @@
+"""Making, archiving and sending the reports; recording feedback. Never commits: the command, request or scheduled
+tick that calls it owns the transaction. Every change is audited."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.audit import service as audit
+from rentguy_crm.errors import Conflict, NotFound, ValidationFailed
+from rentguy_crm.integrations.base import EmailMessage, Mailer, MailPart
+from rentguy_crm.kit import clock
+from rentguy_crm.reporting import charts, figures, periods, rendering, repository
+from rentguy_crm.reporting.models import FeedbackItem, Report
+from rentguy_crm.reporting.pdf import PdfUnavailable, render_pdf
+from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.sections.reports import ReportsSettings
+
+log = structlog.get_logger(__name__)
+
+CHARTS = {"automation_sla": charts.weekly_charts, "retro": charts.retro_charts}
+
+
+def report_settings(tenant: Tenant) -> ReportsSettings:
+    """The tenant's `reports` section, or the defaults (no recipients) when it has none."""
+    raw = (tenant.config or {}).get("reports")
+    return ReportsSettings.model_validate(raw) if raw else ReportsSettings()
+
+
+def report_zone(tenant: Tenant) -> str:
+    return report_settings(tenant).timezone or tenant.timezone or "UTC"
+
+
+def chart_bytes(report: Report) -> dict[str, bytes]:
+    return {name: base64.b64decode(value) for name, value in (report.charts or {}).items()}
+
+
+async def _build(kind: str, tenant: Tenant, period: periods.Period, session: AsyncSession) -> dict[str, Any]:
+    if kind == "automation_sla":
+        return await figures.automation_sla(session, tenant.id, tenant.slug, period)
+    return await figures.retro(session, tenant.id, tenant.slug, period)
+
+
+async def generate(session: AsyncSession, tenant: Tenant, kind: str, period: periods.Period, *, actor: str,
+                   now: dt.datetime | None = None) -> Report:
+    """Compute the figures of a past period, draw the charts, render the HTML and the PDF, and archive them
+    (replacing an earlier generation of the same period; when it was sent is kept). A PDF that cannot be made
+    leaves `pdf` empty and says why in `pdf_error`."""
+    now = now or clock.now()
+    noun = "week" if kind == "automation_sla" else "month"
+    periods.require_past(period, now, noun)
+    data = await _build(kind, tenant, period, session)
+    pictures = await asyncio.to_thread(CHARTS[kind], data)
+    language = report_settings(tenant).language
+    generated_text = clock.local_text(now, report_zone(tenant))
+    html = rendering.render(kind, data, language=language, generated_at=generated_text,
+                            image=lambda name: rendering.data_uri(pictures[name]))
+    pdf: bytes | None = None
+    pdf_error: str | None = None
+    try:
+        pdf = await asyncio.to_thread(render_pdf, html)
+    except PdfUnavailable as exc:
+        pdf_error = exc.detail
+        log.warning("report_pdf_unavailable", tenant=tenant.slug, kind=kind, period=period.label)
+    encoded = {name: base64.b64encode(png).decode() for name, png in pictures.items()}
+    report = await repository.find_report(session, tenant.id, kind, period.label)
+    before = None if report is None else {"generated_at": report.generated_at.isoformat(),
+                                          "generated_by": report.generated_by}
+    if report is None:
+        report = Report(tenant_id=tenant.id, kind=kind, period=period.label, sent_to=[])
+    report.generated_at, report.generated_by = now, actor
+    report.figures, report.charts, report.html = data, encoded, html
+    report.pdf, report.pdf_error = pdf, pdf_error
+    await repository.add(session, report)
+    await audit.record(session, actor=actor, action="report.generated" if before is None else "report.regenerated",
+                       entity_type="report", entity_id=report.id, tenant_id=tenant.id, before=before,
+                       after={"kind": kind, "period": period.label, "generated_at": now.isoformat(),
+                              "pdf": pdf is not None})
+    return report
+
+
+def mail_for(report: Report, tenant: Tenant, to: str) -> EmailMessage:
+    """The report as a mail to one recipient: HTML with the charts inline (cid:), text summary, PDF attached."""
+    language = report_settings(tenant).language
+    pictures = chart_bytes(report)
+    generated_text = clock.local_text(report.generated_at, report_zone(tenant))
+    html = rendering.render(report.kind, report.figures, language=language, generated_at=generated_text,
+                            image=lambda name: f"cid:{name}.{report.id}@report")
+    text = rendering.text_summary(report.kind, report.figures, language)
+    attachments = []
+    if report.pdf is not None:
+        attachments.append(MailPart(report.pdf, "application/pdf", filename=pdf_filename(report, tenant)))
+    else:
+        text += f"\n{rendering.LABELS[language]['pdf_missing']}: {report.pdf_error}\n"
+    return EmailMessage(to=to, subject=rendering.title(report.kind, report.figures, language), text=text, html=html,
+                        inline_images=[MailPart(png, "image/png", filename=f"{name}.png",
+                                                cid=f"{name}.{report.id}@report") for name, png in pictures.items()],
+                        attachments=attachments)
+
+
+def pdf_filename(report: Report, tenant: Tenant) -> str:
+    return f"{tenant.slug}-{report.kind.replace('_', '-')}-{report.period}.pdf"
+
+
+async def send(session: AsyncSession, tenant: Tenant, report: Report, mailer: Mailer | None, *, actor: str,
+               now: dt.datetime | None = None) -> list[str]:
+    """Mail the report to every recipient of the tenant's `reports` section; returns who it went to. The
+    idempotency key names the report, its generation and the recipient, so a retried send is the same message."""
+    recipients = report_settings(tenant).recipients
+    if not recipients:
+        raise Conflict(f"Tenant {tenant.slug} has no report recipients: add them to the 'reports' section of "
+                       f"configs/tenants/{tenant.slug}.json and provision it.")
+    if mailer is None:
+        raise Conflict(f"Tenant {tenant.slug} has no e-mail channel: configure 'channels.email' to send reports.")
+    now = now or clock.now()
+    generation = int(report.generated_at.timestamp())
+    sent: list[str] = []
+    for recipient in recipients:
+        address = f"{recipient.name} <{recipient.email}>"
+        await mailer.send(mail_for(report, tenant, address),
+                          idempotency_key=f"report:{report.id}:{generation}:{recipient.email}")
+        sent.append(str(recipient.email))
+    before = {"sent_at": report.sent_at.isoformat() if report.sent_at else None}
+    report.sent_at, report.sent_to = now, sent
+    await session.flush()
+    # Recipients are counted, not named, in the audit entry and the log (no personal data in logs).
+    await audit.record(session, actor=actor, action="report.sent", entity_type="report", entity_id=report.id,
+                       tenant_id=tenant.id, before=before, after={"sent_at": now.isoformat(), "recipients": len(sent)})
+    log.info("report_sent", tenant=tenant.slug, kind=report.kind, period=report.period, recipients=len(sent))
+    return sent
+
+
+async def get(session: AsyncSession, tenant_id: int, report_id: int) -> Report:
+    report = await repository.get_report(session, tenant_id, report_id)
+    if report is None:
+        raise NotFound(f"No report {report_id}.")
+    return report
+
+
+async def add_feedback(session: AsyncSession, tenant_id: int, *, author: str, text: str, tags: list[str],
+                       workflow_key: str | None, template_key: str | None, screen: str | None,
+                       now: dt.datetime | None = None) -> FeedbackItem:
+    """Record a feedback item; a workflow or template key the tenant does not have is a 422 naming it."""
+    problems = []
+    if workflow_key and not await repository.workflow_exists(session, tenant_id, workflow_key):
+        problems.append({"field": "workflow_key", "type": "value_error",
+                         "message": f"no workflow '{workflow_key}' in this tenant"})
+    if template_key and not await repository.template_exists(session, tenant_id, template_key):
+        problems.append({"field": "template_key", "type": "value_error",
+                         "message": f"no template '{template_key}' in this tenant"})
+    if problems:
+        raise ValidationFailed("; ".join(p["message"] for p in problems), errors=problems)
+    item = await repository.add(session, FeedbackItem(
+        tenant_id=tenant_id, author=author, text=text, tags=tags, workflow_key=workflow_key,
+        template_key=template_key, screen=screen, created_at=now or clock.now()))
+    await audit.record(session, actor=author, action="feedback.created", entity_type="feedback_item",
+                       entity_id=item.id, tenant_id=tenant_id, after=figures.feedback_json(item))
+    return item
