@@ -9,6 +9,7 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 has_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 has_lib libpango-1.0.so.0 || need+=(libpango-1.0-0)
 has_lib libpangoft2-1.0.so.0 || need+=(libpangoft2-1.0-0)
+has_lib libharfbuzz-subset.so.0 || need+=(libharfbuzz-subset0)  # font subsetting (WeasyPrint warns without it)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "!! cannot install ${need[*]} (not root or no apt-get): the tests that need them will be SKIPPED" >&2
