@@ -29,6 +29,12 @@ ROUTES: list[tuple[str, str, Any, set[str], int]] = [
 RECORD_ROUTES = [r for r in ROUTES if "{report}" in r[1]]
 
 
+@pytest.fixture(autouse=True)
+def quick_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint takes seconds per report; these tests are about the routes (test_delivery renders real PDFs)."""
+    monkeypatch.setattr(service, "render_pdf", lambda html: b"%PDF-1.7\n% " + str(len(html)).encode() + b"\n")
+
+
 async def make_report(db, tenant) -> int:  # type: ignore[no-untyped-def]
     async with db.session() as session:
         report = await service.generate(session, tenant, "automation_sla", periods.week("2025-W11"), actor="t",
@@ -88,13 +94,15 @@ async def test_lists_show_only_the_keys_tenant(client, db, factory, world) -> No
     assert (await client.get("/api/v1/feedback", headers=headers)).json()["total"] == 0
 
 
-async def test_a_report_reads_back_with_its_figures_pdf_and_charts(client, factory, world) -> None:
+async def test_a_report_reads_back_with_its_figures_pdf_and_charts(client, db, factory, world) -> None:
     headers = await factory.headers(world["mrdj"], "operations")
     detail = (await client.get(f"/api/v1/reports/{world['report']}", headers=headers)).json()
     assert detail["period"] == "2025-W11" and detail["charts"] == ["outcomes", "sla"]
     assert detail["figures"]["target_pct"] == 95.0
     pdf = await client.get(f"/api/v1/reports/{world['report']}/pdf", headers=headers)
-    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    async with db.session() as session:
+        archived = await service.get(session, world["mrdj"].id, world["report"])
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content == archived.pdf
     chart = await client.get(f"/api/v1/reports/{world['report']}/charts/sla", headers=headers)
     assert chart.headers["content-type"] == "image/png"
     unknown = await client.get(f"/api/v1/reports/{world['report']}/charts/nope", headers=headers)
@@ -139,6 +147,7 @@ async def test_bad_feedback_is_a_422_naming_the_field_and_changes_nothing(client
 async def test_a_report_without_a_pdf_answers_404_saying_why(client, db, factory, world, monkeypatch) -> None:
     import sys
 
+    monkeypatch.undo()  # the real PDF path, with WeasyPrint's import failing as without its libraries
     monkeypatch.setitem(sys.modules, "weasyprint", None)
     async with db.session() as session:
         report = await service.generate(session, world["mrdj"], "automation_sla", periods.week("2025-W10"),
