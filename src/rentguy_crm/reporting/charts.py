@@ -2,24 +2,32 @@
 figure) and stored with the report, so the mail (inline `cid:` images), the PDF and the web app show the same
 pictures. PNG rather than SVG because mail clients (Gmail, Outlook) do not show SVG images.
 
-Every function takes the figures of `reporting.figures` and returns `{name: png_bytes}`.
+Every function takes the figures of `reporting.figures` and returns `{name: png_bytes}`. matplotlib is imported
+when the first chart is drawn (it takes seconds to import on a busy machine), so every other command and the API
+start without it.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TARGET_COLOUR = "#E94560"
 OK_COLOUR = "#2E7D32"
 MISS_COLOUR = "#C62828"
 PALETTE = ["#1A1A2E", "#E94560", "#0F4C75", "#F5A623", "#3282B8", "#6A994E", "#8E7DBE"]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
 
 
 def _png(fig: Figure) -> bytes:
@@ -32,7 +40,7 @@ def _png(fig: Figure) -> bytes:
 def sla_chart(figures: dict[str, Any]) -> bytes:
     """Bars: % within 2 minutes per workflow, green at or above the target, red below; the target as a line."""
     rows = [w for w in figures["workflows"] if w["runs"]]
-    fig = Figure(figsize=(7, 0.5 + 0.55 * max(len(rows), 1)))
+    fig = _new_figure(7, 0.5 + 0.55 * max(len(rows), 1))
     ax = fig.subplots()
     names = [w["workflow"] for w in rows]
     values = [w["pct_within_2_minutes"] or 0.0 for w in rows]
@@ -54,7 +62,7 @@ def sla_chart(figures: dict[str, Any]) -> bytes:
 def outcomes_chart(figures: dict[str, Any]) -> bytes:
     """Stacked bars per workflow: succeeded, failed, dead runs."""
     rows = [w for w in figures["workflows"] if w["runs"]]
-    fig = Figure(figsize=(7, 0.5 + 0.55 * max(len(rows), 1)))
+    fig = _new_figure(7, 0.5 + 0.55 * max(len(rows), 1))
     ax = fig.subplots()
     names = [w["workflow"] for w in rows]
     left = [0] * len(rows)
@@ -70,7 +78,7 @@ def outcomes_chart(figures: dict[str, Any]) -> bytes:
 
 
 def _trend(figures: dict[str, Any], key: str, title: str, ylabel: str, target: float | None = None) -> bytes:
-    fig = Figure(figsize=(7, 3.2))
+    fig = _new_figure(7, 3.2)
     ax = fig.subplots()
     weeks = figures["weeks"]
     for n, trend in enumerate(figures["trends"]):
