@@ -55,13 +55,13 @@ class MetabaseFake:
                                            self.headers.get("X-Metabase-Session"))
                 self._answer(status, reply)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._handle("POST")
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 self._handle("PUT")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
