@@ -96,3 +96,19 @@ def test_no_retro_on_a_public_holiday_and_the_next_working_day_it_is_due() -> No
     monday = dt.datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
     due = {k: p.label for k, p in jobs.due_periods(settings, "Europe/Amsterdam", monday)}
     assert due == {"automation_sla": "2026-W53", "retro": "2026-12"}
+
+
+async def test_one_tenants_refusing_mail_server_does_not_hold_back_another_tenants_report(db, mrdj, factory,
+                                                                                           smtp) -> None:
+    from tests.vendor_fakes import free_port
+
+    broken = {"provider": "smtp", "host": "127.0.0.1", "port": free_port(), "security": "none",
+              "from_address": "x <info@example.nl>", "timeout_seconds": 5}
+    await factory.tenant("aaa", channels={"email": broken})
+    now = dt.datetime(2025, 3, 17, 7, 0, tzinfo=UTC)
+    outcome = await tick(db, now)
+    assert outcome["failed"] == ["aaa:automation_sla:2025-W11", "aaa:retro:2025-02"]
+    assert outcome["sent"] == ["mrdj:automation_sla:2025-W11", "mrdj:retro:2025-02"]
+    # The failed one is still owed: the next tick tries it again, the sent ones are not repeated.
+    again = await tick(db, now + dt.timedelta(minutes=5))
+    assert again == {"failed": ["aaa:automation_sla:2025-W11", "aaa:retro:2025-02"]}

@@ -62,7 +62,10 @@ def due_periods(settings: ReportsSettings, zone: str, now: dt.datetime) -> list[
 
 
 async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+    """One tick. Each report is made and sent in its own savepoint: a tenant whose mail server refuses (the report
+    stays unsent and is tried again at the next tick) does not hold back the other tenants' reports."""
     sent: list[str] = []
+    failed: list[str] = []
     for row in await repository.tenants_with_reports(session):
         raw = (row.config or {}).get("reports")
         if not raw:
@@ -76,11 +79,19 @@ async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[s
                 continue
             tenant = await session.get(Tenant, row.id)
             assert tenant is not None
-            report = await service.generate(session, tenant, kind, period, actor=ACTOR, now=now)
-            channels = await build_channels(tenant)
-            await service.send(session, tenant, report, channels.mailer, actor=ACTOR, now=now)
-            sent.append(f"{row.slug}:{kind}:{period.label}")
-    return {"sent": sent} if sent else {}
+            name = f"{row.slug}:{kind}:{period.label}"
+            try:
+                async with session.begin_nested():
+                    report = await service.generate(session, tenant, kind, period, actor=ACTOR, now=now)
+                    channels = await build_channels(tenant)
+                    await service.send(session, tenant, report, channels.mailer, actor=ACTOR, now=now)
+            except Exception as exc:  # one tenant's broken mail setup must not stop the others' reports
+                log.warning("report_delivery_failed", tenant=row.slug, kind=kind, period=period.label,
+                            error=f"{type(exc).__name__}: {str(exc)[:200]}")
+                failed.append(name)
+                continue
+            sent.append(name)
+    return {k: v for k, v in (("sent", sent), ("failed", failed)) if v}
 
 
 scheduled_job(DELIVER_JOB, "*/5 * * * *")(deliver_due_reports)
