@@ -12,6 +12,8 @@ missed while every worker was down for a whole week is sent by hand (`crm report
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.schedules import scheduled_job
+from rentguy_crm.db import READ_ONLY_OPTION
 from rentguy_crm.integrations.registry import build_channels
 from rentguy_crm.reporting import periods, repository, service
 from rentguy_crm.tenants.models import Tenant
@@ -61,12 +64,18 @@ def due_periods(settings: ReportsSettings, zone: str, now: dt.datetime) -> list[
     return due
 
 
-async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
-    """One tick. Each report is made and sent in its own savepoint: a tenant whose mail server refuses (the report
-    stays unsent and is tried again at the next tick) does not hold back the other tenants' reports."""
-    sent: list[str] = []
-    failed: list[str] = []
-    for row in await repository.tenants_with_reports(session):
+@asynccontextmanager
+async def _reading_beside(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A read-only session on the tick's engine. The figures, charts and PDF (seconds of work) are made in it,
+    before the tick's own session takes SQLite's write lock, so lead capture is not kept waiting meanwhile."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as reader, reader.begin():
+        await reader.connection(execution_options={READ_ONLY_OPTION: True})
+        yield reader
+
+
+async def _due_reports(reader: AsyncSession, now: dt.datetime) -> list[tuple[Tenant, service.PreparedReport]]:
+    due: list[tuple[Tenant, service.PreparedReport]] = []
+    for row in await repository.tenants_with_reports(reader):
         raw = (row.config or {}).get("reports")
         if not raw:
             continue
@@ -74,23 +83,38 @@ async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[s
         if not settings.enabled or not settings.recipients:
             continue
         for kind, period in due_periods(settings, settings.timezone or row.timezone, now):
-            existing = await repository.find_report(session, row.id, kind, period.label)
+            existing = await repository.find_report(reader, row.id, kind, period.label)
             if existing is not None and existing.sent_at is not None:
                 continue
-            tenant = await session.get(Tenant, row.id)
+            tenant = await reader.get(Tenant, row.id)
             assert tenant is not None
-            name = f"{row.slug}:{kind}:{period.label}"
-            try:
-                async with session.begin_nested():
-                    report = await service.generate(session, tenant, kind, period, actor=ACTOR, now=now)
-                    channels = await build_channels(tenant)
-                    await service.send(session, tenant, report, channels.mailer, actor=ACTOR, now=now)
-            except Exception as exc:  # one tenant's broken mail setup must not stop the others' reports
-                log.warning("report_delivery_failed", tenant=row.slug, kind=kind, period=period.label,
-                            error=f"{type(exc).__name__}: {str(exc)[:200]}")
-                failed.append(name)
-                continue
-            sent.append(name)
+            due.append((tenant, await service.prepare(reader, tenant, kind, period, now=now)))
+    return due
+
+
+async def deliver_due_reports(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+    """One tick. Each report is archived and sent in its own savepoint: a tenant whose mail server refuses (the
+    report stays unsent and is tried again at the next tick) does not hold back the other tenants' reports."""
+    async with _reading_beside(session) as reader:
+        due = await _due_reports(reader, now)
+    sent: list[str] = []
+    failed: list[str] = []
+    for tenant, prepared in due:
+        name = f"{tenant.slug}:{prepared.kind}:{prepared.period}"
+        existing = await repository.find_report(session, tenant.id, prepared.kind, prepared.period)
+        if existing is not None and existing.sent_at is not None:  # another worker sent it meanwhile
+            continue
+        try:
+            async with session.begin_nested():
+                report = await service.archive(session, tenant, prepared, actor=ACTOR, now=now)
+                channels = await build_channels(tenant)
+                await service.send(session, tenant, report, channels.mailer, actor=ACTOR, now=now)
+        except Exception as exc:  # one tenant's broken mail setup must not stop the others' reports
+            log.warning("report_delivery_failed", tenant=tenant.slug, kind=prepared.kind, period=prepared.period,
+                        error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            failed.append(name)
+            continue
+        sent.append(name)
     return {k: v for k, v in (("sent", sent), ("failed", failed)) if v}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -46,12 +47,23 @@ async def _build(kind: str, tenant: Tenant, period: periods.Period, session: Asy
     return await figures.retro(session, tenant.id, tenant.slug, period)
 
 
-async def generate(session: AsyncSession, tenant: Tenant, kind: str, period: periods.Period, *, actor: str,
-                   now: dt.datetime | None = None) -> Report:
-    """Compute the figures of a past period, draw the charts, render the HTML and the PDF, and archive them
-    (replacing an earlier generation of the same period; when it was sent is kept). A PDF that cannot be made
-    leaves `pdf` empty and says why in `pdf_error`."""
-    now = now or clock.now()
+@dataclass
+class PreparedReport:
+    """A report computed and rendered, not yet archived."""
+
+    kind: str
+    period: str
+    figures: dict[str, Any]
+    pictures: dict[str, bytes]
+    html: str
+    pdf: bytes | None
+    pdf_error: str | None
+
+
+async def prepare(session: AsyncSession, tenant: Tenant, kind: str, period: periods.Period, *,
+                  now: dt.datetime) -> PreparedReport:
+    """Compute the figures of a past period (reads only), draw the charts, render the HTML and the PDF. Raises
+    PeriodError for a period that is not over; a PDF that cannot be made leaves `pdf` None and says why."""
     noun = "week" if kind == "automation_sla" else "month"
     periods.require_past(period, now, noun)
     data = await _build(kind, tenant, period, session)
@@ -67,21 +79,35 @@ async def generate(session: AsyncSession, tenant: Tenant, kind: str, period: per
     except PdfUnavailable as exc:
         pdf_error = exc.detail
         log.warning("report_pdf_unavailable", tenant=tenant.slug, kind=kind, period=period.label)
-    encoded = {name: base64.b64encode(png).decode() for name, png in pictures.items()}
-    report = await repository.find_report(session, tenant.id, kind, period.label)
+    return PreparedReport(kind, period.label, data, pictures, html, pdf, pdf_error)
+
+
+async def archive(session: AsyncSession, tenant: Tenant, prepared: PreparedReport, *, actor: str,
+                  now: dt.datetime) -> Report:
+    """Store a prepared report, replacing an earlier generation of the same period (when it was sent is kept)."""
+    encoded = {name: base64.b64encode(png).decode() for name, png in prepared.pictures.items()}
+    report = await repository.find_report(session, tenant.id, prepared.kind, prepared.period)
     before = None if report is None else {"generated_at": report.generated_at.isoformat(),
                                           "generated_by": report.generated_by}
     if report is None:
-        report = Report(tenant_id=tenant.id, kind=kind, period=period.label, sent_to=[])
+        report = Report(tenant_id=tenant.id, kind=prepared.kind, period=prepared.period, sent_to=[])
     report.generated_at, report.generated_by = now, actor
-    report.figures, report.charts, report.html = data, encoded, html
-    report.pdf, report.pdf_error = pdf, pdf_error
+    report.figures, report.charts, report.html = prepared.figures, encoded, prepared.html
+    report.pdf, report.pdf_error = prepared.pdf, prepared.pdf_error
     await repository.add(session, report)
     await audit.record(session, actor=actor, action="report.generated" if before is None else "report.regenerated",
                        entity_type="report", entity_id=report.id, tenant_id=tenant.id, before=before,
-                       after={"kind": kind, "period": period.label, "generated_at": now.isoformat(),
-                              "pdf": pdf is not None})
+                       after={"kind": prepared.kind, "period": prepared.period, "generated_at": now.isoformat(),
+                              "pdf": prepared.pdf is not None})
     return report
+
+
+async def generate(session: AsyncSession, tenant: Tenant, kind: str, period: periods.Period, *, actor: str,
+                   now: dt.datetime | None = None) -> Report:
+    """Prepare and archive a report of a past period in one session (the CLI and the tests)."""
+    now = now or clock.now()
+    prepared = await prepare(session, tenant, kind, period, now=now)
+    return await archive(session, tenant, prepared, actor=actor, now=now)
 
 
 def mail_for(report: Report, tenant: Tenant, to: str) -> EmailMessage:
