@@ -25,13 +25,6 @@ def smtp() -> Any:
     fake.controller.stop()
 
 
-@pytest.fixture(autouse=True)
-def quick_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rentguy_crm.reporting import service
-
-    monkeypatch.setattr(service, "render_pdf", lambda html: b"%PDF-1.7\n")
-
-
 @pytest.fixture
 async def mrdj(db, factory, smtp: SmtpFake):  # type: ignore[no-untyped-def]
     email = {"provider": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",

@@ -88,7 +88,7 @@ async def _due_reports(reader: AsyncSession, now: dt.datetime) -> list[tuple[Ten
                 continue
             tenant = await reader.get(Tenant, row.id)
             assert tenant is not None
-            due.append((tenant, await service.prepare(reader, tenant, kind, period, now=now)))
+            due.append((tenant, await service.prepare(reader, tenant, kind, period, now=now, isolate=True)))
     return due
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,24 +62,37 @@ class PreparedReport:
     pdf_error: str | None
 
 
+def render_report(kind: str, data: dict[str, Any], language: str,
+                  generated_text: str) -> tuple[dict[str, bytes], str, bytes | None, str | None]:
+    """Charts, HTML, and PDF (or why there is none) of a report's figures: CPU work with no database, picklable so
+    it can run in a separate process."""
+    pictures = CHARTS[kind](data)
+    html = rendering.render(kind, data, language=language, generated_at=generated_text,
+                            image=lambda name: rendering.data_uri(pictures[name]))
+    try:
+        return pictures, html, render_pdf(html), None
+    except PdfUnavailable as exc:
+        return pictures, html, None, exc.detail
+
+
 async def prepare(session: AsyncSession, tenant: Tenant, kind: str, period: periods.Period, *,
-                  now: dt.datetime) -> PreparedReport:
+                  now: dt.datetime, isolate: bool = False) -> PreparedReport:
     """Compute the figures of a past period (reads only), draw the charts, render the HTML and the PDF. Raises
-    PeriodError for a period that is not over; a PDF that cannot be made leaves `pdf` None and says why."""
+    PeriodError for a period that is not over; a PDF that cannot be made leaves `pdf` None and says why.
+
+    `isolate=True` (the workers) draws and renders in a separate process: matplotlib and WeasyPrint hold the GIL
+    for seconds, which in a thread would stall the worker's claims of lead runs meanwhile."""
     noun = "week" if kind == "automation_sla" else "month"
     periods.require_past(period, now, noun)
     data = await _build(kind, tenant, period, session)
-    pictures = await asyncio.to_thread(CHARTS[kind], data)
-    language = report_settings(tenant).language
-    generated_text = clock.local_text(now, report_zone(tenant))
-    html = rendering.render(kind, data, language=language, generated_at=generated_text,
-                            image=lambda name: rendering.data_uri(pictures[name]))
-    pdf: bytes | None = None
-    pdf_error: str | None = None
-    try:
-        pdf = await asyncio.to_thread(render_pdf, html)
-    except PdfUnavailable as exc:
-        pdf_error = exc.detail
+    args = (kind, data, report_settings(tenant).language, clock.local_text(now, report_zone(tenant)))
+    if isolate:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pictures, html, pdf, pdf_error = await asyncio.get_running_loop().run_in_executor(
+                pool, render_report, *args)
+    else:
+        pictures, html, pdf, pdf_error = await asyncio.to_thread(render_report, *args)
+    if pdf_error:
         log.warning("report_pdf_unavailable", tenant=tenant.slug, kind=kind, period=period.label)
     return PreparedReport(kind, period.label, data, pictures, html, pdf, pdf_error)
 
