@@ -1,7 +1,7 @@
 """Privacy and data correction: contact redirects (merges), marketing opt-outs, and the reason of an audit entry.
 
 Revision ID: 2025_03_14_privacy
-Revises: 2025_03_12_support_desk
+Revises: 2025_03_13_reports
 Create Date: 2025-03-14
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '2025_03_14_privacy'
-down_revision: str | None = '2025_03_12_support_desk'
+down_revision: str | None = '2025_03_13_reports'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -39,6 +39,8 @@ from rentguy_crm.privacy.routes import router as privacy_router
 from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
 from rentguy_crm.support.runbook_actions import register_status_report
+from rentguy_crm.reporting.routes import feedback_router
+from rentguy_crm.reporting.routes import router as reports_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(automation_router, prefix="/api/v1/automation")
     app.include_router(templates_router, prefix="/api/v1/templates")
     app.include_router(support_router, prefix="/api/v1/support")
+    app.include_router(reports_router, prefix="/api/v1/reports")
+    app.include_router(feedback_router, prefix="/api/v1/feedback")
     app.include_router(alertmanager_router, prefix="/api/v1/webhooks")
     app.include_router(mollie_router, prefix="/api/v1/webhooks")
     app.include_router(opsgenie_router, prefix="/api/v1/webhooks")

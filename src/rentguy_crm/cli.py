@@ -24,6 +24,8 @@ from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.support.cli import app as tickets_app
 from rentguy_crm.support.runbook_actions import register_status_report
+from rentguy_crm.reporting.cli import app as reports_app
+from rentguy_crm.reporting.cli import feedback_app
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 from rentguy_crm.tenants.config import TenantConfigError
@@ -55,6 +57,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(reports_app, name="reports")
+app.add_typer(feedback_app, name="feedback")
 app.command("quickstart")(quickstart_command)
 app.command("release-notes")(release_notes_command)
 

@@ -17,6 +17,7 @@ from rentguy_crm.support.models import SlaMark as SupportSlaMark
 from rentguy_crm.support.models import Ticket as SupportTicket
 from rentguy_crm.support.models import TicketLink as SupportTicketLink
 from rentguy_crm.support.models import TimelineEntry as SupportTimelineEntry
+from rentguy_crm.reporting.models import FeedbackItem, Report
 from rentguy_crm.templates.models import Delivery, Template, TemplateVersion
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.webhooks.mollie.models import Payment
@@ -25,9 +26,9 @@ metadata = Base.metadata
 
 __all__ = [
     "Activity", "ApiKey", "AuditEntry", "AutomationRun", "CalendarDeltaState", "CalendarEventLink",
-    "Contact", "ContactRedirect", "Deal", "Delivery", "Event",
+    "Contact", "ContactRedirect", "Deal", "Delivery", "Event", "FeedbackItem",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "LoginLink", "MarketingOptOut", "Payment", "Pipeline",
-    "PipelineStage", "RateLimitSwitch", "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark",
+    "PipelineStage", "RateLimitSwitch", "Report", "ScheduleRun", "SupportDispatch", "SupportRunbookTick", "SupportSlaMark",
     "SupportTicket", "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "User",
     "UserSession", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

@@ -16,7 +16,8 @@ class Permission(StrEnum):
     TEMPLATES_READ = "templates:read"
     TEMPLATES_WRITE = "templates:write"  # edit drafts, publish, archive, clone
     RATELIMIT_MANAGE = "ratelimit:manage"
-    REPORTS_READ = "reports:read"
+    REPORTS_READ = "reports:read"        # the report archive and the UAT feedback list
+    FEEDBACK_WRITE = "feedback:write"    # record UAT feedback (any staff role)
     AUDIT_READ = "audit:read"
     ALERTS_INGEST = "alerts:ingest"    # Alertmanager's webhook records alerts as events
     DATA_CORRECT = "data:correct"      # merge contacts, import contacts and leads (docs/privacy.md)
@@ -29,24 +30,25 @@ class Permission(StrEnum):
 ROLES: dict[str, frozenset[Permission]] = {
     "sales": frozenset({
         Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
-        Permission.AUTOMATION_READ, Permission.TEMPLATES_READ,
+        Permission.AUTOMATION_READ, Permission.TEMPLATES_READ, Permission.FEEDBACK_WRITE,
     }),
     "operations": frozenset({
         Permission.CRM_READ, Permission.CRM_WRITE, Permission.ACTIVITIES_WRITE, Permission.LEADS_SUBMIT,
         Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE, Permission.TEMPLATES_READ,
         Permission.TEMPLATES_WRITE, Permission.RATELIMIT_MANAGE, Permission.REPORTS_READ,
         Permission.AUDIT_READ, Permission.ALERTS_INGEST, Permission.DATA_CORRECT,
-        Permission.TICKETS_READ, Permission.TICKETS_WRITE,
+        Permission.TICKETS_READ, Permission.TICKETS_WRITE, Permission.FEEDBACK_WRITE,
     }),
     "engineering": frozenset({
         Permission.CRM_READ, Permission.AUTOMATION_READ, Permission.AUTOMATION_OPERATE,
         Permission.AUTOMATION_MANAGE, Permission.TEMPLATES_READ, Permission.RATELIMIT_MANAGE,
         Permission.REPORTS_READ, Permission.AUDIT_READ, Permission.ALERTS_INGEST, Permission.TICKETS_READ,
-        Permission.TICKETS_WRITE,
+        Permission.TICKETS_WRITE, Permission.FEEDBACK_WRITE,
     }),
     "support": frozenset({
         Permission.CRM_READ, Permission.ACTIVITIES_WRITE, Permission.AUTOMATION_READ,
         Permission.TEMPLATES_READ, Permission.REPORTS_READ, Permission.TICKETS_READ, Permission.TICKETS_WRITE,
+        Permission.FEEDBACK_WRITE,
     }),
     "admin": frozenset(Permission),
 }

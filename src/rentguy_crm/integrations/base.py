@@ -51,6 +51,16 @@ class DeliveryReceipt:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MailPart:
+    """A file carried by a mail: an attachment, or an image the HTML shows inline as `<img src="cid:<cid>">`."""
+
+    data: bytes
+    mime_type: str                 # e.g. application/pdf, image/png
+    filename: str | None = None    # attachments: the name the reader sees
+    cid: str | None = None         # inline images: the Content-ID without angle brackets (RFC 2392)
+
+
 @dataclass
 class EmailMessage:
     to: str
@@ -62,6 +72,8 @@ class EmailMessage:
     marketing: bool = False
     unsubscribe_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    inline_images: list[MailPart] = field(default_factory=list)  # shown by the HTML part (multipart/related)
+    attachments: list[MailPart] = field(default_factory=list)    # multipart/mixed
 
 
 @runtime_checkable

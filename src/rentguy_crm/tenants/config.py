@@ -16,6 +16,7 @@ from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
 from rentguy_crm.tenants.sections.sso import SsoSettings
 from rentguy_crm.tenants.sections.support import SupportSettings
+from rentguy_crm.tenants.sections.reports import ReportsSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -197,6 +198,7 @@ class TenantConfig(Strict):
     calendar: CalendarSettings = CalendarSettings()  # shared Outlook calendar of gigs; see docs/calendar.md
     privacy: PrivacySettings = PrivacySettings()
     support: SupportSettings = Field(default_factory=SupportSettings)  # tickets, RACI, SLA: docs/support.md
+    reports: ReportsSettings | None = None  # weekly Automation SLA and monthly retro; see docs/reports.md
 
     @field_validator("timezone")
     @classmethod

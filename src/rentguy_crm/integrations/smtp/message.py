@@ -1,5 +1,6 @@
 """The MIME message both mailers send: headers from the tenant config, a Message-ID derived from the step's
-idempotency key (so a resend is recognisably the same message) and List-Unsubscribe on marketing mail."""
+idempotency key (so a resend is recognisably the same message), List-Unsubscribe on marketing mail, and inline
+images (multipart/related, RFC 2387) and attachments (multipart/mixed) when the message carries them."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def build_mime(message: EmailMessage, *, idempotency_key: str, default_from: str
     mime.set_content(message.text)
     if message.html:
         mime.add_alternative(message.html, subtype="html")
+        if message.inline_images:
+            parts = mime.get_payload()
+            html_part = parts[-1] if isinstance(parts, list) else None
+            assert isinstance(html_part, MimeMessage)  # set_content + add_alternative made it multipart
+            for image in message.inline_images:
+                maintype, _, subtype = image.mime_type.partition("/")
+                html_part.add_related(image.data, maintype=maintype, subtype=subtype, cid=f"<{image.cid}>",
+                                      disposition="inline", filename=image.filename)
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     # Headers are written whole up to RFC 5322's 998 characters: folded at 78, a List-Unsubscribe URL longer
     # than a line became an RFC 2047 encoded word, which mail clients do not read as a link (RFC 2369 §2).
     # The bodies were encoded above under the 78-character policy and stay as they are.
