@@ -36,11 +36,11 @@ from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.observability.routes import router as metrics_router
 from rentguy_crm.privacy.routes import public_router as unsubscribe_router
 from rentguy_crm.privacy.routes import router as privacy_router
+from rentguy_crm.reporting.routes import feedback_router
+from rentguy_crm.reporting.routes import router as reports_router
 from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
 from rentguy_crm.support.runbook_actions import register_status_report
-from rentguy_crm.reporting.routes import feedback_router
-from rentguy_crm.reporting.routes import router as reports_router
 from rentguy_crm.templates.routes import router as templates_router
 from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router

@@ -22,10 +22,10 @@ from rentguy_crm.privacy.cli import contacts_app, export_app, import_app, privac
 from rentguy_crm.provisioning import provision_command
 from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
-from rentguy_crm.support.cli import app as tickets_app
-from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.reporting.cli import app as reports_app
 from rentguy_crm.reporting.cli import feedback_app
+from rentguy_crm.support.cli import app as tickets_app
+from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.cli import app as templates_app
 from rentguy_crm.tenants.cli import app as tenants_app
 from rentguy_crm.tenants.config import TenantConfigError

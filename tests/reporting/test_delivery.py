@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.integrations.settings import EmailChannel
 from rentguy_crm.integrations.smtp.mailer import SmtpMailer
 from rentguy_crm.reporting import periods, service
 from rentguy_crm.reporting.models import Report
+from rentguy_crm.tenants.sections.channels import EmailChannel
 from tests.reporting.support import seed_weeks
 from tests.vendor_fakes import SmtpFake
 

@@ -27,8 +27,8 @@ def install() -> None:
     from rentguy_crm.integrations.graph import calendar_jobs
     from rentguy_crm.integrations.registry import build_channels
     from rentguy_crm.observability import jobs  # noqa: F401  (the failure-rate watchdog, every minute)
-    from rentguy_crm.support import jobs as support_jobs  # noqa: F401  (alerts -> incidents, SLA check, dispatch)
     from rentguy_crm.reporting import jobs as report_jobs  # noqa: F401  (weekly SLA and monthly retro mails)
+    from rentguy_crm.support import jobs as support_jobs  # noqa: F401  (alerts -> incidents, SLA check, dispatch)
     from rentguy_crm.templates import steps  # noqa: F401  (registers send_email, send_whatsapp, notify, http_webhook)
 
     engine.set_default_channels_factory(build_channels)

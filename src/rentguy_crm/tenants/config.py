@@ -14,9 +14,9 @@ from rentguy_crm.kit.secrets import SecretRef, SecretSource
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
+from rentguy_crm.tenants.sections.reports import ReportsSettings
 from rentguy_crm.tenants.sections.sso import SsoSettings
 from rentguy_crm.tenants.sections.support import SupportSettings
-from rentguy_crm.tenants.sections.reports import ReportsSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 KEY = re.compile(r"^[a-z0-9_]{1,64}$")
