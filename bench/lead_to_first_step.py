@@ -30,7 +30,7 @@ from bench._setup import QUEUE_BENCH_URL, ensure_tenant_and_workflow, prepare_da
 async def run(url: str, rate: float, seconds: float, concurrency: int) -> None:
     from sqlalchemy import text
 
-    from rentguy_crm.automation.queue import QueueDatabase
+    from rentguy_crm.automation.runs.queue import QueueDatabase
     from rentguy_crm.crm.models import Contact, Lead
     from rentguy_crm.db import Database
     from rentguy_crm.events.service import emit

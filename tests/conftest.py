@@ -168,7 +168,7 @@ async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
 def fresh_lookup_caches() -> Iterator[None]:
     """API-key principals and tenants' current workflows are cached per process; tables are emptied between tests."""
     from rentguy_crm.auth.service import forget_principals
-    from rentguy_crm.automation.dispatch import forget_workflows
+    from rentguy_crm.automation.engine.dispatch import forget_workflows
 
     forget_principals()
     forget_workflows()

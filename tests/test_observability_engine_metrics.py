@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from rentguy_crm.automation import queue, schedules, service, steps_api
-from rentguy_crm.automation.engine import RunExecutor
-from rentguy_crm.automation.steps_api import StepContext, StepResult
-from rentguy_crm.automation.worker import Worker
+from rentguy_crm.automation.engine import schedules, step_registry
+from rentguy_crm.automation.engine.executor import RunExecutor
+from rentguy_crm.automation.engine.step_registry import StepContext, StepResult
+from rentguy_crm.automation.engine.worker import Worker
+from rentguy_crm.automation.runs import queue, service
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.integrations.base import PermanentDeliveryError
 from rentguy_crm.observability.logging import configure_logging
@@ -47,7 +48,7 @@ async def refusing_notify(ctx: StepContext, step: Any) -> StepResult:
 
 @pytest.fixture
 def notify(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(steps_api._HANDLERS, "notify", refusing_notify)
+    monkeypatch.setitem(step_registry._HANDLERS, "notify", refusing_notify)
 
 
 def value(name: str, **labels: str) -> float:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from rentguy_crm import __version__, openapi
 from rentguy_crm.audit.routes import router as audit_router
-from rentguy_crm.automation.routes import router as automation_router
-from rentguy_crm.automation.workflow_routes import router as workflow_router
+from rentguy_crm.automation.runs.routes import router as automation_router
+from rentguy_crm.automation.workflows.routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
 async def _start_embedded_workers(app: FastAPI) -> tuple[Any, asyncio.Task[None]]:
     """Automation workers inside the API process (embedded mode): woken by the commit that queues a run."""
-    from rentguy_crm.automation.worker import Worker, load_plugins
+    from rentguy_crm.automation.engine.worker import Worker, load_plugins
 
     load_plugins()
     worker = Worker(url=app.state.db.url, concurrency=4, poll_interval=0.5, grace=5.0)

@@ -6,7 +6,9 @@ import typer
 
 from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
-from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
+from rentguy_crm.automation.engine.cli import workers_app
+from rentguy_crm.automation.runs.cli import runs_app
+from rentguy_crm.automation.workflows.cli import workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer

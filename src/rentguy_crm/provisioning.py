@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import workflows_service as workflows
+from rentguy_crm.automation.workflows import service as workflows
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async
 from rentguy_crm.templates import cloning

@@ -45,7 +45,7 @@ async def emit_with_runs(
     session.add(event)
     await session.flush()
     # The runs an event triggers are written in the same transaction: both land or neither does.
-    from rentguy_crm.automation.dispatch import runs_for_event
+    from rentguy_crm.automation.engine.dispatch import runs_for_event
 
     runs = await runs_for_event(session, event)
     return event, list(runs)

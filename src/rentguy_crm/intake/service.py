@@ -17,8 +17,8 @@ from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation import dispatch
-from rentguy_crm.automation.definitions import WorkflowDefinition
+from rentguy_crm.automation.engine import dispatch
+from rentguy_crm.automation.workflows.definitions import WorkflowDefinition
 from rentguy_crm.crm import assignment
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import utcnow

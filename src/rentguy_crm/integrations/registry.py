@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from pydantic import SecretStr, ValidationError
 
-from rentguy_crm.automation.steps_api import Channels
+from rentguy_crm.automation.engine.step_registry import Channels
 from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer

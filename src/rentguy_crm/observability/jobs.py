@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.schedules import scheduled_job
+from rentguy_crm.automation.engine.schedules import scheduled_job
 from rentguy_crm.observability.slack_notify import ops_notifier_for
 from rentguy_crm.observability.watchdog import check_failure_rates
 

@@ -16,7 +16,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.models import AutomationRun, Workflow, WorkflowPause
+from rentguy_crm.automation.runs.models import AutomationRun, WorkflowPause
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.ratelimit.profiles import PROFILES
