@@ -20,6 +20,7 @@ from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.integrations.base import PermanentDeliveryError
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.tenants.scope import TenantScope
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 from tests.obs_support import sample
 from tests.worker_support import HANG
@@ -136,7 +137,7 @@ async def test_cancelling_a_run_counts_it_as_cancelled(db, factory) -> None:  # 
     wf = await install_workflow(db, tenant, workflow_doc("lead_intake"))
     run = await queued_run(db, wf)
     async with db.session() as session:
-        await service.cancel_run(session, tenant.id, run.id, actor="test", now=dt.datetime.now(dt.UTC))
+        await service.cancel_run(session, TenantScope(tenant.id), run.id, actor="test", now=dt.datetime.now(dt.UTC))
     assert value("crm_automation_runs_finished_total", tenant="cancels", workflow="lead_intake",
                  status="cancelled") == 1
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from rentguy_crm import __version__, openapi
 from rentguy_crm.audit.routes import router as audit_router
+from rentguy_crm.automation.engine import hooks as automation_hooks
 from rentguy_crm.automation.runs.routes import router as automation_router
 from rentguy_crm.automation.workflows.routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
@@ -45,6 +46,7 @@ BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/m
 def create_app(settings: Settings | None = None, db: Database | None = None, *, embedded: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    automation_hooks.install()  # an event emitted by a request starts the runs it triggers
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

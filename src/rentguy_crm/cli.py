@@ -6,6 +6,7 @@ import typer
 
 from rentguy_crm import __version__, migrate
 from rentguy_crm.auth.cli import app as apikeys_app
+from rentguy_crm.automation.engine import hooks as automation_hooks
 from rentguy_crm.automation.engine.cli import workers_app
 from rentguy_crm.automation.runs.cli import runs_app
 from rentguy_crm.automation.workflows.cli import workflows_app
@@ -27,6 +28,10 @@ app = typer.Typer(
     cls=CommandGroup,
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+
+# Start-up of every command in this process (and of the playbook's scripts, which import this module): an emitted
+# event starts the automation runs it triggers.
+automation_hooks.install()
 
 tenants_app.command("provision")(provision_command)
 app.add_typer(tenants_app, name="tenants")

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.engine import dispatch
+from rentguy_crm.automation.runs import queue
+from rentguy_crm.automation.runs import service as runs_service
 from rentguy_crm.automation.workflows.definitions import WorkflowDefinition
 from rentguy_crm.crm import assignment
 from rentguy_crm.crm.models import Contact, Lead
@@ -188,15 +190,15 @@ async def _store_new_person(session: AsyncSession, req: IntakeRequest, lead: Nor
         # Every column is given: a column left to its Python-side default would become a bind parameter named
         # after the column in each run's INSERT, and two runs in one statement would then clash.
         # The dedupe key ends in the event's (or the lead's) id, which the statement itself assigns.
-        runs = [dispatch.run_values(w, d, "lead.created", "lead", stamp)
+        runs = [runs_service.run_values(w, d, "lead.created", "lead", stamp)
                 | {"deal_id": None, "created_at": stamp, "updated_at": stamp,
                    "dedupe_key": dispatch.dedupe_prefix(w.key, d, "lead")} for w, d in plan]
     stored = await repository.store_new_contact_lead(session, contact, lead_row, event, runs,
-                                                     dispatch.NOTIFY_CHANNEL)
+                                                     queue.NOTIFY_CHANNEL)
     if stored is None:
         return None
     if runs:
-        dispatch.runs_written(session)
+        queue.runs_written(session)
     outcome = "spam" if req.spam else "created"
     body = LeadCaptured(lead_id=stored.lead_id, contact_id=stored.contact_id, status="new", duplicate=False,
                         automation_triggered=bool(runs)).model_dump()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation.engine.variables import record_dict, subject_variables
+from rentguy_crm.automation.workflows.variables import record_dict, subject_variables
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
 from rentguy_crm.db import utcnow

@@ -24,6 +24,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.observability import watchdog
 from rentguy_crm.ratelimit import service as ratelimits
 from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import AllTenants
 
 router = APIRouter(tags=["status"])
 
@@ -160,7 +161,7 @@ async def automation_check(db: Database) -> ComponentStatus:
     the last day, runs waiting for a retry, paused workflows, the watchdog's firing alerts, and who alerts."""
     now = clock.now()
     async with db.read_session() as session:
-        health = await automation_status.automation_health(session, now)
+        health = await automation_status.automation_health(session, now, AllTenants())
         firing = await watchdog.firing(session)
         seen = await watchdog.alertmanager_seen(session)
         all_tenants = await tenants.list_all(session)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from rentguy_crm.automation.engine.dispatch import start_manual_run
 from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.runs.service import start_manual_run
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.service import emit
 from tests.automation_support import install_workflow, workflow_doc

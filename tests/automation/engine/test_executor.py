@@ -15,6 +15,7 @@ from rentguy_crm.automation.runs import queue, service
 from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.automation.workflows.definitions import RetryPolicy
 from rentguy_crm.crm.models import Activity
+from rentguy_crm.tenants.scope import TenantScope
 from tests import engine_plugin
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 from tests.worker_support import HANG, eventually
@@ -143,7 +144,7 @@ async def test_retry_by_hand_resumes_after_the_last_completed_step(db, qdb, fact
     assert await _effects(db) == 1
     monkeypatch.setitem(step_registry._HANDLERS, "notify", _always_record)
     async with db.session() as session:
-        await service.retry_run(session, tenant.id, run.id, actor="test", now=clock())
+        await service.retry_run(session, TenantScope(tenant.id), run.id, actor="test", now=clock())
     assert await run_due(qdb, clock) == ["succeeded"]
     done = await get_run(db, run.id)
     assert [e["step"] for e in done.step_log if e["status"] == "done"] == [0, 1, 2]
@@ -226,7 +227,7 @@ async def test_cancelled_run_stops_at_the_next_step(db, qdb, factory, recording)
         [claim] = await queue.claim_due_runs(session, owner="w", now=clock(), lease=dt.timedelta(seconds=30),
                                              limit=1)
     async with db.session() as session:
-        await service.cancel_run(session, tenant.id, run.id, actor="test", now=clock())
+        await service.cancel_run(session, TenantScope(tenant.id), run.id, actor="test", now=clock())
     assert await RunExecutor(qdb, "w", clock=clock).execute(claim) == "lost"
     assert ((await get_run(db, run.id)).status, await _effects(db)) == ("cancelled", 0)
 
@@ -342,6 +343,7 @@ async def test_worker_records_a_failing_database_only_step_on_its_run_and_finish
 
 async def test_queue_status_reports_depth_lag_and_pauses_per_workflow(db, factory) -> None:  # type: ignore[no-untyped-def]
     from rentguy_crm.automation.runs.status import queue_status
+    from rentguy_crm.tenants.scope import AllTenants
 
     tenant = await factory.tenant()
     wf = await install_workflow(db, tenant, workflow_doc())
@@ -352,7 +354,7 @@ async def test_queue_status_reports_depth_lag_and_pauses_per_workflow(db, factor
     async with db.session() as session:
         await service.pause_workflow(session, tenant, "lead_intake", actor="test", reason=None, now=now)
     async with db.session() as session:
-        status = await queue_status(session, now)
+        status = await queue_status(session, now, AllTenants())
     [flow] = status["workflows"]
     assert (flow["workflow"], flow["depth"], flow["paused"]) == ("lead_intake", 2, True)
     assert 39 <= flow["lag_s"] <= 41

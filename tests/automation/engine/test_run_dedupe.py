@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from rentguy_crm.automation.engine.dispatch import start_manual_run
 from rentguy_crm.automation.engine.schedules import emit_event_completed
 from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.runs.service import start_manual_run
 from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.crm.models import Deal
 from rentguy_crm.db import Database

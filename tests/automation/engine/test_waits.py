@@ -156,7 +156,7 @@ async def test_a_workflow_step_that_changes_the_event_date_moves_the_parked_run(
     await install_workflow(db, mrdj, workflow_doc("reschedule", triggers=[{"event": "manual"}], steps=[
         {"type": "update_record", "record": "deal", "field": "event_date", "value": "2027-10-30"}]))
     deal = await factory.deal(mrdj, stage_key="completed", event_date=dt.date(2027, 3, 27))
-    from rentguy_crm.automation.engine.dispatch import start_manual_run
+    from rentguy_crm.automation.runs.service import start_manual_run
 
     clock = Clock(utc(2027, 3, 1, 9, 0))
     async with db.session() as session:

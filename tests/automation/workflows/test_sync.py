@@ -17,6 +17,7 @@ from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.cli import app
 from rentguy_crm.errors import BadRequest, NotFound
+from rentguy_crm.tenants.scope import TenantScope
 
 
 def library_copy(tmp_path: Path) -> Path:
@@ -127,7 +128,7 @@ async def test_sync_keeps_workflows_of_other_tenants_apart(db, factory) -> None:
     other = await factory.tenant("other")
     await sync(db)
     async with db.session() as session:
-        assert await workflows_service.current_workflows_for_event(session, other.id, "lead.created") == []
+        assert await workflows_service.current_workflows_for_event(session, TenantScope(other.id), "lead.created") == []
 
 
 # --- what the engine uses ------------------------------------------------------------------------------------
@@ -136,11 +137,11 @@ async def test_current_workflows_for_an_event(db, factory) -> None:
     tenant = await factory.tenant()
     await sync(db)
     async with db.session() as session:
-        negotiation = await workflows_service.current_workflows_for_event(session, tenant.id,
+        negotiation = await workflows_service.current_workflows_for_event(session, TenantScope(tenant.id),
                                                                           "deal.stage.negotiation")
-        created = await workflows_service.current_workflows_for_event(session, tenant.id, "lead.created")
-        paid = await workflows_service.current_workflows_for_event(session, tenant.id, "payment.received")
-        nothing = await workflows_service.current_workflows_for_event(session, tenant.id, "ticket.created")
+        created = await workflows_service.current_workflows_for_event(session, TenantScope(tenant.id), "lead.created")
+        paid = await workflows_service.current_workflows_for_event(session, TenantScope(tenant.id), "payment.received")
+        nothing = await workflows_service.current_workflows_for_event(session, TenantScope(tenant.id), "ticket.created")
     assert [w.key for w in negotiation] == ["proposal_followup"]
     assert [(w.key, w.version) for w in created] == [("lead_intake", 1)]
     assert [w.key for w in paid] == ["payment_received"]
@@ -154,7 +155,8 @@ async def test_disabled_workflows_are_not_started(db, factory, tmp_path) -> None
     path.write_text(path.read_text().replace("name: Lead intake\n", "name: Lead intake\nenabled: false\n"))
     await sync(db, folder)
     async with db.session() as session:
-        assert await workflows_service.current_workflows_for_event(session, tenant.id, "lead.created") == []
+        assert await workflows_service.current_workflows_for_event(session, TenantScope(tenant.id),
+                                                                   "lead.created") == []
 
 
 def test_trigger_matches_checks_the_event_and_its_condition() -> None:

@@ -8,9 +8,12 @@ from typing import Any
 
 import typer
 
-from rentguy_crm.automation.runs.cli import _tenant, workflows_pause, workflows_resume
+from rentguy_crm.automation.engine.worker import Worker, load_plugins
+from rentguy_crm.automation.runs.cli import tenant_in_its_zone, workflows_pause, workflows_resume
+from rentguy_crm.automation.runs.status import queue_status, worker_status
 from rentguy_crm.db import one_off_session, utcnow
 from rentguy_crm.kit.console import CommandGroup, JsonOption, console, emit, fail, print_json, run_async
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 workers_app = typer.Typer(help="Automation workers: run them, see their status.", no_args_is_help=True)
 
@@ -39,8 +42,6 @@ def workers_run(
                                      help="Address the metrics port binds to (0.0.0.0 for a remote Prometheus)."),
 ) -> None:
     """Run automation workers until SIGTERM/SIGINT; then finish in-flight steps, release the rest, exit 0."""
-    from rentguy_crm.automation.engine.worker import Worker, load_plugins
-
     load_plugins(plugin)
     if metrics_port is not None:
         from rentguy_crm.observability.exporter import start_worker_metrics
@@ -71,14 +72,12 @@ def workers_status(
     as_json: bool = JsonOption,
 ) -> None:
     """Workers alive (heartbeat age), queue depth and lag per workflow, paused workflows."""
-    from rentguy_crm.automation.runs.status import queue_status, worker_status
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             now = utcnow()
-            tenant_id = (await _tenant(session, tenant)).id if tenant else None
+            scope = TenantScope((await tenant_in_its_zone(session, tenant)).id) if tenant else AllTenants()
             return {"workers": await worker_status(session, now),
-                    "queue": await queue_status(session, now, tenant_id)}
+                    "queue": await queue_status(session, now, scope)}
 
     data = run_async(go)
     if as_json:

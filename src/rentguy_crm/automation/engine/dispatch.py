@@ -1,7 +1,8 @@
 """Turn events into runs, in the transaction of the event: no lost and no phantom runs.
 
-Called by `events.service.emit`. A workflow starts when one of its triggers names the event type (stage
-events also match `deal.stage.<stage>` and the stage's `automation_flow`) and the trigger's condition holds.
+Registered with `events.service.on_emit` at start-up (`hooks.install`). A workflow starts when one of its
+triggers names the event type (stage events also match `deal.stage.<stage>` and the stage's `automation_flow`)
+and the trigger's condition holds.
 
 One run per workflow per triggering change: every run gets a `dedupe_key` (see `dedupe_key`), unique per tenant,
 and is inserted with ON CONFLICT DO NOTHING. Events that name the same change (a stage move is both
@@ -12,66 +13,36 @@ a workflow with `once_per: subject` runs once per lead or deal, whatever fires f
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as SyncSession
 
-from rentguy_crm.automation.engine.variables import subject_variables
+from rentguy_crm.automation.engine import repository
 from rentguy_crm.automation.engine.waits import SUBJECT_CHANGED, retime_waits
+from rentguy_crm.automation.runs import repository as runs_repository
 from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.runs.queue import wake_workers
+from rentguy_crm.automation.runs.service import Subject, run_values
 from rentguy_crm.automation.runs.supersede import supersede_earlier
 from rentguy_crm.automation.workflows import expressions
-from rentguy_crm.automation.workflows.definitions import WorkflowDefinition
+from rentguy_crm.automation.workflows import repository as workflows_repository
+from rentguy_crm.automation.workflows.definitions import WorkflowDefinition, definition_of
 from rentguy_crm.automation.workflows.models import Workflow
-from rentguy_crm.crm.models import Deal, PipelineStage
+from rentguy_crm.automation.workflows.variables import subject_variables
+from rentguy_crm.crm.models import PipelineStage
 from rentguy_crm.db import utcnow
-from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.events.models import Event
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import TenantScope
 
 log = structlog.get_logger(__name__)
-
-NOTIFY_CHANNEL = "crm_runs"
-_DEFINITIONS: dict[tuple[int, str], WorkflowDefinition] = {}
-
-
-def definition_of(workflow: Workflow) -> WorkflowDefinition:
-    """The parsed definition of a stored version, cached by (id, checksum): versions never change."""
-    cache_key = (workflow.id, workflow.checksum)
-    definition = _DEFINITIONS.get(cache_key)
-    if definition is None:
-        definition = WorkflowDefinition.model_validate(workflow.definition)
-        _DEFINITIONS[cache_key] = definition
-    return definition
-
-
-@dataclass(frozen=True)
-class Subject:
-    lead_id: int | None = None
-    deal_id: int | None = None
-
-    @property
-    def type(self) -> str:
-        return "deal" if self.deal_id else "lead" if self.lead_id else "none"
-
-
-async def current_workflows(session: AsyncSession, tenant_id: int) -> list[Workflow]:
-    rows = await session.scalars(select(Workflow).where(Workflow.tenant_id == tenant_id,
-                                                        Workflow.is_current.is_(True),
-                                                        Workflow.enabled.is_(True)))
-    return list(rows.all())
-
 
 # --- the per-process cache of a tenant's current workflow versions ---------------------------------------------
 # Every event asks which workflows it starts; reading the workflow table each time costs a query per lead.
@@ -80,22 +51,6 @@ async def current_workflows(session: AsyncSession, tenant_id: int) -> list[Workf
 # listeners below drop the copy on every insert, update or delete of a workflow row).
 
 WORKFLOW_CACHE_SECONDS = 2.0
-
-
-class WorkflowVersion(Protocol):
-    """What a new run needs of a workflow version: a stored row or a cached snapshot."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def tenant_id(self) -> int: ...
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +93,7 @@ async def cached_workflows(session: AsyncSession, tenant_id: int) -> tuple[Curre
     now = _monotonic()
     if hit is not None and now - hit[0] <= WORKFLOW_CACHE_SECONDS:
         return hit[1]
-    rows = tuple(_snapshot(w) for w in await current_workflows(session, tenant_id))
+    rows = tuple(_snapshot(w) for w in await workflows_repository.current_enabled(session, TenantScope(tenant_id)))
     _workflows[tenant_id] = (now, rows)
     return rows
 
@@ -211,13 +166,9 @@ async def _stage_of(session: AsyncSession, event: Event, subject: Subject) -> Pi
     stage_key = (event.payload or {}).get("stage") or (event.payload or {}).get("to_stage")
     if event.type.startswith("deal.stage.") and event.type != "deal.stage.changed":
         stage_key = event.type.removeprefix("deal.stage.")
-    deal = await session.get(Deal, subject.deal_id) if subject.deal_id else None
-    if deal is None:
+    if not subject.deal_id:
         return None
-    if stage_key is None:
-        return await session.get(PipelineStage, deal.stage_id)
-    return await session.scalar(select(PipelineStage).where(PipelineStage.pipeline_id == deal.pipeline_id,
-                                                            PipelineStage.key == stage_key))
+    return await repository.stage_of_deal(session, TenantScope(event.tenant_id), subject.deal_id, stage_key)
 
 
 async def runs_for_event(session: AsyncSession, event: Event) -> list[AutomationRun]:
@@ -253,7 +204,7 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
                 matched = True
                 continue
             if variables is None:
-                tenant = await session.get(Tenant, event.tenant_id)
+                tenant = await tenants.by_id(session, event.tenant_id)
                 assert tenant is not None
                 variables = await subject_variables(session, tenant, lead_id=subject.lead_id, deal_id=subject.deal_id)
                 variables["event"] = {"type": event.type, "payload": event.payload}
@@ -262,23 +213,12 @@ async def runs_for_event(session: AsyncSession, event: Event) -> list[Automation
             rows.append(run_values(workflow, definition, event.type, subject.type, now)
                         | {"trigger_event_id": event.id, "lead_id": subject.lead_id, "deal_id": subject.deal_id,
                            "dedupe_key": dedupe_key(workflow.key, definition, subject, event)})
-    created = await insert_runs(session, rows)
+    created = await runs_repository.insert_runs(session, rows)
     if created:
         superseding = {w.id for w in workflows if w.definition is not None and w.definition.on_new_run == "supersede"}
         await supersede_earlier(session, [r for r in created if r.workflow_id in superseding], now)
         await wake_workers(session)
     return created
-
-
-async def insert_runs(session: AsyncSession, rows: list[dict[str, Any]]) -> list[AutomationRun]:
-    """Insert new runs; a run whose dedupe key the tenant already has (this transaction, an earlier one, or a
-    concurrent one, which Postgres waits for) is left out. Returns the runs inserted."""
-    if not rows:
-        return []
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(AutomationRun).on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-                 .returning(AutomationRun))
-    return list((await session.scalars(statement, rows)).all())
 
 
 DedupePart = Literal["event", "subject"]
@@ -314,86 +254,3 @@ def _condition_holds(condition: str, variables: dict[str, Any], workflow_key: st
         return False
 
 
-def run_values(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject_type: str,
-               now: dt.datetime) -> dict[str, Any]:
-    """The columns of a new queued run, besides its subject ids and trigger event (which the caller adds)."""
-    return {
-        "tenant_id": workflow.tenant_id, "workflow_id": workflow.id, "workflow_key": workflow.key,
-        "workflow_version": workflow.version, "trigger_type": trigger_type, "subject_type": subject_type,
-        "status": "queued", "attempt": 0, "max_attempts": definition.retry.max_attempts, "run_after": now,
-        "current_step": 0, "step_log": [], "context": {}, "sla_due_at": now + definition.sla, "sla_breached": False,
-    }
-
-
-def _new_run(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject: Subject, *,
-             event_id: int | None, now: dt.datetime | None = None) -> AutomationRun:
-    values = run_values(workflow, definition, trigger_type, subject.type, now or utcnow())
-    return AutomationRun(trigger_event_id=event_id, lead_id=subject.lead_id, deal_id=subject.deal_id, **values)
-
-
-async def start_manual_run(session: AsyncSession, tenant: Tenant, workflow_key: str, *, lead_id: int | None = None,
-                           deal_id: int | None = None) -> AutomationRun:
-    """`crm runs start` / `POST /api/v1/automation/runs`: one run of the current version, now."""
-    if (lead_id is None) == (deal_id is None):
-        raise ValidationFailed("Give exactly one subject: a lead or a deal.",
-                               errors=[{"field": "lead_id", "message": "give lead_id or deal_id"}])
-    from rentguy_crm.crm.models import Lead
-
-    if lead_id is not None:
-        lead = await session.get(Lead, lead_id)
-        if lead is None or lead.tenant_id != tenant.id:
-            raise NotFound(f"No lead {lead_id} in tenant {tenant.slug}.")
-    if deal_id is not None:
-        deal = await session.get(Deal, deal_id)
-        if deal is None or deal.tenant_id != tenant.id:
-            raise NotFound(f"No deal {deal_id} in tenant {tenant.slug}.")
-    workflow = await session.scalar(select(Workflow).where(Workflow.tenant_id == tenant.id,
-                                                           Workflow.key == workflow_key,
-                                                           Workflow.is_current.is_(True)))
-    if workflow is None:
-        raise NotFound(f"No workflow '{workflow_key}' in tenant {tenant.slug}; "
-                       f"load the library with: crm workflows sync --tenant {tenant.slug}")
-    run = _new_run(workflow, definition_of(workflow), "manual", Subject(lead_id=lead_id, deal_id=deal_id),
-                   event_id=None)
-    session.add(run)
-    await session.flush()
-    await wake_workers(session)
-    return run
-
-
-# Workers in this process (embedded mode) wait on these; the commit that creates runs wakes them.
-_LOCAL_WAKERS: list[Any] = []
-
-
-def add_local_waker(callback: Any) -> None:
-    _LOCAL_WAKERS.append(callback)
-
-
-def remove_local_waker(callback: Any) -> None:
-    if callback in _LOCAL_WAKERS:
-        _LOCAL_WAKERS.remove(callback)
-
-
-async def wake_workers(session: AsyncSession) -> None:
-    """NOTIFY on Postgres is delivered at commit (and dropped on rollback), like the runs themselves."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    runs_written(session)
-
-
-def runs_written(session: AsyncSession) -> None:
-    """Wake this process's embedded workers at commit. A caller that wrote runs in its own statement calls
-    this, and sends `pg_notify(NOTIFY_CHANNEL, '')` in that statement for the other processes."""
-    session.sync_session.info["crm_runs_created"] = True
-
-
-@sa_event.listens_for(SyncSession, "after_commit")
-def _wake_local_workers(session: SyncSession) -> None:
-    if session.info.pop("crm_runs_created", False):
-        for callback in list(_LOCAL_WAKERS):
-            callback()
-
-
-@sa_event.listens_for(SyncSession, "after_rollback")
-def _forget_on_rollback(session: SyncSession) -> None:
-    session.info.pop("crm_runs_created", None)

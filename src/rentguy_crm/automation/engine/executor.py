@@ -18,11 +18,9 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.engine import steps  # noqa: F401  (registers the engine's own step handlers)
-from rentguy_crm.automation.engine.dispatch import definition_of
 from rentguy_crm.automation.engine.step_registry import (
     Channels,
     ChannelsFactory,
@@ -31,20 +29,21 @@ from rentguy_crm.automation.engine.step_registry import (
     StepResult,
     handler_for,
 )
-from rentguy_crm.automation.engine.variables import jsonable, subject_variables
-from rentguy_crm.automation.runs import step_log, supersede
-from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.runs import repository, step_log, supersede
 from rentguy_crm.automation.runs.queue import ClaimedRun, dialect_of
 from rentguy_crm.automation.workflows import expressions
-from rentguy_crm.automation.workflows.definitions import RetryPolicy, WorkflowDefinition
-from rentguy_crm.automation.workflows.models import Workflow
+from rentguy_crm.automation.workflows import repository as workflows_repository
+from rentguy_crm.automation.workflows.definitions import RetryPolicy, WorkflowDefinition, definition_of
 from rentguy_crm.automation.workflows.program import Instruction, compile_program
+from rentguy_crm.automation.workflows.variables import jsonable, subject_variables
 from rentguy_crm.db import Database
 from rentguy_crm.integrations.base import DeliveryError
 from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.observability import metrics
 from rentguy_crm.observability.logging import bind_run
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 log = structlog.get_logger(__name__)
 
@@ -138,7 +137,7 @@ class RunExecutor:
         slug = self._slugs.get(tenant_id)
         if slug is None:
             async with self.db.session() as session:
-                slug = await session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or str(tenant_id)
+                slug = await tenants.slug_of(session, tenant_id) or str(tenant_id)
             self._slugs[tenant_id] = slug
         return slug
 
@@ -308,26 +307,11 @@ class RunExecutor:
             landed = 0
             for row in rows:
                 values = {k: v for k, v in row.items() if k != "id"}
-                result = await session.execute(
-                    update(AutomationRun).where(AutomationRun.id == row["id"], AutomationRun.lease_owner == self.owner,
-                                                AutomationRun.status == "running")
-                    .values(updated_at=now, **values).execution_options(synchronize_session=False))
-                landed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+                landed += await repository.write_fenced(session, row["id"], self.owner, {"updated_at": now, **values})
             return landed
         rows = [{"sla_breached": None, "sla_due_at": None, **r} for r in rows]  # completions / parked runs set them
         payload = json.dumps([jsonable(r) for r in rows])
-        result = await session.execute(text(
-            "UPDATE crm_automation_runs AS r SET status = v.status, current_step = v.current_step, "
-            "step_log = v.step_log, context = v.context, run_after = v.run_after, lease_owner = v.lease_owner, "
-            "lease_expires_at = v.lease_expires_at, completed_at = v.completed_at, duration_ms = v.duration_ms, "
-            "sla_breached = COALESCE(v.sla_breached, r.sla_breached), "
-            "sla_due_at = COALESCE(v.sla_due_at, r.sla_due_at), updated_at = :now "
-            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, status varchar, current_step integer, "
-            "step_log jsonb, context jsonb, run_after timestamptz, lease_owner varchar, lease_expires_at timestamptz, "
-            "completed_at timestamptz, duration_ms bigint, sla_breached boolean, sla_due_at timestamptz) "
-            "WHERE r.id = v.id AND r.lease_owner = :owner AND r.status = 'running' RETURNING r.id"),
-            {"rows": payload, "owner": self.owner, "now": now})
-        return len(result.all())
+        return await repository.write_group_as_json(session, payload, self.owner, now)
 
     async def _program(self, session: AsyncSession, workflow_id: int | None) -> tuple[WorkflowDefinition,
                                                                                         list[Instruction]]:
@@ -335,7 +319,7 @@ class RunExecutor:
             raise PermanentStepError("the run's workflow version no longer exists")
         cached = self._programs.get(workflow_id)
         if cached is None:
-            workflow = await session.get(Workflow, workflow_id)
+            workflow = await workflows_repository.by_id(session, workflow_id)
             if workflow is None:
                 raise PermanentStepError(f"workflow version {workflow_id} no longer exists")
             try:
@@ -348,8 +332,8 @@ class RunExecutor:
                                          f"any more: {where}: {first['msg']}") from None
             cached = (definition, compile_program(definition))
             self._programs[workflow_id] = cached
-            slug = self._slugs.get(workflow.tenant_id) or await session.scalar(
-                select(Tenant.slug).where(Tenant.id == workflow.tenant_id)) or str(workflow.tenant_id)
+            slug = self._slugs.get(workflow.tenant_id) or await tenants.slug_of(
+                session, workflow.tenant_id) or str(workflow.tenant_id)
             self._slugs[workflow.tenant_id] = slug
             metrics.init_workflow_series(slug, workflow.key)
         return cached
@@ -357,7 +341,7 @@ class RunExecutor:
     async def _tenant(self, session: AsyncSession, tenant_id: int) -> tuple[Tenant, Channels]:
         tenant = self._tenants.get(tenant_id)
         if tenant is None:
-            tenant = await session.get(Tenant, tenant_id)
+            tenant = await tenants.by_id(session, tenant_id)
             assert tenant is not None
             self._slugs[tenant_id] = tenant.slug
             # Detached so a rolled-back step (which expires the session's objects) leaves the cached copy intact.
@@ -367,13 +351,7 @@ class RunExecutor:
         return tenant, self._channels[tenant_id]
 
     async def _fence(self, session: AsyncSession, run_id: int) -> Any:
-        stmt = (select(AutomationRun.current_step, AutomationRun.step_log, AutomationRun.context,
-                       AutomationRun.attempt, AutomationRun.started_at, AutomationRun.created_at,
-                       AutomationRun.sla_due_at, AutomationRun.sla_breached, AutomationRun.trigger_type)
-                .where(AutomationRun.id == run_id, AutomationRun.lease_owner == self.owner,
-                       AutomationRun.status == "running")
-                .with_for_update())
-        return (await session.execute(stmt)).first()
+        return await repository.fence(session, run_id, self.owner)
 
     async def _advance(self, claim: ClaimedRun) -> str:
         try:
@@ -402,8 +380,8 @@ class RunExecutor:
                     await self._finish(session, claim, row, log_entries, context, pc, "succeeded", now)
                     return "succeeded"
                 if definition.on_new_run == "supersede" and (successor := await supersede.newer_run(
-                        session, claim.id, claim.tenant_id, claim.workflow_key, row.trigger_type, claim.lead_id,
-                        claim.deal_id)) is not None:
+                        session, TenantScope(claim.tenant_id), claim.id, claim.workflow_key, row.trigger_type,
+                        claim.lead_id, claim.deal_id)) is not None:
                     # Replaced while this worker held it (a step was in flight): it stops before its next step.
                     entry = supersede.cancelled_entry(pc, successor, attempt=claim.attempt, worker=self.owner, at=now)
                     await self._write(session, claim, status="cancelled", step_log=[*log_entries, entry],
@@ -499,10 +477,7 @@ class RunExecutor:
     async def _write(self, session: AsyncSession, claim: ClaimedRun, **values: Any) -> None:
         # Under the row lock taken by _fence; the WHERE repeats the fence for SQLite and for safety.
         values["updated_at"] = self.clock()
-        await session.execute(update(AutomationRun)
-                              .where(AutomationRun.id == claim.id, AutomationRun.lease_owner == self.owner,
-                                     AutomationRun.status == "running").values(**values)
-                              .execution_options(synchronize_session=False))
+        await repository.write_fenced(session, claim.id, self.owner, values)
 
     async def _finish(self, session: AsyncSession, claim: ClaimedRun, row: Any, entries: list[Any],
                       context: dict[str, Any], pc: int, status: str, now: dt.datetime) -> None:

@@ -15,33 +15,12 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.integrations.base import ChannelNotConfigured, ChatNotifier, Mailer, Messenger, WebhookSender
+from rentguy_crm.integrations.channels import Channels
 from rentguy_crm.tenants.models import Tenant
 
 
 class PermanentStepError(Exception):
     """A step that can never succeed as written (unknown step type, bad field): the run fails, no retry."""
-
-
-@dataclass
-class Channels:
-    """The delivery capabilities of one tenant. A missing one fails its step with a clear, permanent error."""
-
-    tenant_slug: str
-    mailer: Mailer | None = None
-    slack: ChatNotifier | None = None
-    teams: ChatNotifier | None = None
-    messenger: Messenger | None = None
-    webhooks: WebhookSender | None = None
-
-    def require(self, name: Literal["mailer", "slack", "teams", "messenger", "webhooks"]) -> Any:
-        channel = getattr(self, name)
-        if channel is None:
-            raise ChannelNotConfigured(
-                f"The {name} channel is not configured for tenant {self.tenant_slug}; "
-                f"add it under 'channels' in configs/tenants/{self.tenant_slug}.json and provision again."
-            )
-        return channel
 
 
 ChannelsFactory = Callable[[Tenant], Awaitable[Channels]]

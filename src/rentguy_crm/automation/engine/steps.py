@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 
+from rentguy_crm.automation.engine import repository
 from rentguy_crm.automation.engine.step_registry import PermanentStepError, StepContext, StepResult, register_step
 from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.automation.workflows.definitions import CreateTask, Stop, UpdateRecord, Wait
@@ -23,7 +24,7 @@ def _permanent(message: str) -> Exception:
 
 @register_step("create_task")
 async def create_task(ctx: StepContext, step: CreateTask) -> StepResult:
-    existing = await ctx.session.scalar(select(Activity).where(Activity.idempotency_key == ctx.idempotency_key))
+    existing = await repository.task_by_idempotency_key(ctx.session, ctx.idempotency_key)
     if existing is not None:  # the step ran before and its commit landed: do not make a second task
         return StepResult.done(task_id=existing.id)
     step = render_fields(ctx, step)
@@ -63,7 +64,7 @@ async def update_record(ctx: StepContext, step: UpdateRecord) -> StepResult:
         allowed = ", ".join(sorted(columns - _PROTECTED))
         raise _permanent(f"update_record: '{step.field}' is not a field of {step.record} that steps may change "
                          f"(allowed: {allowed})")
-    record = await ctx.session.get(model, subject["id"])
+    record = await repository.subject_record(ctx.session, model, subject["id"])
     if record is None or record.tenant_id != ctx.tenant.id:
         raise _permanent(f"update_record: {step.record} {subject['id']} no longer exists")
     value = _column_value(model, step.field, render_fields(ctx, step).value, ctx.tenant.timezone)

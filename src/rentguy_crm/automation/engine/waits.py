@@ -11,19 +11,18 @@ import datetime as dt
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.engine.variables import subject_variables
-from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.runs import repository as runs_repository
 from rentguy_crm.automation.workflows import expressions
+from rentguy_crm.automation.workflows import repository as workflows_repository
 from rentguy_crm.automation.workflows.definitions import Wait, WorkflowDefinition
-from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.automation.workflows.program import Instruction, compile_program
-from rentguy_crm.crm.models import Deal
+from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.db import utcnow
 from rentguy_crm.events.models import Event
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import TenantScope
 
 log = structlog.get_logger(__name__)
 
@@ -46,26 +45,17 @@ async def retime_waits(session: AsyncSession, event: Event) -> int:
     kind = SUBJECT_CHANGED.get(event.type)
     if kind is None or event.subject_id is None:
         return 0
-    record_id = event.subject_id
-    # A deal's runs read its lead too, so a changed lead also moves the waits of its deals' runs.
-    whose = (AutomationRun.deal_id == record_id if kind == "deal" else
-             or_(AutomationRun.lead_id == record_id,
-                 AutomationRun.deal_id.in_(select(Deal.id).where(Deal.tenant_id == event.tenant_id,
-                                                                 Deal.lead_id == record_id))))
-    parked = (await session.execute(
-        select(AutomationRun.id, AutomationRun.workflow_id, AutomationRun.workflow_key, AutomationRun.lead_id,
-               AutomationRun.deal_id, AutomationRun.current_step, AutomationRun.run_after, AutomationRun.attempt,
-               AutomationRun.context)
-        .where(AutomationRun.tenant_id == event.tenant_id, AutomationRun.status == "waiting", whose)
-        .order_by(AutomationRun.id).with_for_update())).all()
+    scope = TenantScope(event.tenant_id)
+    parked = await runs_repository.parked_runs_of(session, scope, "deal" if kind == "deal" else "lead",
+                                                  event.subject_id)
     if not parked:
         return 0
-    tenant = await session.get(Tenant, event.tenant_id)
+    tenant = await tenants.by_id(session, event.tenant_id)
     assert tenant is not None
     now = utcnow()
     moved = 0
     for run in parked:
-        workflow = await session.get(Workflow, run.workflow_id) if run.workflow_id is not None else None
+        workflow = await workflows_repository.by_id(session, run.workflow_id) if run.workflow_id is not None else None
         if workflow is None:
             continue
         try:
@@ -82,12 +72,8 @@ async def retime_waits(session: AsyncSession, event: Event) -> int:
         until = _moment(step.until, variables, tenant.timezone, now)
         if until is None or until == run.run_after:
             continue
-        result = await session.execute(
-            update(AutomationRun).where(AutomationRun.id == run.id, AutomationRun.status == "waiting")
-            # The SLA clock starts again when the run wakes, as when it parked (engine).
-            .values(run_after=until, sla_due_at=until + definition.sla, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount:  # type: ignore[attr-defined]
+        # The SLA clock starts again when the run wakes, as when it parked (engine).
+        if await runs_repository.retime_waiting_run(session, run.id, until, until + definition.sla, now):
             moved += 1
             log.info("run_wait_moved", run_id=run.id, workflow=run.workflow_key, trigger=event.type,
                      run_after_before=run.run_after.isoformat(), run_after=until.isoformat())

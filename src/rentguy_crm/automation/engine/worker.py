@@ -19,19 +19,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from rentguy_crm.automation.engine import dispatch, schedules
+from rentguy_crm.automation.engine import builtin, schedules
 from rentguy_crm.automation.engine.executor import Clock, RunExecutor
 from rentguy_crm.automation.engine.step_registry import ChannelsFactory
 from rentguy_crm.automation.runs import queue
+from rentguy_crm.automation.runs import repository as runs_repository
 from rentguy_crm.automation.runs.models import WorkerRecord
-from rentguy_crm.automation.workflows.models import Workflow
+from rentguy_crm.automation.workflows import repository as workflows_repository
 from rentguy_crm.db import Database
 from rentguy_crm.kit import clock as kit_clock
 from rentguy_crm.observability import metrics
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants import repository as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +41,6 @@ PLUGINS_ENV = "CRM_AUTOMATION_PLUGINS"
 def load_plugins(modules: Sequence[str] = ()) -> None:
     """Install the suite's own steps, channels and jobs, then import modules that register more step handlers
     or scheduled jobs (`--plugin`, or CRM_AUTOMATION_PLUGINS); a plugin may override a built-in step."""
-    from rentguy_crm.automation.engine import builtin
-
     builtin.install()
     names = [*modules, *[m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]]
     for name in names:
@@ -99,7 +97,7 @@ class Worker:
     # -- main loop -------------------------------------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        dispatch.add_local_waker(self.wake)
+        queue.add_local_waker(self.wake)
         await self._with_retry(self._register)
         background = [asyncio.create_task(self._heartbeat_loop(), name="heartbeat")]
         if make_url(self.db.url).get_backend_name() == "postgresql":
@@ -115,7 +113,7 @@ class Worker:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            dispatch.remove_local_waker(self.wake)
+            queue.remove_local_waker(self.wake)
             with contextlib.suppress(Exception):
                 await self._mark_stopped()
             if self._owns_db:
@@ -162,7 +160,7 @@ class Worker:
         """
         if self.tenant_slug and self.tenant_ids is None:
             async with self.db.session() as session:
-                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == self.tenant_slug))
+                tenant_id = await tenants.id_of_slug(session, self.tenant_slug)
             self.tenant_ids = [tenant_id] if tenant_id is not None else [-1]
         workflow_keys = [self.workflow] if self.workflow else None
         now = self.clock()
@@ -229,12 +227,7 @@ class Worker:
         # Runs an executor gave up between steps ("released") still carry this worker's lease: hand them all back.
         with contextlib.suppress(Exception):
             async with self.db.session() as session:
-                from sqlalchemy import text
-
-                rows = await session.execute(
-                    text("SELECT id FROM crm_automation_runs WHERE lease_owner = :owner AND status = 'running'"),
-                    {"owner": self.name})
-                ids = sorted({*leftover, *[r.id for r in rows]})
+                ids = sorted({*leftover, *await runs_repository.running_run_ids(session, self.name)})
                 released = await queue.release_runs(session, owner=self.name, run_ids=ids, now=self.clock())
                 if released:
                     log.info("runs_released", worker=self.name, count=released)
@@ -259,23 +252,17 @@ class Worker:
         failure of a workflow in this process would be invisible to the failure-rate alert. Called at start and
         with every heartbeat, so a newly synced workflow is known before its first run is likely to finish.
         """
-        query = (select(Tenant.slug, Workflow.key).join(Tenant, Tenant.id == Workflow.tenant_id)
-                 .where(Workflow.is_current.is_(True)))
-        if self.tenant_slug:
-            query = query.where(Tenant.slug == self.tenant_slug)
-        if self.workflow:
-            query = query.where(Workflow.key == self.workflow)
         async with self.db.session() as session:
-            current = {(slug, key) for slug, key in (await session.execute(query)).all()}
+            current = await workflows_repository.current_keys_with_slugs(session, tenant_slug=self.tenant_slug,
+                                                                        key=self.workflow)
         for slug, key in sorted(current - self.known_workflows):
             metrics.init_workflow_series(slug, key)
         self.known_workflows |= current
 
     async def _mark_stopped(self) -> None:
         async with self.db.session() as session:
-            await session.execute(update(WorkerRecord).where(WorkerRecord.name == self.name)
-                                  .values(stopped_at=self.clock(), heartbeat_at=self.clock(),
-                                          runs_done=self.runs_done))
+            await runs_repository.worker_heartbeat(session, self.name, {
+                "stopped_at": self.clock(), "heartbeat_at": self.clock(), "runs_done": self.runs_done})
 
     async def _heartbeat_loop(self) -> None:
         interval = max(self.lease.total_seconds() / 3, 0.1)
@@ -286,8 +273,8 @@ class Worker:
                 async with self.db.session() as session:
                     await queue.renew_leases(session, owner=self.name, run_ids=list(self.in_flight), now=now,
                                              lease=self.lease)
-                    await session.execute(update(WorkerRecord).where(WorkerRecord.name == self.name)
-                                          .values(heartbeat_at=now, runs_done=self.runs_done, stopped_at=None))
+                    await runs_repository.worker_heartbeat(session, self.name, {
+                        "heartbeat_at": now, "runs_done": self.runs_done, "stopped_at": None})
                 metrics.worker_heartbeat_timestamp_seconds.labels(self.name).set(now.timestamp())
                 await self._learn_workflows()
             except Exception as exc:
@@ -300,7 +287,7 @@ class Worker:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {dispatch.NOTIFY_CHANNEL}")
+                    await conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
                     self._wake.set()  # anything queued while we were not listening
                     async for _notify in conn.notifies():
                         self._wake.set()

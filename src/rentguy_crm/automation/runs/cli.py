@@ -3,11 +3,15 @@ workflow's runs)."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import typer
 
+from rentguy_crm.audit import service as audit
+from rentguy_crm.automation.runs import repository, service
 from rentguy_crm.automation.workflows.cli import workflows_app
+from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.db import one_off_session, utcnow
 from rentguy_crm.kit.console import (
     JsonOption,
@@ -20,6 +24,8 @@ from rentguy_crm.kit.console import (
     use_zone,
 )
 from rentguy_crm.kit.inputs import MAX_ID, bounded_duration
+from rentguy_crm.tenants import repository as tenants
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 runs_app = typer.Typer(help="Automation runs (crm_automation_runs): list, show, start, retry, cancel.",
                        no_args_is_help=True)
@@ -28,19 +34,16 @@ CLI_ACTOR = "cli"
 
 
 def _actor() -> str:
-    import getpass
-
     try:
         return f"cli:{getpass.getuser()}"
     except Exception:
         return CLI_ACTOR
 
 
-async def _tenant(session: Any, slug: str) -> Any:
-    from rentguy_crm.tenants.repository import get
-
-    tenant = await get(session, slug)
-    use_zone(tenant.timezone)  # times in this command's tables are the tenant's local time
+async def tenant_in_its_zone(session: Any, slug: str) -> Any:
+    """The tenant (slug or alias); times in this command's tables are then the tenant's local time."""
+    tenant = await tenants.get(session, slug)
+    use_zone(tenant.timezone)
     return tenant
 
 
@@ -55,11 +58,9 @@ def workflows_pause(
     as_json: bool = JsonOption,
 ) -> None:
     """Pause a workflow: workers claim none of its runs; new runs still queue; nothing is dropped."""
-    from rentguy_crm.automation.runs import service
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            t = await _tenant(session, tenant)
+            t = await tenant_in_its_zone(session, tenant)
             now = utcnow()
             pause = await service.pause_workflow(session, t, workflow, actor=_actor(), reason=reason, now=now)
             return {"tenant": t.slug, "workflow": workflow, "paused": True, "paused_at": pause.paused_at,
@@ -83,11 +84,9 @@ def workflows_resume(
     as_json: bool = JsonOption,
 ) -> None:
     """Resume a paused workflow: workers drain its queued runs."""
-    from rentguy_crm.automation.runs import service
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            t = await _tenant(session, tenant)
+            t = await tenant_in_its_zone(session, tenant)
             was_paused = await service.resume_workflow(session, t, workflow, actor=_actor())
             return {"tenant": t.slug, "workflow": workflow, "paused": False, "was_paused": was_paused}
 
@@ -118,8 +117,6 @@ def runs_list(
 ) -> None:
     """Runs, newest first. The table says how many of how many are shown; --json prints the API's page
     {items, total, limit, offset}."""
-    from rentguy_crm.automation.runs import service
-
     try:
         window = bounded_duration(since) if since else None
     except ValueError as exc:
@@ -127,8 +124,8 @@ def runs_list(
 
     async def go() -> tuple[list[dict[str, Any]], int]:
         async with one_off_session(read_only=True) as session:
-            tenant_id = (await _tenant(session, tenant)).id if tenant else None
-            rows, total = await service.list_runs(session, tenant_id, workflow=workflow, status=status,
+            scope = TenantScope((await tenant_in_its_zone(session, tenant)).id) if tenant else AllTenants()
+            rows, total = await service.list_runs(session, scope, workflow=workflow, status=status,
                                                   since=utcnow() - window if window else None, lead_id=lead,
                                                   limit=limit, offset=offset)
             return [service.run_summary(r) for r in rows], total
@@ -144,11 +141,9 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."), as_json: bool = JsonOption) -> None:
     """One run with its step log."""
-    from rentguy_crm.automation.runs import service
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            return service.run_detail(await service.get_run(session, None, run_id))
+            return service.run_detail(await service.get_run(session, AllTenants(), run_id))
 
     data = run_async(go)
     if as_json:
@@ -178,14 +173,6 @@ def runs_start(
     as_json: bool = JsonOption,
 ) -> None:
     """Start a run by hand for a lead or a deal (its tenant's current workflow version)."""
-    from sqlalchemy import select
-
-    from rentguy_crm.audit import service as audit
-    from rentguy_crm.automation.engine.dispatch import start_manual_run
-    from rentguy_crm.automation.runs import service
-    from rentguy_crm.crm.models import Deal, Lead
-    from rentguy_crm.tenants.models import Tenant
-
     if (lead is None) == (deal is None):
         raise fail("give exactly one of --lead ID or --deal ID", code=2)
 
@@ -193,12 +180,14 @@ def runs_start(
         async with one_off_session() as session:
             model = Lead if lead is not None else Deal
             subject_id = lead if lead is not None else deal
-            tenant_id = await session.scalar(select(model.tenant_id).where(model.id == subject_id))
+            assert subject_id is not None
+            # An operator's command: the subject may be any tenant's; the run is its tenant's.
+            tenant_id = await repository.tenant_of_subject(session, AllTenants(), model, subject_id)
             if tenant_id is None:
                 raise fail(f"no {'lead' if lead is not None else 'deal'} {subject_id}")
-            tenant = await session.get(Tenant, tenant_id)
+            tenant = await tenants.by_id(session, tenant_id)
             assert tenant is not None
-            run = await start_manual_run(session, tenant, workflow, lead_id=lead, deal_id=deal)
+            run = await service.start_manual_run(session, tenant, workflow, lead_id=lead, deal_id=deal)
             await audit.record(session, actor=_actor(), action="automation.run.start", entity_type="automation_run",
                                entity_id=run.id, tenant_id=tenant_id, after={"workflow": workflow, "lead_id": lead,
                                                                              "deal_id": deal})
@@ -211,11 +200,10 @@ def runs_start(
 def runs_retry(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
                as_json: bool = JsonOption) -> None:
     """Queue a failed, dead or cancelled run again; it resumes after its last completed step."""
-    from rentguy_crm.automation.runs import service
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            return service.run_summary(await service.retry_run(session, None, run_id, actor=_actor(), now=utcnow()))
+            run = await service.retry_run(session, AllTenants(), run_id, actor=_actor(), now=utcnow())
+            return service.run_summary(run)
 
     emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="run queued again")
 
@@ -224,10 +212,9 @@ def runs_retry(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id
 def runs_cancel(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id."),
                 as_json: bool = JsonOption) -> None:
     """Cancel a queued, waiting or running run."""
-    from rentguy_crm.automation.runs import service
-
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            return service.run_summary(await service.cancel_run(session, None, run_id, actor=_actor(), now=utcnow()))
+            run = await service.cancel_run(session, AllTenants(), run_id, actor=_actor(), now=utcnow())
+            return service.run_summary(run)
 
     emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="run cancelled")

@@ -3,6 +3,8 @@
 A running run's `run_after` is its lease expiry, so one range scan of the partial index on active statuses
 finds both due runs and runs whose worker died: an expired lease is simply due again.
 Postgres claims with `FOR UPDATE SKIP LOCKED`; SQLite serialises writers with `BEGIN IMMEDIATE`.
+This module is the queue's repository: it holds every statement of the claim path (claim, renew, release,
+NOTIFY), kept as hand-written SQL so the claim uses the partial index on active statuses.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, String, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session as SyncSession
 
 from rentguy_crm import db as dbmod
 from rentguy_crm.db import IdType
+
+NOTIFY_CHANNEL = "crm_runs"
 
 
 @dataclass
@@ -170,3 +175,41 @@ def _read_time(value: Any) -> dt.datetime:
 
 bind_time = _bind_time
 read_time = _read_time
+
+
+# Workers in this process (embedded mode) wait on these; the commit that creates runs wakes them.
+_LOCAL_WAKERS: list[Any] = []
+
+
+def add_local_waker(callback: Any) -> None:
+    _LOCAL_WAKERS.append(callback)
+
+
+def remove_local_waker(callback: Any) -> None:
+    if callback in _LOCAL_WAKERS:
+        _LOCAL_WAKERS.remove(callback)
+
+
+async def wake_workers(session: AsyncSession) -> None:
+    """NOTIFY on Postgres is delivered at commit (and dropped on rollback), like the runs themselves."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    runs_written(session)
+
+
+def runs_written(session: AsyncSession) -> None:
+    """Wake this process's embedded workers at commit. A caller that wrote runs in its own statement calls
+    this, and sends `pg_notify(NOTIFY_CHANNEL, '')` in that statement for the other processes."""
+    session.sync_session.info["crm_runs_created"] = True
+
+
+@event.listens_for(SyncSession, "after_commit")
+def _wake_local_workers(session: SyncSession) -> None:
+    if session.info.pop("crm_runs_created", False):
+        for callback in list(_LOCAL_WAKERS):
+            callback()
+
+
+@event.listens_for(SyncSession, "after_rollback")
+def _forget_on_rollback(session: SyncSession) -> None:
+    session.info.pop("crm_runs_created", None)

@@ -1,21 +1,28 @@
-"""Operations on runs and workflows: list, show, retry, cancel, pause, resume. Flushes, never commits; audited."""
+"""Operations on runs and workflows: start, list, show, retry, cancel, pause, resume. Flushes, never commits;
+audited by the caller (start) or here."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation.engine.dispatch import wake_workers
+from rentguy_crm.automation.runs import repository
 from rentguy_crm.automation.runs.models import RUN_STATUSES, AutomationRun, WorkflowPause
-from rentguy_crm.automation.workflows.models import Workflow
+from rentguy_crm.automation.runs.queue import wake_workers
+from rentguy_crm.automation.workflows import repository as workflows
+from rentguy_crm.automation.workflows.definitions import WorkflowDefinition, definition_of
+from rentguy_crm.crm.models import Deal, Lead
+from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict, NotFound, ValidationFailed
 from rentguy_crm.observability import metrics
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import Scope, TenantScope
 
 RETRYABLE_STATUSES = ("failed", "dead", "cancelled")
 CANCELLABLE_STATUSES = ("queued", "waiting", "running")
@@ -36,39 +43,27 @@ def run_detail(run: AutomationRun) -> dict[str, Any]:
             "step_log": run.step_log, "context": run.context}
 
 
-async def list_runs(session: AsyncSession, tenant_id: int | None, *, workflow: str | None = None,
+async def list_runs(session: AsyncSession, scope: Scope, *, workflow: str | None = None,
                     status: str | None = None, since: dt.datetime | None = None, lead_id: int | None = None,
                     limit: int = 50, offset: int = 0) -> tuple[list[AutomationRun], int]:
     if status is not None and status not in RUN_STATUSES:
         raise ValidationFailed(f"status must be one of {', '.join(RUN_STATUSES)}; got '{status}'.",
                                errors=[{"field": "status", "message": "unknown status"}])
-    query = select(AutomationRun)
-    if tenant_id is not None:
-        query = query.where(AutomationRun.tenant_id == tenant_id)
-    if workflow:
-        query = query.where(AutomationRun.workflow_key == workflow)
-    if status:
-        query = query.where(AutomationRun.status == status)
-    if since:
-        query = query.where(AutomationRun.created_at >= since)
-    if lead_id:
-        query = query.where(AutomationRun.lead_id == lead_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(AutomationRun.id.desc()).limit(limit).offset(offset))
-    return list(rows.all()), int(total)
+    return await repository.list_runs(session, scope, workflow=workflow, status=status, since=since,
+                                      lead_id=lead_id, limit=limit, offset=offset)
 
 
-async def get_run(session: AsyncSession, tenant_id: int | None, run_id: int) -> AutomationRun:
-    run = await session.get(AutomationRun, run_id)
-    if run is None or (tenant_id is not None and run.tenant_id != tenant_id):
+async def get_run(session: AsyncSession, scope: Scope, run_id: int) -> AutomationRun:
+    run = await repository.get_run(session, scope, run_id)
+    if run is None:
         raise NotFound(f"No automation run {run_id}.")
     return run
 
 
-async def retry_run(session: AsyncSession, tenant_id: int | None, run_id: int, *, actor: str,
+async def retry_run(session: AsyncSession, scope: Scope, run_id: int, *, actor: str,
                     now: dt.datetime) -> AutomationRun:
     """Queue a failed, dead or cancelled run again, with fresh attempts; it resumes after its last done step."""
-    run = await get_run(session, tenant_id, run_id)
+    run = await get_run(session, scope, run_id)
     if run.status not in RETRYABLE_STATUSES:
         raise Conflict(f"Run {run_id} is {run.status}; only {', '.join(RETRYABLE_STATUSES)} runs can be retried.")
     before = {"status": run.status, "attempt": run.attempt}
@@ -82,10 +77,10 @@ async def retry_run(session: AsyncSession, tenant_id: int | None, run_id: int, *
     return run
 
 
-async def cancel_run(session: AsyncSession, tenant_id: int | None, run_id: int, *, actor: str,
+async def cancel_run(session: AsyncSession, scope: Scope, run_id: int, *, actor: str,
                      now: dt.datetime) -> AutomationRun:
     """Cancel a run that has not finished. A worker executing it loses its fence and stops at the next step."""
-    run = await get_run(session, tenant_id, run_id)
+    run = await get_run(session, scope, run_id)
     if run.status not in CANCELLABLE_STATUSES:
         raise Conflict(f"Run {run_id} is {run.status}; only {', '.join(CANCELLABLE_STATUSES)} runs can be cancelled.")
     before = {"status": run.status}
@@ -93,17 +88,14 @@ async def cancel_run(session: AsyncSession, tenant_id: int | None, run_id: int, 
     await session.flush()
     await audit.record(session, actor=actor, action="automation.run.cancel", entity_type="automation_run",
                        entity_id=run.id, tenant_id=run.tenant_id, before=before, after={"status": "cancelled"})
-    slug = await session.scalar(select(Tenant.slug).where(Tenant.id == run.tenant_id)) or str(run.tenant_id)
+    slug = await tenants.slug_of(session, run.tenant_id) or str(run.tenant_id)
     metrics.automation_runs_finished_total.labels(slug, run.workflow_key, "cancelled").inc()
     return run
 
 
 async def _known_workflow(session: AsyncSession, tenant: Tenant, key: str) -> None:
-    known = await session.scalar(select(Workflow.id).where(Workflow.tenant_id == tenant.id, Workflow.key == key)
-                                 .limit(1))
-    has_runs = known or await session.scalar(select(AutomationRun.id).where(
-        AutomationRun.tenant_id == tenant.id, AutomationRun.workflow_key == key).limit(1))
-    if not has_runs:
+    scope = TenantScope(tenant.id)
+    if not (await workflows.has_workflow(session, scope, key) or await repository.has_runs_of(session, scope, key)):
         raise NotFound(f"Tenant {tenant.slug} has no workflow '{key}'. See: crm workflows list --tenant {tenant.slug}")
 
 
@@ -111,8 +103,8 @@ async def pause_workflow(session: AsyncSession, tenant: Tenant, key: str, *, act
                          now: dt.datetime) -> WorkflowPause:
     """Stop claims of this workflow's runs. New runs still queue; nothing is dropped. Pausing twice is a no-op."""
     await _known_workflow(session, tenant, key)
-    pause = await session.scalar(select(WorkflowPause).where(WorkflowPause.tenant_id == tenant.id,
-                                                             WorkflowPause.workflow_key == key))
+    scope = TenantScope(tenant.id)
+    pause = await repository.pause_of(session, scope, key)
     if pause is not None:
         return pause
     pause = WorkflowPause(tenant_id=tenant.id, workflow_key=key, paused_at=now, paused_by=actor, reason=reason)
@@ -121,8 +113,7 @@ async def pause_workflow(session: AsyncSession, tenant: Tenant, key: str, *, act
             session.add(pause)
             await session.flush()
     except IntegrityError:
-        existing = await session.scalar(select(WorkflowPause).where(WorkflowPause.tenant_id == tenant.id,
-                                                                    WorkflowPause.workflow_key == key))
+        existing = await repository.pause_of(session, scope, key)
         if existing is None:
             raise
         return existing
@@ -134,11 +125,78 @@ async def pause_workflow(session: AsyncSession, tenant: Tenant, key: str, *, act
 async def resume_workflow(session: AsyncSession, tenant: Tenant, key: str, *, actor: str) -> bool:
     """Let workers claim the workflow's runs again. Returns False when it was not paused."""
     await _known_workflow(session, tenant, key)
-    result = await session.execute(delete(WorkflowPause).where(WorkflowPause.tenant_id == tenant.id,
-                                                               WorkflowPause.workflow_key == key))
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not await repository.delete_pause(session, TenantScope(tenant.id), key):
         return False
     await audit.record(session, actor=actor, action="automation.workflow.resume", entity_type="workflow",
                        entity_id=key, tenant_id=tenant.id, before={"paused": True}, after={"paused": False})
     await wake_workers(session)
     return True
+
+
+# -- new runs -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    lead_id: int | None = None
+    deal_id: int | None = None
+
+    @property
+    def type(self) -> str:
+        return "deal" if self.deal_id else "lead" if self.lead_id else "none"
+
+
+class WorkflowVersion(Protocol):
+    """What a new run needs of a workflow version: a stored row or a cached snapshot."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def tenant_id(self) -> int: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def run_values(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject_type: str,
+               now: dt.datetime) -> dict[str, Any]:
+    """The columns of a new queued run, besides its subject ids and trigger event (which the caller adds)."""
+    return {
+        "tenant_id": workflow.tenant_id, "workflow_id": workflow.id, "workflow_key": workflow.key,
+        "workflow_version": workflow.version, "trigger_type": trigger_type, "subject_type": subject_type,
+        "status": "queued", "attempt": 0, "max_attempts": definition.retry.max_attempts, "run_after": now,
+        "current_step": 0, "step_log": [], "context": {}, "sla_due_at": now + definition.sla, "sla_breached": False,
+    }
+
+
+def _new_run(workflow: WorkflowVersion, definition: WorkflowDefinition, trigger_type: str, subject: Subject, *,
+             event_id: int | None, now: dt.datetime | None = None) -> AutomationRun:
+    values = run_values(workflow, definition, trigger_type, subject.type, now or utcnow())
+    return AutomationRun(trigger_event_id=event_id, lead_id=subject.lead_id, deal_id=subject.deal_id, **values)
+
+
+async def start_manual_run(session: AsyncSession, tenant: Tenant, workflow_key: str, *, lead_id: int | None = None,
+                           deal_id: int | None = None) -> AutomationRun:
+    """`crm runs start` / `POST /api/v1/automation/runs`: one run of the current version, now."""
+    if (lead_id is None) == (deal_id is None):
+        raise ValidationFailed("Give exactly one subject: a lead or a deal.",
+                               errors=[{"field": "lead_id", "message": "give lead_id or deal_id"}])
+    scope = TenantScope(tenant.id)
+    if lead_id is not None and await repository.subject_in(session, scope, Lead, lead_id) is None:
+        raise NotFound(f"No lead {lead_id} in tenant {tenant.slug}.")
+    if deal_id is not None and await repository.subject_in(session, scope, Deal, deal_id) is None:
+        raise NotFound(f"No deal {deal_id} in tenant {tenant.slug}.")
+    workflow = await workflows.current_version(session, scope, workflow_key)
+    if workflow is None:
+        raise NotFound(f"No workflow '{workflow_key}' in tenant {tenant.slug}; "
+                       f"load the library with: crm workflows sync --tenant {tenant.slug}")
+    run = _new_run(workflow, definition_of(workflow), "manual", Subject(lead_id=lead_id, deal_id=deal_id),
+                   event_id=None)
+    session.add(run)
+    await session.flush()
+    await wake_workers(session)
+    return run

@@ -5,20 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.runs.models import AutomationRun, WorkerRecord, WorkflowPause
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.automation.runs import repository
+from rentguy_crm.tenants.scope import Scope
 
 # A worker that has not heartbeated for this long is reported dead (heartbeats come every lease/3).
 ALIVE_WITHIN = dt.timedelta(seconds=90)
 
 
 async def worker_status(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
-    recent = now - dt.timedelta(hours=24)
-    rows = (await session.scalars(select(WorkerRecord).where(WorkerRecord.heartbeat_at >= recent)
-                                  .order_by(WorkerRecord.started_at))).all()
+    rows = await repository.workers_seen_since(session, now - dt.timedelta(hours=24))
     workers = []
     for w in rows:
         age = (now - w.heartbeat_at).total_seconds()
@@ -30,28 +27,20 @@ async def worker_status(session: AsyncSession, now: dt.datetime) -> dict[str, An
     return {"alive": sum(1 for w in workers if w["state"] == "alive"), "workers": workers}
 
 
-async def queue_status(session: AsyncSession, now: dt.datetime, tenant_id: int | None = None) -> dict[str, Any]:
+async def queue_status(session: AsyncSession, now: dt.datetime, scope: Scope) -> dict[str, Any]:
     """Per tenant and workflow: due runs (depth), age of the oldest due run (lag), running, waiting, paused."""
-    base = select(Tenant.slug, AutomationRun.workflow_key, AutomationRun.status,
-                  func.count().label("n"), func.min(AutomationRun.run_after).label("oldest")) \
-        .join(Tenant, Tenant.id == AutomationRun.tenant_id) \
-        .where(AutomationRun.status.in_(("queued", "running", "waiting")))
-    if tenant_id is not None:
-        base = base.where(AutomationRun.tenant_id == tenant_id)
-    due = base.where(AutomationRun.run_after <= now) \
-        .group_by(Tenant.slug, AutomationRun.workflow_key, AutomationRun.status)
-    everything = base.group_by(Tenant.slug, AutomationRun.workflow_key, AutomationRun.status)
     flows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(slug: str, key: str) -> dict[str, Any]:
         return flows.setdefault((slug, key), {"tenant": slug, "workflow": key, "depth": 0, "lag_s": 0.0,
                                               "running": 0, "waiting": 0, "paused": False})
 
-    for row in (await session.execute(everything)).all():
+    everything, due = await repository.active_counts(session, scope, now)
+    for row in everything:
         e = entry(row.slug, row.workflow_key)
         if row.status in ("running", "waiting"):
             e[row.status] += row.n
-    for row in (await session.execute(due)).all():
+    for row in due:
         if row.status == "running":
             continue  # a running run is due only when its lease expired; it is counted as running
         e = entry(row.slug, row.workflow_key)
@@ -60,16 +49,13 @@ async def queue_status(session: AsyncSession, now: dt.datetime, tenant_id: int |
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
             e["lag_s"] = max(e["lag_s"], round((now - oldest).total_seconds(), 3))
-    pauses_q = select(Tenant.slug, WorkflowPause).join(Tenant, Tenant.id == WorkflowPause.tenant_id)
-    if tenant_id is not None:
-        pauses_q = pauses_q.where(WorkflowPause.tenant_id == tenant_id)
     paused = []
-    for slug, pause in (await session.execute(pauses_q)).all():
+    for slug, pause in await repository.pauses_with_slugs(session, scope):
         entry(slug, pause.workflow_key)["paused"] = True
         paused.append({"tenant": slug, "workflow": pause.workflow_key, "paused_at": pause.paused_at,
                        "paused_by": pause.paused_by, "reason": pause.reason})
     # No gauges set here: /metrics reads queue depth, lag and pauses from the database at scrape time
-    # (observability/queue_state.py), the same in every process.
+    # (`queue_metrics.py`), the same in every process.
     workflows = sorted(flows.values(), key=lambda e: (e["tenant"], e["workflow"]))
     return {"depth": sum(e["depth"] for e in workflows), "max_lag_s": max((e["lag_s"] for e in workflows), default=0),
             "workflows": workflows, "paused": paused}
@@ -90,10 +76,9 @@ def over_failure_line(finished: int, failed: int) -> bool:
     return finished >= FAILURE_MIN_FINISHED and failed > FAILURE_THRESHOLD * finished
 
 
-async def automation_health(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+async def automation_health(session: AsyncSession, now: dt.datetime, scope: Scope) -> dict[str, Any]:
     """Per tenant and workflow: failure rate over the last 10 minutes against the 2% line, dead runs of the last
     day, runs waiting to be retried, and whether the workflow is paused. For the status page."""
-    failed = func.sum(case((AutomationRun.status.in_(FAILED_STATUSES), 1), else_=0))
     flows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(slug: str, key: str) -> dict[str, Any]:
@@ -101,34 +86,18 @@ async def automation_health(session: AsyncSession, now: dt.datetime) -> dict[str
                                               "failure_rate": 0.0, "over_2_percent": False, "dead_24h": 0,
                                               "retrying": 0, "paused": False})
 
-    finished_rows = await session.execute(
-        select(Tenant.slug, AutomationRun.workflow_key, func.count(), failed)
-        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
-        .where(AutomationRun.status.in_(FINISHED_STATUSES), AutomationRun.completed_at > now - FAILURE_WINDOW,
-               AutomationRun.completed_at <= now)
-        .group_by(Tenant.slug, AutomationRun.workflow_key))
-    for slug, key, total, failures in finished_rows:
+    for slug, key, total, failures in await repository.finished_counts_by_slug(
+            session, scope, FINISHED_STATUSES, FAILED_STATUSES, now - FAILURE_WINDOW, now):
         e = entry(slug, key)
         e["finished"], e["failed"] = int(total), int(failures or 0)
         e["failure_rate"] = round(e["failed"] / e["finished"], 4) if e["finished"] else 0.0
         e["over_2_percent"] = over_failure_line(e["finished"], e["failed"])
-    dead_rows = await session.execute(
-        select(Tenant.slug, AutomationRun.workflow_key, func.count())
-        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
-        .where(AutomationRun.status == "dead", AutomationRun.completed_at > now - DEAD_WINDOW)
-        .group_by(Tenant.slug, AutomationRun.workflow_key))
-    for slug, key, count in dead_rows:
+    for slug, key, count in await repository.dead_counts(session, scope, now - DEAD_WINDOW):
         entry(slug, key)["dead_24h"] = int(count)
-    retry_rows = await session.execute(
-        select(Tenant.slug, AutomationRun.workflow_key, func.count())
-        .join(Tenant, Tenant.id == AutomationRun.tenant_id)
-        # A queued run that has spent an attempt is waiting for its retry (the backoff after a failure).
-        .where(AutomationRun.status == "queued", AutomationRun.attempt > 0)
-        .group_by(Tenant.slug, AutomationRun.workflow_key))
-    for slug, key, count in retry_rows:
+    # A queued run that has spent an attempt is waiting for its retry (the backoff after a failure).
+    for slug, key, count in await repository.retrying_counts(session, scope):
         entry(slug, key)["retrying"] = int(count)
-    for slug, pause in (await session.execute(
-            select(Tenant.slug, WorkflowPause).join(Tenant, Tenant.id == WorkflowPause.tenant_id))).all():
+    for slug, pause in await repository.pauses_with_slugs(session, scope):
         e = entry(slug, pause.workflow_key)
         e["paused"] = True
         e["paused_at"], e["paused_by"], e["pause_reason"] = pause.paused_at, pause.paused_by, pause.reason

@@ -13,14 +13,14 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.runs import step_log
+from rentguy_crm.automation.runs import repository, step_log
 from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.tenants.scope import TenantScope
 
 SUPERSEDED_ERROR_TYPE = "Superseded"
-MANUAL_TRIGGER = "manual"
+MANUAL_TRIGGER = repository.MANUAL_TRIGGER
 
 
 def reason(successor_id: int) -> str:
@@ -33,17 +33,6 @@ def cancelled_entry(pc: int, successor_id: int, *, attempt: int, worker: str, at
                           worker=worker, at=at, superseded_by=successor_id, reason=reason(successor_id))
 
 
-def _same_subject(run_id: int, tenant_id: int, workflow_key: str, lead_id: int | None,
-                  deal_id: int | None) -> Any:
-    query = select(AutomationRun).where(AutomationRun.tenant_id == tenant_id,
-                                        AutomationRun.workflow_key == workflow_key,
-                                        AutomationRun.trigger_type != MANUAL_TRIGGER,
-                                        AutomationRun.id != run_id)
-    if deal_id is not None:
-        return query.where(AutomationRun.deal_id == deal_id)
-    return query.where(AutomationRun.lead_id == lead_id, AutomationRun.deal_id.is_(None))
-
-
 async def supersede_earlier(session: AsyncSession, created: Iterable[AutomationRun], now: dt.datetime) -> int:
     """Cancel the earlier queued or waiting runs of each new run's workflow and subject (the caller passes the new
     runs of workflows that say `on_new_run: supersede`). Returns how many runs were cancelled."""
@@ -51,10 +40,8 @@ async def supersede_earlier(session: AsyncSession, created: Iterable[AutomationR
     for run in created:
         if run.trigger_type == MANUAL_TRIGGER or (run.deal_id is None and run.lead_id is None):
             continue
-        query = (_same_subject(run.id, run.tenant_id, run.workflow_key, run.lead_id, run.deal_id)
-                 .where(AutomationRun.id < run.id, AutomationRun.status.in_(("queued", "waiting")))
-                 .order_by(AutomationRun.id).with_for_update())
-        for earlier in (await session.scalars(query)).all():
+        for earlier in await repository.earlier_open_runs(session, TenantScope(run.tenant_id), run.id,
+                                                          run.workflow_key, run.lead_id, run.deal_id):
             earlier.step_log = [*(earlier.step_log or []), cancelled_entry(
                 earlier.current_step, run.id, attempt=earlier.attempt, worker="dispatch", at=now)]
             earlier.status, earlier.completed_at = "cancelled", now
@@ -66,12 +53,10 @@ async def supersede_earlier(session: AsyncSession, created: Iterable[AutomationR
     return cancelled
 
 
-async def newer_run(session: AsyncSession, run_id: int, tenant_id: int, workflow_key: str, trigger_type: str,
+async def newer_run(session: AsyncSession, scope: TenantScope, run_id: int, workflow_key: str, trigger_type: str,
                     lead_id: int | None, deal_id: int | None) -> int | None:
     """The id of the first run created after this one for the same workflow and subject: the run that replaces
     it. None when there is none (or the run was started by hand, or has no subject)."""
     if trigger_type == MANUAL_TRIGGER or (deal_id is None and lead_id is None):
         return None
-    query = (_same_subject(run_id, tenant_id, workflow_key, lead_id, deal_id)
-             .where(AutomationRun.id > run_id).order_by(AutomationRun.id).limit(1))
-    return await session.scalar(query.with_only_columns(AutomationRun.id))
+    return await repository.first_newer_run(session, scope, run_id, workflow_key, lead_id, deal_id)

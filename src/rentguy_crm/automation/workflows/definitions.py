@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,6 +16,9 @@ from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.kit.markup import Markup
 from rentguy_crm.templates.rendering import TemplateProblem, check_syntax, is_template
+
+if TYPE_CHECKING:
+    from rentguy_crm.automation.workflows.models import Workflow
 
 
 class Strict(BaseModel):
@@ -248,3 +251,16 @@ class WorkflowDefinition(Strict):
 
     def trigger_events(self) -> list[str]:
         return [t.event for t in self.triggers]
+
+
+_DEFINITIONS: dict[tuple[int, str], WorkflowDefinition] = {}
+
+
+def definition_of(workflow: Workflow) -> WorkflowDefinition:
+    """The parsed definition of a stored version, cached by (id, checksum): versions never change."""
+    cache_key = (workflow.id, workflow.checksum)
+    definition = _DEFINITIONS.get(cache_key)
+    if definition is None:
+        definition = WorkflowDefinition.model_validate(workflow.definition)
+        _DEFINITIONS[cache_key] = definition
+    return definition

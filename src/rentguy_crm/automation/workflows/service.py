@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
@@ -18,11 +17,10 @@ from rentguy_crm.automation.workflows import expressions, library, repository
 from rentguy_crm.automation.workflows.definitions import WorkflowDefinition
 from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.automation.workflows.program import compile_program
-from rentguy_crm.crm.models import Pipeline, PipelineStage
 from rentguy_crm.errors import BadRequest, NotFound
 from rentguy_crm.kit.durations import format_duration
 from rentguy_crm.tenants import repository as tenants
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 
 
 @dataclass
@@ -58,15 +56,16 @@ async def sync(session: AsyncSession, tenant_slug: str, *, source: library.Libra
                          errors=[p.as_dict() for p in loaded.errors])
     # Two syncs of one tenant at once would both pick the same next version number; serialise them on the
     # tenant row (Postgres; SQLite serialises writers anyway).
-    await session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    await tenants.lock(session, tenant.id)
+    scope = TenantScope(tenant.id)
     report = SyncReport(tenant=tenant.slug)
     for item in loaded.workflows:
         definition, digest = item.definition, item.checksum
-        current = await repository.get(session, tenant.id, definition.key)
+        current = await repository.get(session, scope, definition.key)
         if current is not None and current.checksum == digest:
             report.unchanged.append(f"{definition.key} v{current.version}")
             continue
-        version = await repository.latest_version_number(session, tenant.id, definition.key) + 1
+        version = await repository.latest_version_number(session, scope, definition.key) + 1
         if current is not None:
             current.is_current = False
             await session.flush()
@@ -87,7 +86,7 @@ async def sync(session: AsyncSession, tenant_slug: str, *, source: library.Libra
                                entity_id=definition.key, tenant_id=tenant.id,
                                before={"version": current.version, "checksum": current.checksum}, after=after)
     library_keys = {w.definition.key for w in loaded.workflows}
-    for row in await repository.current_versions(session, tenant.id):
+    for row in await repository.current_versions(session, scope):
         if row.key not in library_keys:
             report.not_in_library.append(f"{row.key} v{row.version}")
     return report
@@ -95,12 +94,12 @@ async def sync(session: AsyncSession, tenant_slug: str, *, source: library.Libra
 
 # --- what the engine asks -------------------------------------------------------------------------------------
 
-async def current_workflows_for_event(session: AsyncSession, tenant_id: int, event_type: str) -> list[Workflow]:
+async def current_workflows_for_event(session: AsyncSession, scope: TenantScope, event_type: str) -> list[Workflow]:
     """The current, enabled versions of the tenant's workflows with a trigger on this event type.
 
     Conditions are not evaluated here (they need the event's variables): use `trigger_matches`.
     """
-    rows = await repository.current_versions(session, tenant_id)
+    rows = await repository.current_versions(session, scope)
     return [row for row in rows if row.enabled and any(t.get("event") == event_type for t in row.triggers or [])]
 
 
@@ -118,9 +117,7 @@ def trigger_matches(definition: WorkflowDefinition | Workflow, event_type: str,
 
 async def tenant_stage_keys(session: AsyncSession, tenant_slug: str) -> list[str]:
     tenant = await tenants.get(session, tenant_slug)
-    statement = (select(PipelineStage.key).join(Pipeline, Pipeline.id == PipelineStage.pipeline_id)
-                 .where(Pipeline.tenant_id == tenant.id).distinct())
-    return sorted((await session.scalars(statement)).all())
+    return await repository.stage_keys(session, TenantScope(tenant.id))
 
 
 # --- inspection ----------------------------------------------------------------------------------------------
@@ -140,7 +137,7 @@ async def list_for_tenant(session: AsyncSession, tenant_slug: str) -> list[dict[
     tenant = await tenants.get(session, tenant_slug)
     loaded = library.load_library()
     rows = []
-    for row in await repository.current_versions(session, tenant.id):
+    for row in await repository.current_versions(session, TenantScope(tenant.id)):
         item = loaded.get(row.key)
         state = "missing" if item is None else ("in sync" if item.checksum == row.checksum else "differs")
         rows.append({**summary(row), "library": state if not loaded.errors else "library has errors"})
@@ -202,18 +199,18 @@ def _detail(step: Any) -> str:
 async def describe_stored(session: AsyncSession, tenant_slug: str, key: str,
                           version: int | None = None) -> dict[str, Any]:
     tenant = await tenants.get(session, tenant_slug)
-    return await describe_for_tenant(session, tenant.id, key, version)
+    return await describe_for_tenant(session, TenantScope(tenant.id), key, version)
 
 
-async def describe_for_tenant(session: AsyncSession, tenant_id: int, key: str,
+async def describe_for_tenant(session: AsyncSession, scope: TenantScope, key: str,
                               version: int | None = None) -> dict[str, Any]:
-    row = await repository.get(session, tenant_id, key, version)
+    row = await repository.get(session, scope, key, version)
     if row is None:
         which = f"version {version} of " if version is not None else ""
         raise NotFound(f"No {which}workflow '{key}'. See the stored ones with: crm workflows list --tenant <slug>")
     return {**describe(definition_of(row)), "version": row.version, "is_current": row.is_current,
             "checksum": row.checksum, "enabled": row.enabled,
-            "versions": await repository.version_numbers(session, tenant_id, key)}
+            "versions": await repository.version_numbers(session, scope, key)}
 
 
 def describe_library(key: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.automation.workflows import repository
 from rentguy_crm.crm.models import Contact, Deal, Lead, PipelineStage
 from rentguy_crm.tenants.models import Tenant
 
@@ -45,19 +46,19 @@ async def subject_variables(session: AsyncSession, tenant: Tenant, *, lead_id: i
     """Reload the subject rows (a step reloads its subject, so it sees what earlier steps changed)."""
     variables: dict[str, Any] = {"tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name,
                                             "timezone": tenant.timezone, "locale": tenant.locale}}
-    deal = await session.get(Deal, deal_id) if deal_id else None
+    deal = await repository.record(session, Deal, deal_id) if deal_id else None
     if deal is not None and deal.tenant_id == tenant.id:
         variables["deal"] = record_dict(deal)
-        stage = await session.get(PipelineStage, deal.stage_id)
+        stage = await repository.record(session, PipelineStage, deal.stage_id)
         if stage is not None:
             variables["deal"]["stage"] = stage.key
         if lead_id is None:
             lead_id = deal.lead_id
-    lead = await session.get(Lead, lead_id) if lead_id else None
+    lead = await repository.record(session, Lead, lead_id) if lead_id else None
     if lead is not None and lead.tenant_id == tenant.id:
         variables["lead"] = record_dict(lead)
     contact_id = (deal.contact_id if deal is not None else None) or (lead.contact_id if lead is not None else None)
-    contact = await session.get(Contact, contact_id) if contact_id else None
+    contact = await repository.record(session, Contact, contact_id) if contact_id else None
     if contact is not None:
         variables["contact"] = record_dict(contact)
     return variables
