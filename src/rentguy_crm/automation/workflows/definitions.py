@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rentguy_crm.automation.workflows import expressions
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.kit.markup import Markup
 from rentguy_crm.templates.rendering import TemplateProblem, check_syntax, is_template
-
-if TYPE_CHECKING:
-    from rentguy_crm.automation.workflows.models import Workflow
 
 
 class Strict(BaseModel):
