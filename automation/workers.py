@@ -12,7 +12,7 @@ from checkout_env import use_checkout
 use_checkout(__file__)
 
 import rentguy_crm.cli  # noqa: E402,F401  (the suite's errors read as one line here too)
-from rentguy_crm.automation.operations_cli import playbook_app  # noqa: E402
+from rentguy_crm.automation.engine.cli import playbook_app  # noqa: E402
 
 if __name__ == "__main__":
     playbook_app(prog_name="automation/workers.py")

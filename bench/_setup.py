@@ -40,7 +40,7 @@ def plain_url(url: str) -> str:
 
 async def ensure_tenant_and_workflow(db: Any, steps: list[dict[str, Any]], key: str = "bench_noop",
                                      keep_history: bool = False) -> tuple[int, int]:
-    from rentguy_crm.automation.models import Workflow
+    from rentguy_crm.automation.workflows.models import Workflow
     from rentguy_crm.tenants.models import Tenant
 
     async with db.session() as session:
@@ -69,7 +69,7 @@ async def ensure_tenant_and_workflow(db: Any, steps: list[dict[str, Any]], key: 
 
 async def insert_runs(db: Any, tenant_id: int, workflow_id: int, count: int, key: str = "bench_noop",
                       status: str = "queued") -> None:
-    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.automation.runs.models import AutomationRun
 
     now = dt.datetime.now(dt.UTC)
     row = {"tenant_id": tenant_id, "workflow_id": workflow_id, "workflow_key": key, "workflow_version": 1,

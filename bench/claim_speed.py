@@ -26,7 +26,7 @@ async def measure(db, tenant_id: int, workflow_id: int, claims: int, batch: int)
     """Median seconds per claim of `batch` due runs (the claimed runs are finished again between claims)."""
     from sqlalchemy import text
 
-    from rentguy_crm.automation import queue
+    from rentguy_crm.automation.runs import queue
 
     await insert_runs(db, tenant_id, workflow_id, batch)
     samples = []
@@ -74,7 +74,7 @@ async def fill_history(db, tenant_id: int, workflow_id: int, rows: int) -> None:
 async def prepared(url: str, rows: int, claims: int, batch: int) -> tuple[float, int]:
     from sqlalchemy import text
 
-    from rentguy_crm.automation.queue import QueueDatabase
+    from rentguy_crm.automation.runs.queue import QueueDatabase
 
     db = QueueDatabase(url)
     tenant_id, workflow_id = await ensure_tenant_and_workflow(db, [{"type": "stop"}], keep_history=True)

@@ -98,7 +98,7 @@ async def _provision() -> str:
 
 async def sync_workflows(db: object) -> None:
     """Load the workflow library for mrdj, so each lead also creates its `lead_intake` run (as in production)."""
-    from rentguy_crm.automation import workflows_service
+    from rentguy_crm.automation.workflows import service as workflows_service
 
     async with db.session() as session:  # type: ignore[attr-defined]
         await workflows_service.sync(session, "mrdj", actor="bench")

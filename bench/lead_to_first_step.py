@@ -30,11 +30,13 @@ from bench._setup import QUEUE_BENCH_URL, ensure_tenant_and_workflow, prepare_da
 async def run(url: str, rate: float, seconds: float, concurrency: int) -> None:
     from sqlalchemy import text
 
-    from rentguy_crm.automation.queue import QueueDatabase
+    from rentguy_crm.automation.engine import hooks
+    from rentguy_crm.automation.runs.queue import QueueDatabase
     from rentguy_crm.crm.models import Contact, Lead
     from rentguy_crm.db import Database
     from rentguy_crm.events.service import emit
 
+    hooks.install()  # emitted events start their runs, as in every entry point
     qdb = QueueDatabase(url)
     tenant_id, _ = await ensure_tenant_and_workflow(qdb, [{"type": "notify", "template": "noop"}], key="lead_intake")
     await qdb.dispose()

@@ -21,10 +21,10 @@ from bench._setup import QUEUE_BENCH_URL, ensure_tenant_and_workflow, insert_run
 async def ours(url: str, runs: int, concurrency: int, processes: int) -> float:
     from sqlalchemy import text
 
-    from rentguy_crm.automation.engine import mark_database_only
-    from rentguy_crm.automation.queue import QueueDatabase
-    from rentguy_crm.automation.steps_api import StepResult, register_step
-    from rentguy_crm.automation.worker import Worker
+    from rentguy_crm.automation.engine.executor import mark_database_only
+    from rentguy_crm.automation.engine.step_registry import StepResult, register_step
+    from rentguy_crm.automation.engine.worker import Worker
+    from rentguy_crm.automation.runs.queue import QueueDatabase
 
     @register_step("notify")
     async def noop(ctx, step):  # type: ignore[no-untyped-def]

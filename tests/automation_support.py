@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from rentguy_crm.automation import queue
-from rentguy_crm.automation.engine import RunExecutor
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.engine.executor import RunExecutor
+from rentguy_crm.automation.runs import queue
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.db import Database
 from rentguy_crm.tenants.models import Tenant
 

@@ -28,10 +28,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from rentguy_crm import migrate  # noqa: E402
 from rentguy_crm.app import create_app  # noqa: E402
+from rentguy_crm.automation.engine import hooks as automation_hooks  # noqa: E402
 from rentguy_crm.config import get_settings, reset_settings_cache  # noqa: E402
 from rentguy_crm.db import Database  # noqa: E402
 from rentguy_crm.model_registry import metadata  # noqa: E402
 from tests.factories import Factory  # noqa: E402
+
+# The suite's start-up, as in every entry point: services that emit events start their automation runs.
+automation_hooks.install()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -163,7 +167,7 @@ async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def fresh_lookup_caches() -> Iterator[None]:
     """Tenants' current workflows are cached per process (`automation.dispatch`, not yet on `kit.ttl_cache`)."""
-    from rentguy_crm.automation.dispatch import forget_workflows
+    from rentguy_crm.automation.engine.dispatch import forget_workflows
 
     forget_workflows()
     yield

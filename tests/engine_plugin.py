@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
+from rentguy_crm.automation.engine.step_registry import StepContext, StepResult, register_step
 from rentguy_crm.integrations.base import RetryableDeliveryError
 
 EFFECTS_DDL = ("CREATE TABLE IF NOT EXISTS test_step_effects (run_id INTEGER NOT NULL, step INTEGER NOT NULL, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
+from rentguy_crm.automation.engine.step_registry import StepContext, StepResult, register_step
 from rentguy_crm.integrations.base import PermanentDeliveryError
 
 

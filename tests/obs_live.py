@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from rentguy_crm.automation import library, workflows_service
+from rentguy_crm.automation.workflows import library
+from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.db import Database
 from tests.obs_support import PYTHON, REPO, child_env, free_port, wait_http
 

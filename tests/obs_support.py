@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.db import Database
 from rentguy_crm.tenants.models import Tenant
 from tests.worker_support import HANG

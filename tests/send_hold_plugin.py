@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rentguy_crm.automation.steps_api import StepContext, StepHandler, StepResult, handler_for, register_step
+from rentguy_crm.automation.engine.step_registry import StepContext, StepHandler, StepResult, handler_for, register_step
 
 LOG_ENV = "CRM_TEST_SEND_LOG"
 HOLD_ENV = "CRM_TEST_HOLD_AFTER_SEND"

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from rentguy_crm import provisioning
-from rentguy_crm.automation.worker import load_plugins
+from rentguy_crm.automation.engine.worker import load_plugins
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import tally
 from rentguy_crm.templates import schemas, service

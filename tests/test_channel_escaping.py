@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rentguy_crm.automation.definitions import SendEmail, SendWhatsapp
-from rentguy_crm.automation.steps_api import StepContext, handler_for
+from rentguy_crm.automation.engine.step_registry import StepContext, handler_for
+from rentguy_crm.automation.workflows.definitions import SendEmail, SendWhatsapp
 from rentguy_crm.integrations.base import PermanentDeliveryError
 from rentguy_crm.integrations.registry import build_channels
 from tests.automation_support import install_workflow, workflow_doc

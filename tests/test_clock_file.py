@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rentguy_crm.automation.schedules import ScheduleRunner
-from rentguy_crm.automation.worker import Worker
+from rentguy_crm.automation.engine.schedules import ScheduleRunner
+from rentguy_crm.automation.engine.worker import Worker
 from rentguy_crm.cli import app as cli
 from rentguy_crm.config import InsecureSettingsError, Settings, reset_settings_cache
 from rentguy_crm.kit import clock

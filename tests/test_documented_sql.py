@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import text, update
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.db import Database
 from tests.obs_support import REPO, add_runs
 

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from rentguy_crm.automation import queue, schedules, service, steps_api
-from rentguy_crm.automation.engine import RunExecutor
-from rentguy_crm.automation.steps_api import StepContext, StepResult
-from rentguy_crm.automation.worker import Worker
+from rentguy_crm.automation.engine import schedules, step_registry
+from rentguy_crm.automation.engine.executor import RunExecutor
+from rentguy_crm.automation.engine.step_registry import StepContext, StepResult
+from rentguy_crm.automation.engine.worker import Worker
+from rentguy_crm.automation.runs import queue, service
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.integrations.base import PermanentDeliveryError
 from rentguy_crm.observability.logging import configure_logging
 from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.tenants.scope import TenantScope
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 from tests.obs_support import sample
 from tests.worker_support import HANG
@@ -47,7 +49,7 @@ async def refusing_notify(ctx: StepContext, step: Any) -> StepResult:
 
 @pytest.fixture
 def notify(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(steps_api._HANDLERS, "notify", refusing_notify)
+    monkeypatch.setitem(step_registry._HANDLERS, "notify", refusing_notify)
 
 
 def value(name: str, **labels: str) -> float:
@@ -135,7 +137,7 @@ async def test_cancelling_a_run_counts_it_as_cancelled(db, factory) -> None:  # 
     wf = await install_workflow(db, tenant, workflow_doc("lead_intake"))
     run = await queued_run(db, wf)
     async with db.session() as session:
-        await service.cancel_run(session, tenant.id, run.id, actor="test", now=dt.datetime.now(dt.UTC))
+        await service.cancel_run(session, TenantScope(tenant.id), run.id, actor="test", now=dt.datetime.now(dt.UTC))
     assert value("crm_automation_runs_finished_total", tenant="cancels", workflow="lead_intake",
                  status="cancelled") == 1
 

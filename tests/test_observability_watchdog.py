@@ -184,8 +184,8 @@ async def test_an_ops_channel_missing_from_the_slack_config_stays_owed_and_posts
 
 
 async def test_watchdog_is_a_scheduled_job_that_runs_once_per_minute_tick(db, factory, slack) -> None:
-    from rentguy_crm.automation import schedules
-    from rentguy_crm.automation.models import ScheduleRun
+    from rentguy_crm.automation.engine import schedules
+    from rentguy_crm.automation.runs.models import ScheduleRun
     from rentguy_crm.observability import jobs
 
     job = schedules.jobs()[jobs.WATCHDOG_JOB]

@@ -14,7 +14,7 @@ import pytest
 import typer
 
 from rentguy_crm import migrate
-from rentguy_crm.automation.operations_cli import playbook_app
+from rentguy_crm.automation.engine.cli import playbook_app
 from rentguy_crm.cli import app as cli
 from tests.obs_support import REPO
 

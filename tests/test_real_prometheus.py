@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from rentguy_crm.automation import service as automation_service
+from rentguy_crm.automation.runs import service as automation_service
 from rentguy_crm.db import utcnow
 from tests.obs_live import live_env, post_leads, start_api, start_worker, sync_workflows, wait_until
 from tests.obs_support import REPO, add_runs, add_workflow, free_port, stop, wait_http

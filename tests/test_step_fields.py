@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from rentguy_crm.automation.definitions import Step, WorkflowDefinition
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.definitions import Step, WorkflowDefinition
 from rentguy_crm.crm.models import Activity, Deal, Lead
 from tests.automation_support import Clock, install_workflow, workflow_doc
 from tests.templates_support import DeliveryFakes, run_worker, working_tenant

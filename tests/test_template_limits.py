@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from rentguy_crm.automation.definitions import SendEmail, WorkflowDefinition
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.definitions import SendEmail, WorkflowDefinition
 from rentguy_crm.crm.models import Activity
 from rentguy_crm.integrations.base import PermanentDeliveryError
 from tests.automation_support import install_workflow, workflow_doc

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from rentguy_crm.automation.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
-from rentguy_crm.automation.steps_api import Channels, StepContext
+from rentguy_crm.automation.engine.step_registry import StepContext
+from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import ChannelNotConfigured, PermanentDeliveryError, RetryableDeliveryError
+from rentguy_crm.integrations.channels import Channels
 from rentguy_crm.integrations.registry import UnavailableChannel, build_channels
 from rentguy_crm.templates import cloning
 from rentguy_crm.templates import steps as channel_steps

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Activity
 from rentguy_crm.templates import repository as templates

@@ -13,9 +13,10 @@ from rentguy_crm import __version__, openapi
 from rentguy_crm.audit.routes import router as audit_router
 from rentguy_crm.auth.routes import admin_router as users_admin_router
 from rentguy_crm.auth.routes import router as auth_router
-from rentguy_crm.automation.routes import router as automation_router
-from rentguy_crm.automation.worker import Worker, load_plugins
-from rentguy_crm.automation.workflow_routes import router as workflow_router
+from rentguy_crm.automation.engine.worker import Worker, load_plugins
+from rentguy_crm.automation.engine import hooks as automation_hooks
+from rentguy_crm.automation.runs.routes import router as automation_router
+from rentguy_crm.automation.workflows.routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.routes import router as crm_router
 from rentguy_crm.db import Database
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     settings = settings or get_settings()
     configure_logging(settings)
     vault.install(settings)
+    automation_hooks.install()  # an event emitted by a request starts the runs it triggers
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

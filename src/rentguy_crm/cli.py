@@ -8,7 +8,10 @@ from rentguy_crm import __version__, migrate
 from rentguy_crm.audit.cli import release_notes_command
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.auth.cli import users_app
-from rentguy_crm.automation.cli import runs_app, workers_app, workflows_app
+from rentguy_crm.automation.engine import hooks as automation_hooks
+from rentguy_crm.automation.engine.cli import workers_app
+from rentguy_crm.automation.runs.cli import runs_app
+from rentguy_crm.automation.workflows.cli import workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations import vault
@@ -38,6 +41,10 @@ app = typer.Typer(
     cls=CommandGroup,
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+
+# Start-up of every command in this process (and of the playbook's scripts, which import this module): an emitted
+# event starts the automation runs it triggers.
+automation_hooks.install()
 
 tenants_app.command("provision")(provision_command)
 app.add_typer(tenants_app, name="tenants")

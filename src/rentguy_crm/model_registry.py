@@ -2,7 +2,8 @@
 
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth.models import ApiKey, LoginLink, User, UserSession
-from rentguy_crm.automation.models import AutomationRun, ScheduleRun, WorkerRecord, Workflow, WorkflowPause
+from rentguy_crm.automation.runs.models import AutomationRun, ScheduleRun, WorkerRecord, WorkflowPause
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.crm.calendar_sync.models import CalendarDeltaState, CalendarEventLink
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.db import Base

@@ -16,7 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation import workflows_service as workflows
+from rentguy_crm.automation.workflows import service as workflows
 from rentguy_crm.crm.provisioning import provision_pipelines
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, run_async

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from rentguy_crm.events.models import Event
@@ -81,8 +81,8 @@ async def test_stored_name_with_a_line_break_cannot_add_a_mail_header(db: Databa
     """A value stored before the rule (or by a path that skipped it) neither adds a header nor loops until dead:
     the mail channel writes values into headers without line breaks (an address that cannot be written fails the
     step for good: tests/test_channel_escaping.py)."""
-    from rentguy_crm.automation.engine import RunExecutor
-    from rentguy_crm.automation.queue import QueueDatabase
+    from rentguy_crm.automation.engine.executor import RunExecutor
+    from rentguy_crm.automation.runs.queue import QueueDatabase
     from rentguy_crm.integrations.registry import build_channels
     from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
     from tests.test_template_steps import channels_doc, tenant_with_library
@@ -120,14 +120,14 @@ def smtp() -> Any:
                                    TypeError("can't compare offset-naive and offset-aware datetimes")])
 async def test_a_step_failing_on_a_value_fails_the_run_at_once(db: Database, factory, monkeypatch,  # type: ignore[no-untyped-def]
                                                                error: Exception) -> None:
-    from rentguy_crm.automation import steps_api
-    from rentguy_crm.automation.queue import QueueDatabase
+    from rentguy_crm.automation.engine import step_registry
+    from rentguy_crm.automation.runs.queue import QueueDatabase
     from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 
     async def failing(ctx: Any, step: Any) -> Any:
         raise error
 
-    monkeypatch.setitem(steps_api._HANDLERS, "notify", failing)
+    monkeypatch.setitem(step_registry._HANDLERS, "notify", failing)
     tenant = await factory.tenant()
     wf = await install_workflow(db, tenant, workflow_doc(steps=[{"type": "notify", "template": "record"}]))
     run = await queued_run(db, wf)

@@ -14,8 +14,9 @@ from sqlalchemy import Table, func, select, update
 
 from rentguy_crm.auth import service as keys
 from rentguy_crm.auth.models import ApiKey
-from rentguy_crm.automation import dispatch
-from rentguy_crm.automation.models import AutomationRun, Workflow
+from rentguy_crm.automation.engine import dispatch
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.kit import ttl_cache
 from tests.automation_support import install_workflow, workflow_doc

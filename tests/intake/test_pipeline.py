@@ -159,7 +159,7 @@ async def test_server_route_refuses_another_tenant_in_body(client: httpx.AsyncCl
 
 async def test_automation_triggered_reflects_runs_created_with_the_event(
         client: httpx.AsyncClient, db: Database, mrdj) -> None:
-    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.automation.runs.models import AutomationRun
     from tests.automation_support import install_workflow, workflow_doc
 
     await install_workflow(db, mrdj, workflow_doc("lead_intake"))
@@ -185,7 +185,7 @@ async def test_no_matching_workflow_answers_automation_not_triggered(
 
 async def test_trigger_condition_on_the_lead_decides_whether_a_run_starts(
         client: httpx.AsyncClient, db: Database, mrdj) -> None:
-    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.automation.runs.models import AutomationRun
     from tests.automation_support import install_workflow, workflow_doc
 
     await install_workflow(db, mrdj, workflow_doc(
@@ -200,7 +200,7 @@ async def test_trigger_condition_on_the_lead_decides_whether_a_run_starts(
 
 async def test_spam_from_a_new_person_starts_no_run_and_emits_no_event(
         client: httpx.AsyncClient, db: Database, mrdj) -> None:
-    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.automation.runs.models import AutomationRun
     from tests.automation_support import install_workflow, workflow_doc
 
     await install_workflow(db, mrdj, workflow_doc("lead_intake"))

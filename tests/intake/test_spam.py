@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from tests.automation_support import install_workflow, workflow_doc

@@ -6,7 +6,7 @@ import datetime as dt
 
 import httpx
 
-from rentguy_crm.automation.models import AutomationRun, WorkerRecord
+from rentguy_crm.automation.runs.models import AutomationRun, WorkerRecord
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.intake.tally import tally
 from rentguy_crm.ratelimit import service

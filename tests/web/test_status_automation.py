@@ -7,7 +7,7 @@ import datetime as dt
 
 import httpx
 
-from rentguy_crm.automation import service as automation
+from rentguy_crm.automation.runs import service as automation
 from rentguy_crm.db import Database, utcnow
 from rentguy_crm.observability import watchdog
 from rentguy_crm.observability.slack_notify import ops_notifier_for

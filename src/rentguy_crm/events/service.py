@@ -1,12 +1,28 @@
-"""Emit domain events into the outbox inside the caller's transaction, with the automation runs they trigger."""
+"""Emit domain events into the outbox inside the caller's transaction, with the automation runs they trigger.
+
+What an event sets off is registered here by the layer above at start-up (`on_emit`): automation registers its
+dispatcher (`automation.engine.hooks.install`), so this module never imports automation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.events.models import Event
+
+EmitHook = Callable[[AsyncSession, Event], Awaitable[Sequence[Any]]]
+"""Called with each emitted event, flushed, in the caller's transaction; answers the records it created there."""
+
+_emit_hooks: list[EmitHook] = []
+
+
+def on_emit(hook: EmitHook) -> None:
+    """Run `hook` for every event emitted from now on, in the event's transaction (registering twice is a no-op)."""
+    if hook not in _emit_hooks:
+        _emit_hooks.append(hook)
 
 
 async def emit(
@@ -45,7 +61,7 @@ async def emit_with_runs(
     session.add(event)
     await session.flush()
     # The runs an event triggers are written in the same transaction: both land or neither does.
-    from rentguy_crm.automation.dispatch import runs_for_event
-
-    runs = await runs_for_event(session, event)
-    return event, list(runs)
+    runs: list[Any] = []
+    for hook in _emit_hooks:
+        runs.extend(await hook(session, event))
+    return event, runs

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.auth.service import lead_door_scope
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.errors import NotFound
 from rentguy_crm.events.models import Event

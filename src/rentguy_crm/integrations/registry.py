@@ -1,5 +1,6 @@
-"""Builds a tenant's `Channels` from its config (`steps_api.ChannelsFactory`). A channel whose config or secret is
-missing becomes an `UnavailableChannel` that fails its step with a clear, permanent error; nothing crashes here."""
+"""Builds a tenant's `Channels` from its config (what the automation engine's `ChannelsFactory` answers). A channel
+whose config or secret is missing becomes an `UnavailableChannel` that fails its step with a clear, permanent
+error; nothing crashes here."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 import structlog
 from pydantic import SecretStr, ValidationError
 
-from rentguy_crm.automation.steps_api import Channels
 from rentguy_crm.config import get_settings
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
+from rentguy_crm.integrations.channels import Channels
 from rentguy_crm.integrations.outbox.mailer import OutboxMailer
 from rentguy_crm.integrations.outbox.notifier import OutboxNotifier
 from rentguy_crm.integrations.slack.client import SlackWebhookNotifier

@@ -1,4 +1,5 @@
-"""Scheduled jobs of observability; importing this module registers them with the engine's scheduler.
+"""Scheduled jobs of observability, declared here and run by the automation scheduler, which registers them
+(`automation.engine.schedules`); this module does not import automation.
 
 `observability.failure_rate_watchdog`, every minute: the failure-rate rule for tenants without Prometheus
 (`watchdog.check_failure_rates`), posting to the tenant's ops channel (`slack_notify.ops_notifier_for`).
@@ -11,14 +12,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.schedules import scheduled_job
 from rentguy_crm.observability.slack_notify import ops_notifier_for
 from rentguy_crm.observability.watchdog import check_failure_rates
 
 WATCHDOG_JOB = "observability.failure_rate_watchdog"
+WATCHDOG_CRON = "* * * * *"
 
 
-@scheduled_job(WATCHDOG_JOB, "* * * * *")
 async def failure_rate_watchdog(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
     """One tick: evaluate the rule, post state changes; the result lands in `crm_schedule_runs.result`."""
     transitions = await check_failure_rates(session, now, ops_notifier_for)

@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.models import AutomationRun
 from rentguy_crm.integrations.base import ChatNotifier, DeliveryError
 from rentguy_crm.kit.markup import slack_mrkdwn
 from rentguy_crm.observability import metrics
@@ -74,15 +73,24 @@ def message(tenant: Tenant, alert: WatchdogAlert, state: str) -> str:
             f"{rate} ({alert.failed_runs} of {alert.finished_runs} runs in the last 10 minutes).")
 
 
+FinishedRunCounts = Callable[[AsyncSession, tuple[str, ...], tuple[str, ...], dt.datetime, dt.datetime],
+                             Awaitable[dict[tuple[int, str], tuple[int, int]]]]
+"""(session, finished statuses, failed statuses, since, until) -> {(tenant id, workflow): (finished, failed)} for
+the runs of every tenant that finished in (since, until]. Automation registers it at start-up."""
+
+_finished_run_counts: list[FinishedRunCounts] = []
+
+
+def count_finished_runs_with(source: FinishedRunCounts) -> None:
+    """Where the watchdog reads finished runs from (the run log belongs to automation, a layer above)."""
+    _finished_run_counts[:] = [source]
+
+
 async def _window_counts(session: AsyncSession, now: dt.datetime) -> dict[tuple[int, str], tuple[int, int]]:
-    failed = func.sum(case((AutomationRun.status.in_(FAILED_STATUSES), 1), else_=0))
-    rows = await session.execute(
-        select(AutomationRun.tenant_id, AutomationRun.workflow_key, func.count(), failed)
-        .where(AutomationRun.status.in_(FINISHED_STATUSES),
-               AutomationRun.completed_at > now - WINDOW, AutomationRun.completed_at <= now)
-        .group_by(AutomationRun.tenant_id, AutomationRun.workflow_key)
-    )
-    return {(tenant_id, key): (int(total), int(failed or 0)) for tenant_id, key, total, failed in rows}
+    if not _finished_run_counts:
+        raise RuntimeError("the watchdog has no source of finished runs: call "
+                           "rentguy_crm.automation.engine.hooks.install() at start-up")
+    return await _finished_run_counts[0](session, FINISHED_STATUSES, FAILED_STATUSES, now - WINDOW, now)
 
 
 async def note_alertmanager_webhook(session: AsyncSession, tenant_id: int, now: dt.datetime) -> None:

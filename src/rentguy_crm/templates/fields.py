@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from rentguy_crm.automation.definitions import StepModel
-from rentguy_crm.automation.steps_api import PermanentStepError, StepContext
+from rentguy_crm.automation.engine.step_registry import PermanentStepError, StepContext
+from rentguy_crm.automation.workflows.definitions import StepModel
 from rentguy_crm.templates import samples
 from rentguy_crm.templates.rendering import TemplateProblem, free_names, is_template, render_value
 from rentguy_crm.templates.service import build_context

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.variables import subject_variables
+from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.crm.models import Contact, Deal, Lead
 from rentguy_crm.kit import rows
 from rentguy_crm.templates import repository

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation.variables import subject_variables
+from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
 from rentguy_crm.db import utcnow

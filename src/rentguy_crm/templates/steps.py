@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rentguy_crm.automation.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
-from rentguy_crm.automation.steps_api import StepContext, StepResult, register_step
+from rentguy_crm.automation.engine.step_registry import StepContext, StepResult, register_step
+from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config

@@ -45,3 +45,26 @@ async def by_scope(session: AsyncSession, scope: TenantScope) -> Tenant | None:
 async def list_all(session: AsyncSession, scope: AllTenants) -> list[Tenant]:
     """Every tenant, by slug: operators' commands only."""
     return list((await session.scalars(select(Tenant).order_by(Tenant.slug))).all())
+
+
+async def by_id(session: AsyncSession, tenant_id: int) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def slug_of(session: AsyncSession, tenant_id: int) -> str | None:
+    return await session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
+
+
+async def id_of_slug(session: AsyncSession, slug: str) -> int | None:
+    """The id of the tenant with exactly this slug (no alias)."""
+    return await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+
+
+async def ids_and_timezones(session: AsyncSession) -> list[tuple[int, str]]:
+    return [(tenant_id, timezone) for tenant_id, timezone in
+            (await session.execute(select(Tenant.id, Tenant.timezone).order_by(Tenant.id))).all()]
+
+
+async def lock(session: AsyncSession, tenant_id: int) -> None:
+    """Hold the tenant's row until the transaction ends (Postgres; SQLite serialises writers anyway)."""
+    await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select, text
 
 from rentguy_crm import __version__
-from rentguy_crm.automation import status as automation_status
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs import status as automation_status
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import recent_outcomes, tally
 from rentguy_crm.kit import clock
@@ -161,7 +161,7 @@ async def automation_check(db: Database) -> ComponentStatus:
     the last day, runs waiting for a retry, paused workflows, the watchdog's firing alerts, and who alerts."""
     now = clock.now()
     async with db.read_session() as session:
-        health = await automation_status.automation_health(session, now)
+        health = await automation_status.automation_health(session, now, AllTenants())
         firing = await watchdog.firing(session)
         seen = await watchdog.alertmanager_seen(session)
         all_tenants = await tenants.list_all(session, AllTenants())

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-from rentguy_crm.automation import workflows_service
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.crm.models import Deal
 from rentguy_crm.events.models import Event
 from rentguy_crm.tenants.config import TenantConfigError, parse_config

@@ -1,0 +1,1 @@
+"""The workflow language: definitions, expressions, the library on disk and its stored versions."""
