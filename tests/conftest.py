@@ -26,6 +26,7 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from rentguy_crm import jobs as domain_jobs  # noqa: E402
 from rentguy_crm import migrate  # noqa: E402
 from rentguy_crm.app import create_app  # noqa: E402
 from rentguy_crm.automation.engine import hooks as automation_hooks  # noqa: E402
@@ -36,6 +37,7 @@ from tests.factories import Factory  # noqa: E402
 
 # The suite's start-up, as in every entry point: services that emit events start their automation runs.
 automation_hooks.install()
+domain_jobs.install()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,12 +9,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rentguy_crm import __version__, openapi
+from rentguy_crm import (
+    __version__,
+    model_registry,  # noqa: F401  (every table in Base.metadata: merge and erasure walk it)
+    openapi,
+)
+from rentguy_crm import jobs as domain_jobs
 from rentguy_crm.audit.routes import router as audit_router
 from rentguy_crm.auth.routes import admin_router as users_admin_router
 from rentguy_crm.auth.routes import router as auth_router
-from rentguy_crm.automation.engine.worker import Worker, load_plugins
 from rentguy_crm.automation.engine import hooks as automation_hooks
+from rentguy_crm.automation.engine.worker import Worker, load_plugins
 from rentguy_crm.automation.runs.routes import router as automation_router
 from rentguy_crm.automation.workflows.routes import router as workflow_router
 from rentguy_crm.config import Settings, get_settings
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     configure_logging(settings)
     vault.install(settings)
     automation_hooks.install()  # an event emitted by a request starts the runs it triggers
+    domain_jobs.install()  # the embedded workers of `crm run` carry the domains' periodic work
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

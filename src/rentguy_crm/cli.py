@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from rentguy_crm import __version__, migrate
+from rentguy_crm import (
+    __version__,
+    migrate,
+    model_registry,  # noqa: F401  (every table in Base.metadata: merge and erasure walk it)
+)
+from rentguy_crm import jobs as domain_jobs
 from rentguy_crm.audit.cli import release_notes_command
 from rentguy_crm.auth.cli import app as apikeys_app
 from rentguy_crm.auth.cli import users_app
@@ -13,9 +18,10 @@ from rentguy_crm.automation.engine.cli import workers_app
 from rentguy_crm.automation.runs.cli import runs_app
 from rentguy_crm.automation.workflows.cli import workflows_app
 from rentguy_crm.config import InsecureSettingsError, get_settings
+from rentguy_crm.crm.calendar_sync.cli import app as integrations_app
 from rentguy_crm.errors import AppError
+from rentguy_crm.integrations import announcements as integration_announcements
 from rentguy_crm.integrations import vault
-from rentguy_crm.integrations.cli import app as integrations_app
 from rentguy_crm.integrations.vault.cli import app as secrets_app
 from rentguy_crm.kit.console import CommandGroup, console, fail, register_error_explainer
 from rentguy_crm.observability.cli import app as observability_app
@@ -45,6 +51,8 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 # Start-up of every command in this process (and of the playbook's scripts, which import this module): an emitted
 # event starts the automation runs it triggers.
 automation_hooks.install()
+integration_announcements.install()  # break-glass links are announced to the security channel
+domain_jobs.install()  # the domains' periodic work, run by `crm workers run` and `crm run`
 
 tenants_app.command("provision")(provision_command)
 app.add_typer(tenants_app, name="tenants")

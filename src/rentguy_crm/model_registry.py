@@ -5,12 +5,12 @@ from rentguy_crm.auth.models import ApiKey, LoginLink, User, UserSession
 from rentguy_crm.automation.runs.models import AutomationRun, ScheduleRun, WorkerRecord, WorkflowPause
 from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.crm.calendar_sync.models import CalendarDeltaState, CalendarEventLink
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut, Pipeline, PipelineStage
 from rentguy_crm.db import Base
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord, LeadCaptureTally
 from rentguy_crm.observability.models import WatchdogAlert
-from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.reporting.models import FeedbackItem, Report
 from rentguy_crm.support.models import Dispatch as SupportDispatch
@@ -30,6 +30,6 @@ __all__ = [
     "Contact", "ContactRedirect", "Deal", "Delivery", "Event", "FeedbackItem",
     "IdempotencyRecord", "Lead", "LeadCaptureTally", "LoginLink", "MarketingOptOut", "Payment", "Pipeline",
     "PipelineStage", "RateLimitSwitch", "Report", "ScheduleRun", "SupportDispatch", "SupportRunbookTick",
-    "SupportSlaMark", "SupportTicket", "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion", "Tenant", "User",
-    "UserSession", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
+    "SupportSlaMark", "SupportTicket", "SupportTicketLink", "SupportTimelineEntry", "Template", "TemplateVersion",
+    "Tenant", "User", "UserSession", "WatchdogAlert", "WorkerRecord", "Workflow", "WorkflowPause", "metadata",
 ]

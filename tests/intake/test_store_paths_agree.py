@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, inspect, select
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.db import Database
 from rentguy_crm.events.models import Event

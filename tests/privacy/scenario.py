@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import Database
 from rentguy_crm.tenants.models import Tenant
@@ -44,7 +44,7 @@ def outbox(tenant: Tenant) -> Any:
 
 
 async def person_through_the_front_door(client, db: Database, factory) -> Scenario:  # type: ignore[no-untyped-def]
-    from rentguy_crm.automation.worker import load_plugins
+    from rentguy_crm.automation.engine.worker import load_plugins
 
     load_plugins()
     tenant = await working_tenant(db, {"email": {"provider": "outbox", "from_address": "Mr. DJ <info@mr-dj.nl>"}},

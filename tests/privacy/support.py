@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.crm.models import MarketingOptOut
 from rentguy_crm.db import Database
-from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.support.models import Ticket
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.tenants.models import Tenant

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, String, Text, select
 from typer.testing import CliRunner
 
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.cli import app as cli
 from rentguy_crm.config import Settings, get_settings
 from rentguy_crm.crm.models import Contact

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Contact, Lead
 from tests.automation_support import install_workflow, workflow_doc
@@ -158,7 +158,7 @@ async def test_cli_import_json_report_and_bad_files_without_tracebacks(db, facto
 
 
 async def test_an_import_never_switches_marketing_back_on_after_an_objection(client, db, factory) -> None:
-    from rentguy_crm.privacy import optout
+    from rentguy_crm.crm import optout
 
     tenant = await factory.tenant("mrdj")
     contact = await factory.contact(tenant, email="fan@example.nl", marketing_opt_in=True)

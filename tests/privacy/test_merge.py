@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.automation.models import AutomationRun
-from rentguy_crm.automation.variables import subject_variables
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.cli import app as cli
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut
 from rentguy_crm.privacy.merge import resolve_contact_id
-from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.webhooks.mollie.models import Payment
 from tests.privacy.support import person_with_everything
 from tests.table_counts import row_counts

@@ -9,8 +9,8 @@ import json
 
 from typer.testing import CliRunner
 
-from rentguy_crm.automation import schedules
-from rentguy_crm.automation.worker import load_plugins
+from rentguy_crm.automation.engine import schedules
+from rentguy_crm.automation.engine.worker import load_plugins
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.kit import clock

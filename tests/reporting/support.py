@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.tenants.models import Tenant
 from tests.obs_support import add_runs

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rentguy_crm.automation.models import Workflow
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.reporting import periods, service
 from tests.table_counts import row_counts
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rentguy_crm.automation import builtin, schedules
+from rentguy_crm.automation.engine import builtin, schedules
 from rentguy_crm.reporting import jobs
 from rentguy_crm.tenants.sections.reports import ReportsSettings
 from tests.reporting.support import seed_weeks

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rentguy_crm.automation.steps_api import Channels
+from rentguy_crm.automation.engine.step_registry import Channels
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, RetryableDeliveryError
 from rentguy_crm.integrations.escalation import Escalation, OnCallPerson
 from rentguy_crm.kit import clock

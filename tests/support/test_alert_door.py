@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rentguy_crm.automation import builtin, schedules
+from rentguy_crm.automation.engine import builtin, schedules
 from rentguy_crm.kit import clock
 from rentguy_crm.support import service
 from rentguy_crm.tenants.scope import TenantScope

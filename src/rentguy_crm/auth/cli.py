@@ -7,13 +7,11 @@ from typing import Any
 
 import typer
 
+from rentguy_crm.auth import announcements, service, sessions
 from rentguy_crm.auth import repository as users_repository
-from rentguy_crm.auth import service, sessions
 from rentguy_crm.auth.permissions import ROLES
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import one_off_session
-from rentguy_crm.integrations.base import DeliveryError
-from rentguy_crm.integrations.registry import build_channels
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.console import JsonOption, console, emit, fail, format_time, run_async, use_zone
 from rentguy_crm.kit.inputs import MAX_ID
@@ -257,12 +255,4 @@ async def _announce(tenant: Any, link: Any, email: str, actor: str) -> str:
     target = (settings.break_glass_channel if settings else None) or "#security"
     text = (f":rotating_light: Break-glass sign-in link issued for {email} (user {link.user_id}) in "
             f"{tenant.slug} by {actor}, roles {', '.join(link.roles)}, valid 15 minutes, single use.")
-    channels = await build_channels(tenant)
-    if channels.slack is None:
-        return (f"Not announced: tenant {tenant.slug} has no Slack channel configured. Tell the security officer "
-                f"yourself (runbook 2.3).")
-    try:
-        await channels.slack.post(text, target=target, idempotency_key=f"login-link:{link.id}")
-    except DeliveryError as exc:
-        return f"Not announced to {target}: {exc}. Tell the security officer yourself (runbook 2.3)."
-    return f"Announced to {target}."
+    return await announcements.announce(tenant, target, text, f"login-link:{link.id}")

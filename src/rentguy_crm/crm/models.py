@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin
+from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin, utcnow
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "lost", "spam")
 ACTIVITY_KINDS = ("note", "task")
@@ -135,3 +135,18 @@ class Activity(IdMixin, TimestampMixin, Base):
     completed_at: Mapped[dt.datetime | None]
     # Set by automation steps so a retried step finds the task it already made.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class MarketingOptOut(IdMixin, Base):
+    """An objection to marketing (GDPR art. 21(2)): no marketing message goes to the contact on any channel.
+    Provenance without personal data: the IP only as a keyed hash, the user agent only as a class."""
+
+    __tablename__ = "marketing_optouts"
+    __table_args__ = (Index("ix_marketing_optouts_tenant_contact", "tenant_id", "contact_id"),)
+
+    tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(32), default="list-unsubscribe")
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent_class: Mapped[str | None] = mapped_column(String(32))

@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.automation.models import ACTIVE_RUN_STATUSES
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
+from rentguy_crm.automation.runs.models import ACTIVE_RUN_STATUSES
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut
+from rentguy_crm.db import Base
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.kit import clock
 from rentguy_crm.privacy import repository, sweep
-from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.privacy.repository import PersonQuery, PersonRecords, strong_identifiers
 from rentguy_crm.templates.models import Delivery
 
@@ -119,8 +120,7 @@ def anonymise_lead(lead: Lead) -> None:
 async def erase_records(session: AsyncSession, tenant_id: int, records: PersonRecords, *, anonymise: bool) -> \
         tuple[int, int]:
     """Remove (or anonymise) what `records` holds. Returns (runs cancelled, cells scrubbed by the sweep)."""
-    from rentguy_crm.model_registry import metadata
-
+    metadata = Base.metadata  # complete: the app and the CLI load every model (model_registry)
     needles = strong_identifiers(records.contacts)
     cancelled = await _runs(session, records, cancel=True)
     for payment in records.payments:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.crm.models import Contact, Lead
+from rentguy_crm.crm.models import Contact, Lead, MarketingOptOut
 from rentguy_crm.crm.schemas import ContactCreate
 from rentguy_crm.errors import AppError
 from rentguy_crm.events import service as events
@@ -28,7 +28,6 @@ from rentguy_crm.intake.normalise import NormalisedLead, normalise
 from rentguy_crm.intake.schemas import LeadSubmission
 from rentguy_crm.kit import clock
 from rentguy_crm.privacy.csvfile import CsvFile, CsvRow, read_csv
-from rentguy_crm.privacy.models import MarketingOptOut
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.tenants.service import tenant_config

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm import repository as crm_repository
 from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.db import Base
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.webhooks.mollie.models import Payment
@@ -196,9 +197,7 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     Returns the plan: rows moved per table, rows that follow through leads and deals, and the field choices.
     `dry_run`: nothing changes (the caller rolls back as well). Raises ValidationFailed for a missing reason,
     the same contact twice or a bad `prefer`. Audited with who, when, why and before/after; never commits."""
-    from rentguy_crm.model_registry import metadata as all_tables
-
-    metadata = metadata or all_tables
+    metadata = metadata or Base.metadata  # complete: the app and the CLI load every model (model_registry)
     if not reason or not reason.strip():
         raise ValidationFailed("reason: say why the contacts are merged.",
                                errors=[{"field": "reason", "message": "required", "type": "missing"}])

@@ -1,10 +1,10 @@
-"""Where a merged-away contact went, and who objected to marketing."""
+"""Where a merged-away contact went."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rentguy_crm.db import Base, IdMixin, IdType, utcnow
@@ -21,18 +21,3 @@ class ContactRedirect(IdMixin, Base):
     merged_id: Mapped[int] = mapped_column(IdType)
     kept_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     merged_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class MarketingOptOut(IdMixin, Base):
-    """An objection to marketing (GDPR art. 21(2)): no marketing message goes to the contact on any channel.
-    Provenance without personal data: the IP only as a keyed hash, the user agent only as a class."""
-
-    __tablename__ = "marketing_optouts"
-    __table_args__ = (Index("ix_marketing_optouts_tenant_contact", "tenant_id", "contact_id"),)
-
-    tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
-    contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    source: Mapped[str] = mapped_column(String(32), default="list-unsubscribe")
-    ip_hash: Mapped[str | None] = mapped_column(String(64))
-    user_agent_class: Mapped[str | None] = mapped_column(String(32))

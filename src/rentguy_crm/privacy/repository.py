@@ -11,14 +11,15 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.automation.models import AutomationRun
+from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm.contact_details import normalise_email, normalise_phone
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut
+from rentguy_crm.db import Base
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.integrations.outbox.files import file_name
-from rentguy_crm.privacy.models import ContactRedirect, MarketingOptOut
+from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.webhooks.mollie.models import Payment
 
@@ -118,7 +119,7 @@ def _rows(table: Table, row: Any) -> dict[str, Any]:
 
 async def gather(session: AsyncSession, tenant_id: int, contacts: list[Contact], outbox: Path | None) -> PersonRecords:
     """Every row stored about these contacts, and the outbox files of the messages sent about them."""
-    from rentguy_crm.model_registry import metadata
+    metadata = Base.metadata  # complete: the app and the CLI load every model (model_registry)
     from rentguy_crm.privacy.merge import registered
 
     records = PersonRecords(contacts)

@@ -15,11 +15,12 @@ from rentguy_crm.auth.dependencies import Session, require
 from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.config import get_settings
+from rentguy_crm.crm import optout
 from rentguy_crm.crm import schemas as crm_schemas
 from rentguy_crm.errors import NotFound
 from rentguy_crm.kit import inputs
 from rentguy_crm.kit.clientip import request_client_ip
-from rentguy_crm.privacy import access, erasure, export, imports, merge, optout, retention
+from rentguy_crm.privacy import access, erasure, export, imports, merge, retention
 from rentguy_crm.privacy import schemas as s
 from rentguy_crm.privacy.repository import PersonQuery
 from rentguy_crm.tenants.models import Tenant

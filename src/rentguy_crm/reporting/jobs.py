@@ -21,7 +21,7 @@ import holidays
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.schedules import scheduled_job
+from rentguy_crm.automation.engine.schedules import scheduled_job
 from rentguy_crm.db import READ_ONLY_OPTION
 from rentguy_crm.integrations.registry import build_channels
 from rentguy_crm.reporting import periods, repository, service

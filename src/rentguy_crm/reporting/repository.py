@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.models import Workflow
+from rentguy_crm.automation.workflows.models import Workflow
 from rentguy_crm.db import UTCDateTime
 from rentguy_crm.reporting.models import FeedbackItem, Report
 from rentguy_crm.templates.models import Template

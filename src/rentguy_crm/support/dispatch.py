@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.steps_api import Channels
+from rentguy_crm.automation.engine.step_registry import Channels
 from rentguy_crm.errors import Conflict, NotFound
 from rentguy_crm.integrations.base import ChannelNotConfigured, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.escalation import Escalation, escalation_for

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.schedules import scheduled_job
+from rentguy_crm.automation.engine.schedules import scheduled_job
 from rentguy_crm.support import dispatch, incidents, sla_check
 
 

@@ -19,7 +19,8 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 import rentguy_crm
-from rentguy_crm.automation import service as automation
+from rentguy_crm.auth.service import job_scope
+from rentguy_crm.automation.runs import service as automation
 from rentguy_crm.db import Database
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.kit import clock
@@ -117,8 +118,8 @@ async def attach_flow_errors(session: AsyncSession, tenant: Tenant, params: dict
     start = clock.now() - since
     runs, total = [], 0
     for wanted in ("failed", "dead"):
-        rows, count = await automation.list_runs(session, tenant.id, workflow=workflow, status=wanted, since=start,
-                                                 limit=ERRORS_SHOWN)
+        rows, count = await automation.list_runs(session, job_scope(tenant.id), workflow=workflow, status=wanted,
+                                                 since=start, limit=ERRORS_SHOWN)
         runs += rows
         total += count
     runs.sort(key=lambda run: run.id, reverse=True)

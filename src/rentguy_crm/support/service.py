@@ -223,7 +223,7 @@ async def link(session: AsyncSession, scope: TenantScope, number: int, body: sch
 
 
 async def _check_target(session: AsyncSession, scope: TenantScope, kind: str, ref: str) -> None:
-    from rentguy_crm.automation.models import AutomationRun
+    from rentguy_crm.automation.runs.models import AutomationRun
 
     model: Any = {"lead": Lead, "deal": Deal, "run": AutomationRun}[kind]
     found = await session.get(model, int(ref)) if ref.isdigit() else None

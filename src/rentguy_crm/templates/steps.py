@@ -15,12 +15,12 @@ from pydantic import BaseModel
 
 from rentguy_crm.automation.engine.step_registry import StepContext, StepResult, register_step
 from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
+from rentguy_crm.crm import optout
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.base import DeliveryReceipt, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.registry import channels_config
 from rentguy_crm.kit import rows, secrets
 from rentguy_crm.kit.markup import header
-from rentguy_crm.privacy import optout
 from rentguy_crm.templates import repository, service
 from rentguy_crm.templates.fields import render_fields
 from rentguy_crm.templates.models import Delivery
@@ -107,7 +107,7 @@ async def send_email(ctx: StepContext, step: Any) -> StepResult:
         # An address with a line break would add headers; no retry makes it usable.
         raise PermanentDeliveryError("send_email: the recipient address contains control characters")
     # Marketing mail only with consent and without an objection; transactional mail (their own enquiry) goes
-    # to everyone. What is marketing: the step's flag or the tenant's `privacy` config (privacy/optout.py).
+    # to everyone. What is marketing: the step's flag or the tenant's `privacy` config (crm/optout.py).
     workflow = _record(ctx.variables.get("run")).get("workflow")
     marketing = optout.is_marketing(ctx.tenant, step_marketing=step.marketing, workflow=workflow,
                                     template=step.template)

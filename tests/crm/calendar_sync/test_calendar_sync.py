@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from rentguy_crm.audit.models import AuditEntry
+from rentguy_crm.crm.calendar_sync.jobs import sync_tenant
 from rentguy_crm.crm.calendar_sync.models import CalendarDeltaState, CalendarEventLink
 from rentguy_crm.crm.calendar_sync.service import SyncReport
 from rentguy_crm.crm.models import Deal
 from rentguy_crm.db import Database
 from rentguy_crm.events.models import Event
-from rentguy_crm.integrations.graph.calendar_jobs import sync_tenant
 from rentguy_crm.integrations.graph.client import GraphError
 from rentguy_crm.tenants.models import Tenant
 from tests.factories import Factory

@@ -11,12 +11,12 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from rentguy_crm.automation import builtin, schedules
+from rentguy_crm.automation.engine import builtin, schedules
 from rentguy_crm.cli import app as cli
 from rentguy_crm.config import Settings
+from rentguy_crm.crm.calendar_sync.jobs import sync_all_tenants
 from rentguy_crm.db import Database
 from rentguy_crm.integrations import vault
-from rentguy_crm.integrations.graph.calendar_jobs import sync_all_tenants
 from rentguy_crm.integrations.graph.client import GraphCalendar, GraphError
 from rentguy_crm.kit import secrets
 from rentguy_crm.tenants.sections.calendar import CalendarSettings

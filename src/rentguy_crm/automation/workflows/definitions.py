@@ -134,7 +134,7 @@ class SendWhatsapp(StepModel):
     name: str | None = None
     template: str
     version: int | None = None
-    marketing: bool = False  # only with consent and never after an objection (privacy/optout.py)
+    marketing: bool = False  # only with consent and never after an objection (crm/optout.py)
 
     _template = field_validator("template", mode="after")(_template_key)
 

@@ -1,4 +1,4 @@
-"""`crm integrations`: per-tenant vendor integrations run by hand or from cron."""
+"""`crm integrations m365 sync`: the gig calendar sync run by hand or from cron (ops/cron/m365_sync.cron)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from rentguy_crm.crm.calendar_sync.jobs import CalendarNotConfigured, sync_tenant
 from rentguy_crm.db import Database
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.console import JsonOption, emit, run_async
@@ -29,7 +30,6 @@ def m365_sync(
     """One round of the gig calendar sync: changes made in Outlook come back to the deals, then gigs are created,
     moved or removed in the shared calendar. Prints what changed (deal ids). A tenant without `calendar.enabled`
     says so and exits 0, so the cron line in ops/cron/m365_sync.cron can be installed before it is set up."""
-    from rentguy_crm.integrations.graph.calendar_jobs import CalendarNotConfigured, sync_tenant
 
     async def one_round() -> dict[str, Any]:
         db = Database()

@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.config import get_settings
-from rentguy_crm.crm.models import Contact
+from rentguy_crm.crm.models import Contact, MarketingOptOut
 from rentguy_crm.errors import NotFound
 from rentguy_crm.kit import clock
-from rentguy_crm.privacy.models import MarketingOptOut
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
 
