@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from rentguy_crm.audit import service as audit
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth import service as keys
-from rentguy_crm.automation import workflows_service
+from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.automation.runs import service as automation
 from rentguy_crm.cli import app as cli
 from rentguy_crm.kit import clock
