@@ -44,6 +44,7 @@ from rentguy_crm.privacy.routes import public_router as unsubscribe_router
 from rentguy_crm.privacy.routes import router as privacy_router
 from rentguy_crm.reporting.routes import feedback_router
 from rentguy_crm.reporting.routes import router as reports_router
+from rentguy_crm.support import report_figures as support_report_figures
 from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
 from rentguy_crm.support.runbook_actions import register_status_report
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     configure_logging(settings)
     vault.install(settings)
     automation_hooks.install()  # an event emitted by a request starts the runs it triggers
+    support_report_figures.install()  # incidents and tickets in the weekly and monthly reports
     domain_jobs.install()  # the embedded workers of `crm run` carry the domains' periodic work
 
     @asynccontextmanager

@@ -33,6 +33,7 @@ from rentguy_crm.quickstart import quickstart_command
 from rentguy_crm.ratelimit.cli import app as ratelimit_app
 from rentguy_crm.reporting.cli import app as reports_app
 from rentguy_crm.reporting.cli import feedback_app
+from rentguy_crm.support import report_figures as support_report_figures
 from rentguy_crm.support.cli import app as tickets_app
 from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.cli import app as templates_app
@@ -52,6 +53,7 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 # event starts the automation runs it triggers.
 automation_hooks.install()
 integration_announcements.install()  # break-glass links are announced to the security channel
+support_report_figures.install()  # incidents and tickets in the weekly and monthly reports
 domain_jobs.install()  # the domains' periodic work, run by `crm workers run` and `crm run`
 
 tenants_app.command("provision")(provision_command)

@@ -132,3 +132,19 @@ async def breach_counts(session: AsyncSession, scope: TenantScope, *, since: dt.
         stmt = stmt.where(SlaMark.at >= since)
     return [{"team": t, "priority": p, "target": g, "breaches": int(n)}
             for t, p, g, n in (await session.execute(stmt)).all()]
+
+
+async def tickets_opened_between(session: AsyncSession, scope: TenantScope, start: dt.datetime,
+                                 end: dt.datetime) -> list[Ticket]:
+    """Tickets and incidents created in [start, end), oldest first (the reports' incident figures)."""
+    return list((await session.scalars(select(Ticket).where(
+        Ticket.tenant_id == scope.tenant_id, Ticket.created_at >= start, Ticket.created_at < end)
+        .order_by(Ticket.created_at, Ticket.id))).all())
+
+
+async def breached_ticket_ids(session: AsyncSession, scope: TenantScope, ticket_ids: list[int]) -> set[int]:
+    """Which of these tickets have an SLA breach mark (either target)."""
+    if not ticket_ids:
+        return set()
+    return set((await session.scalars(select(SlaMark.ticket_id).where(
+        SlaMark.tenant_id == scope.tenant_id, SlaMark.level == "breach", SlaMark.ticket_id.in_(ticket_ids)))).all())
