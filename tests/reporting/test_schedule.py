@@ -7,9 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from rentguy_crm.automation.engine import builtin, schedules
 from rentguy_crm.reporting import jobs
+from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.sections.reports import ReportsSettings
 from tests.reporting.support import seed_weeks
 from tests.vendor_fakes import SmtpFake
@@ -31,7 +33,16 @@ async def mrdj(db, factory, smtp: SmtpFake):  # type: ignore[no-untyped-def]
              "from_address": "Mr. DJ <info@mr-dj.nl>"}
     tenant = await factory.tenant("mrdj", channels={"email": email})
     await seed_weeks(db, tenant, await factory.tenant("other", reports={"recipients": []}))
+    await provisioned_at(db, PROVISIONED)  # the ticks below are in 2025: the tenants existed by then
     return tenant
+
+
+PROVISIONED = dt.datetime(2025, 1, 6, tzinfo=UTC)
+
+
+async def provisioned_at(db, moment: dt.datetime) -> None:  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        await session.execute(update(Tenant).values(created_at=moment))
 
 
 async def tick(db, now: dt.datetime) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -98,6 +109,7 @@ async def test_one_tenants_refusing_mail_server_does_not_hold_back_another_tenan
     broken = {"provider": "smtp", "host": "127.0.0.1", "port": free_port(), "security": "none",
               "from_address": "x <info@example.nl>", "timeout_seconds": 5}
     await factory.tenant("aaa", channels={"email": broken})
+    await provisioned_at(db, PROVISIONED)
     now = dt.datetime(2025, 3, 17, 7, 0, tzinfo=UTC)
     outcome = await tick(db, now)
     assert outcome["failed"] == ["aaa:automation_sla:2025-W11", "aaa:retro:2025-02"]
@@ -105,3 +117,11 @@ async def test_one_tenants_refusing_mail_server_does_not_hold_back_another_tenan
     # The failed one is still owed: the next tick tries it again, the sent ones are not repeated.
     again = await tick(db, now + dt.timedelta(minutes=5))
     assert again == {"failed": ["aaa:automation_sla:2025-W11", "aaa:retro:2025-02"]}
+
+
+async def test_a_period_over_before_the_tenant_was_provisioned_is_not_sent(db, mrdj, smtp) -> None:
+    # Provisioned on Tuesday 18 March 2025: week 11 and February were over by then; week 12 is its first.
+    await provisioned_at(db, dt.datetime(2025, 3, 18, 10, 0, tzinfo=UTC))
+    assert await tick(db, dt.datetime(2025, 3, 18, 12, 0, tzinfo=UTC)) == {}
+    assert await tick(db, dt.datetime(2025, 3, 24, 7, 0, tzinfo=UTC)) == {"sent": ["mrdj:automation_sla:2025-W12"]}
+    assert {m["Subject"] for m in smtp.messages} == {"Automation SLA mrdj 2025-W12"}

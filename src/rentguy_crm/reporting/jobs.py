@@ -6,7 +6,8 @@ has come, and the retro of the past month on the first working day of the month 
 holiday of `holiday_country`, from the `holidays` package) at `retro_time`. A period is sent once: the archive
 row with its `sent_at` is the record, so a tick that runs twice or on two workers sends nothing twice (the
 archive's unique (tenant, kind, period) refuses the second row). Only the latest period is looked at: a week
-missed while every worker was down for a whole week is sent by hand (`crm reports send`).
+missed while every worker was down for a whole week is sent by hand (`crm reports send`). A period that was
+over before the tenant was provisioned is not sent: a new tenant's first report is of its first week.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def due_periods(settings: ReportsSettings, zone: str, now: dt.datetime) -> list[
     return due
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive UTC timestamps.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 @asynccontextmanager
 async def _reading_beside(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A read-only session on the tick's engine. The figures, charts and PDF (seconds of work) are made in it,
@@ -83,6 +89,8 @@ async def _due_reports(reader: AsyncSession, now: dt.datetime) -> list[tuple[Ten
         if not settings.enabled or not settings.recipients:
             continue
         for kind, period in due_periods(settings, settings.timezone or row.timezone, now):
+            if _aware(row.created_at) >= period.end:
+                continue  # the period was over before the tenant existed: nothing of its own to report
             existing = await repository.find_report(reader, row.id, kind, period.label)
             if existing is not None and existing.sent_at is not None:
                 continue

@@ -211,8 +211,10 @@ async def list_feedback(session: AsyncSession, tenant_id: int, *, start: dt.date
 
 
 async def tenants_with_reports(session: AsyncSession) -> list[Any]:
-    """(id, slug, timezone, config) of every tenant: the scheduler decides per tenant from its `reports` section."""
-    return list((await session.execute(select(Tenant.id, Tenant.slug, Tenant.timezone, Tenant.config)
+    """(id, slug, timezone, config, created_at) of every tenant: the scheduler decides per tenant from its
+    `reports` section."""
+    return list((await session.execute(select(Tenant.id, Tenant.slug, Tenant.timezone, Tenant.config,
+                                              Tenant.created_at)
                                        .order_by(Tenant.id))).all())
 
 
