@@ -57,7 +57,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['requester_contact_id'], ['contacts.id'], name=op.f('fk_support_tickets_requester_contact_id_contacts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_support_tickets_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_tickets')),
-    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_support_tickets_tenant_id_number'))
+    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_support_tickets_tenant_id_number')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('support_tickets', schema=None) as batch_op:
         batch_op.create_index('ix_support_tickets_tenant_freshdesk', ['tenant_id', 'freshdesk_id'], unique=False)

@@ -28,6 +28,10 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so ids are BIGINT on Postgres and INTEGER there.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
+# Table option for rows whose ids outlive them (the audit log, contact redirects, exports name them): SQLite hands
+# a deleted highest id to the next row unless the table is AUTOINCREMENT; a merged-away or erased person's id must
+# never become someone else's. Postgres sequences never reuse ids.
+NEVER_REUSED_IDS: dict[str, object] = {"sqlite_autoincrement": True}
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin, utcnow
+from rentguy_crm.db import NEVER_REUSED_IDS, Base, IdMixin, IdType, TimestampMixin, utcnow
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "lost", "spam")
 ACTIVITY_KINDS = ("note", "task")
@@ -26,8 +26,7 @@ class Contact(IdMixin, TimestampMixin, Base):
               postgresql_where=text("email IS NOT NULL"), sqlite_where=text("email IS NOT NULL")),
         Index("uq_contacts_tenant_phone_no_email", "tenant_id", "phone", unique=True,
               postgresql_where=text("email IS NULL AND phone IS NOT NULL"),
-              sqlite_where=text("email IS NULL AND phone IS NOT NULL")),
-    )
+              sqlite_where=text("email IS NULL AND phone IS NOT NULL")), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
@@ -46,8 +45,7 @@ class Lead(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_leads_tenant_created", "tenant_id", "created_at"),
-        Index("ix_leads_tenant_submission", "tenant_id", "submission_hash"),
-    )
+        Index("ix_leads_tenant_submission", "tenant_id", "submission_hash"), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -96,7 +94,7 @@ class PipelineStage(IdMixin, TimestampMixin, Base):
 
 class Deal(IdMixin, TimestampMixin, Base):
     __tablename__ = "deals"
-    __table_args__ = (Index("ix_deals_tenant_stage", "tenant_id", "stage_id"),)
+    __table_args__ = (Index("ix_deals_tenant_stage", "tenant_id", "stage_id"), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -119,7 +117,7 @@ class Activity(IdMixin, TimestampMixin, Base):
     """A note or a task on a contact, lead or deal."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_tenant_status_due", "tenant_id", "status", "due_at"),)
+    __table_args__ = (Index("ix_activities_tenant_status_due", "tenant_id", "status", "due_at"), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="note")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rentguy_crm.db import Base, IdMixin, IdType, TimestampMixin, utcnow
+from rentguy_crm.db import NEVER_REUSED_IDS, Base, IdMixin, IdType, TimestampMixin, utcnow
 
 
 class Ticket(IdMixin, TimestampMixin, Base):
@@ -18,8 +18,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         Index("ix_support_tickets_tenant_status", "tenant_id", "status"),
-        Index("ix_support_tickets_tenant_freshdesk", "tenant_id", "freshdesk_id"),
-    )
+        Index("ix_support_tickets_tenant_freshdesk", "tenant_id", "freshdesk_id"), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
