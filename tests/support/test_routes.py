@@ -162,3 +162,34 @@ async def test_every_change_is_audited(client, factory, db) -> None:  # type: ig
     assert actions == ["support.ticket.created", "support.ticket.replied",
                        "support.ticket.noted", "support.ticket.assigned", "support.ticket.linked",
                        "support.ticket.runbook_step", "support.ticket.priority", "support.ticket.status"]
+
+
+async def test_ticking_a_step_with_an_action_puts_its_answer_on_the_timeline(client, factory) -> None:  # type: ignore[no-untyped-def]
+    tenant = await factory.tenant("mrdj")
+    headers = await factory.headers(tenant, "operations")
+    number = await _ticket(client, headers)
+    response = await client.post(f"{API}/tickets/{number}/runbook", headers=headers,
+                                 json={"runbook_key": "2.1", "step": 1})  # 2.1 step 1: attach /status
+    assert response.status_code == 201, response.text
+    assert response.json()["output"].startswith("/status ")
+    detail = (await client.get(f"{API}/tickets/{number}", headers=headers)).json()
+    assert any(e["body"].startswith("Runbook 2.1 step 1 done:\n/status ") for e in detail["timeline"])
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/tickets/{n}/runbook", {"runbook_key": "9.9", "step": 1}, "runbook_key"),
+    ("/tickets/{n}/runbook", {"runbook_key": "2.2", "step": 99}, "step"),
+    ("/tickets", {"subject": "x", "activity": "data_correction", "priority": "P3", "runbook_key": "9.9"},
+     "runbook_key"),
+])
+async def test_an_unknown_runbook_or_step_is_refused_naming_it(client, factory, db, path: str, body: Any,  # type: ignore[no-untyped-def]
+                                                               field: str) -> None:
+    tenant = await factory.tenant("mrdj")
+    headers = await factory.headers(tenant, "operations")
+    number = await _ticket(client, headers)
+    before = await _counts(db)
+    response = await client.post(API + path.replace("{n}", str(number)), headers=headers, json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert await _counts(db) == before

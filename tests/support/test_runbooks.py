@@ -15,9 +15,9 @@ from sqlalchemy import select
 from rentguy_crm import migrate
 from rentguy_crm.app import create_app
 from rentguy_crm.audit.models import AuditEntry
-from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.automation.engine.cli import playbook_app
 from rentguy_crm.automation.runs.models import AutomationRun, WorkflowPause
+from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.cli import app as cli
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.kit import clock

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import job_scope
 from rentguy_crm.crm.models import Contact, Deal, Lead
-from rentguy_crm.errors import Conflict, NotFound, ValidationFailed
+from rentguy_crm.errors import AppError, Conflict, NotFound, ValidationFailed
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.pagination import Page, PageParams
-from rentguy_crm.support import escalation_paths, repository, retro, schemas
+from rentguy_crm.support import escalation_paths, repository, retro, runbooks, schemas
 from rentguy_crm.support.dispatch import enqueue
 from rentguy_crm.support.models import RunbookTick, Ticket, TicketLink, TimelineEntry
+from rentguy_crm.support.runbook_actions import run_action
 from rentguy_crm.support.sla import clock_for, support_settings
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import TenantScope
@@ -83,6 +84,8 @@ async def create_ticket(session: AsyncSession, scope: TenantScope, body: schemas
     """Open a ticket: numbered per tenant, queued for the Responsible team(s) of its activity, Consulted teams
     asked, Informed teams told, SLA due times set, the priority's escalation queued. Raises ValidationFailed
     for a requester contact that is not this tenant's."""
+    if body.runbook_key is not None:
+        known_runbook(body.runbook_key)
     tenant, settings = await _settings(session, scope)
     if body.requester_contact_id is not None:
         contact = await session.get(Contact, body.requester_contact_id)
@@ -318,17 +321,44 @@ async def change_priority(session: AsyncSession, scope: TenantScope, number: int
 # ---- runbook checklist --------------------------------------------------------------------------------------
 
 
+def known_runbook(key: str, field: str = "runbook_key") -> runbooks.Runbook:
+    """The playbook runbook `key`; 422 naming the known keys otherwise."""
+    try:
+        return runbooks.load_runbook(key)
+    except KeyError:
+        known = ", ".join(runbooks.runbooks())
+        raise ValidationFailed(f"There is no runbook {key}; the playbook's runbooks are {known}.",
+                               errors=[{"field": field, "message": f"one of {known}"}]) from None
+
+
+def runbook_step(key: str, number: int) -> runbooks.RunbookStep:
+    """Step `number` of runbook `key`; 422 naming the range otherwise."""
+    book = known_runbook(key)
+    if not 1 <= number <= len(book.steps):
+        raise ValidationFailed(f"Runbook {key} has steps 1 to {len(book.steps)}; there is no step {number}.",
+                               errors=[{"field": "step", "message": f"1 to {len(book.steps)}"}])
+    return book.steps[number - 1]
+
+
 async def tick_step(session: AsyncSession, scope: TenantScope, number: int, body: schemas.RunbookTickCreate, *,
                     actor: str) -> RunbookTick:
     """Tick one step of a runbook on the ticket (who, when, what the action answered). Each step once."""
+    step = runbook_step(body.runbook_key, body.step)
     ticket = await load(session, scope, number)
     if await repository.tick(session, scope, ticket, body.runbook_key, body.step) is not None:
         raise Conflict(f"Step {body.step} of runbook {body.runbook_key} is already ticked on ticket {number}.")
+    output = body.output
+    if step.action and not output:
+        # The step's action carries it out; its answer (or why it could not run) lands on the timeline.
+        try:
+            output = await run_action(session, scope, step.action, {**step.params, "actor": actor})
+        except AppError as exc:
+            output = f"action {step.action} could not run: {exc.detail}"
     now = clock.now()
     row = RunbookTick(tenant_id=scope.tenant_id, ticket_id=ticket.id, runbook_key=body.runbook_key,
-                      step_number=body.step, ticked_by=actor, ticked_at=now, output=body.output)
+                      step_number=body.step, ticked_by=actor, ticked_at=now, output=output)
     session.add(row)
-    text = f"Runbook {body.runbook_key} step {body.step} done" + (f":\n{body.output}" if body.output else "")
+    text = f"Runbook {body.runbook_key} step {body.step} done" + (f":\n{output}" if output else "")
     await _add(session, _entry(ticket, "change", actor, text, field="runbook", runbook=body.runbook_key,
                                step=body.step))
     await audit.record(session, actor=actor, action="support.ticket.runbook_step", entity_type="support_ticket",
