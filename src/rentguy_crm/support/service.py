@@ -375,6 +375,11 @@ async def list_tickets(session: AsyncSession, scope: TenantScope, *, status: str
                        kind: str | None = None, sort: str | None = None,
                        page: PageParams | None = None) -> Page[schemas.Ticket]:
     page = page or PageParams(limit=50, offset=0)
+    if team is not None:
+        _tenant, settings = await _settings(session, scope)
+        if team not in settings.teams:
+            raise ValidationFailed(f"Team '{team}' is not one of {', '.join(sorted(settings.teams))}.",
+                                   errors=[{"field": "team", "message": "unknown team"}])
     rows, total = await repository.list_tickets(session, scope, status=status, priority=priority, team=team,
                                                 activity=activity, kind=kind, sort=sort, page=page)
     return Page(items=[view(r) for r in rows], total=total, limit=page.limit, offset=page.offset)

@@ -86,7 +86,7 @@ def put(
     if not value.strip():
         raise fail(f"no value given for {reference}; nothing was written", code=2)
     try:
-        version = vault.store().put(reference, SecretStr(value.strip()))
+        version = vault.store(reference).put(reference, SecretStr(value.strip()))
     except secrets.SecretUnavailable as exc:
         raise fail(str(exc)) from None
     secrets.invalidate(reference)

@@ -192,10 +192,10 @@ def install(settings: Settings) -> VaultSecretStore | None:
     return store
 
 
-def store() -> VaultSecretStore:
-    """The registered store, for writing (`crm secrets put`)."""
+def store(reference: str = "vault:") -> VaultSecretStore:
+    """The registered store, for writing `reference` (`crm secrets put`)."""
     backend = secrets.backend("vault")
     if not isinstance(backend, VaultSecretStore):
-        raise SecretStoreUnavailable("vault:", "Vault is not configured: set CRM_VAULT_ADDR and CRM_VAULT_TOKEN "
+        raise SecretStoreUnavailable(reference, "Vault is not configured: set CRM_VAULT_ADDR and CRM_VAULT_TOKEN "
                                                 "(or CRM_VAULT_ROLE_ID and CRM_VAULT_SECRET_ID)")
     return backend
