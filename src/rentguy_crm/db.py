@@ -168,6 +168,19 @@ class Database:
         await self.engine.dispose()
 
 
+async def truncate_write_ahead_log(url: str | None = None) -> None:
+    """SQLite: move the write-ahead log into the database file and empty it (`PRAGMA wal_checkpoint(TRUNCATE)`),
+    so values just erased do not linger in `*.db-wal`; frames a running reader still needs stay until it moves on.
+    A no-op on PostgreSQL."""
+    db = Database(url=url)
+    try:
+        if db.engine.dialect.name == "sqlite":
+            async with db.engine.connect() as connection:
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await db.dispose()
+
+
 @asynccontextmanager
 async def one_off_session(url: str | None = None, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
     """A database, a session and a transaction for one command; everything is closed afterwards."""

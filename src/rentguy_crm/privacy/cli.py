@@ -16,7 +16,7 @@ from rich.table import Table
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.config import get_settings
 from rentguy_crm.crm import schemas as crm_schemas
-from rentguy_crm.db import one_off_session
+from rentguy_crm.db import one_off_session, truncate_write_ahead_log
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.console import JsonOption, console, emit, err_console, print_json, run_async
@@ -317,7 +317,9 @@ def privacy_erase(
                                          outbox=_outbox(row), dry_run=dry_run)
             if dry_run:
                 await session.rollback()
-            return report
+        if not dry_run:
+            await truncate_write_ahead_log()  # the erased values must not stay behind in SQLite's *.db-wal
+        return report
 
     report = run_async(work)
     if as_json:
@@ -346,7 +348,9 @@ def privacy_retention(
                                                      dry_run=dry_run, actor=_actor(by))
             if dry_run:
                 await session.rollback()
-            return report
+        if not dry_run:
+            await truncate_write_ahead_log()  # the erased values must not stay behind in SQLite's *.db-wal
+        return report
 
     report = run_async(work)
     emit(report.as_dict(), as_json=as_json, title="retention" + (" (dry run)" if dry_run else ""))
