@@ -167,6 +167,17 @@ async def mrdj(factory: Factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def no_incident_source() -> Iterator[None]:
+    """The reports' incident source is process-wide; an app created by an earlier test registered the desk's.
+    Each test starts without it (a test's own app registers it again)."""
+    from rentguy_crm.reporting.incidents import register_incident_source
+
+    register_incident_source(None)
+    yield
+    register_incident_source(None)
+
+
+@pytest.fixture(autouse=True)
 def fresh_lookup_caches() -> Iterator[None]:
     """Tenants' current workflows are cached per process (`automation.dispatch`, not yet on `kit.ttl_cache`)."""
     from rentguy_crm.automation.engine.dispatch import forget_workflows

@@ -165,7 +165,9 @@ def test_the_install_script_puts_the_suites_commands_on_the_path(tmp_path: Path)
     downgraded = typed("alembic downgrade 2025_03_01_add_crm_tables")
     assert downgraded.returncode == 0, downgraded.stderr
     assert typed("crm db current").stdout.strip() == "2025_03_01_add_crm_tables"
-    smoke = typed("pytest -m tenant_smoke --tenant=mrdj --case=sso -q")
+    # The tenant smoke tests run from the installed path (the sso case talks to the live identity provider, which
+    # this machine cannot reach; tests/identity/test_sso_smoke.py runs it against a local provider).
+    smoke = typed("pytest -m tenant_smoke --tenant=mrdj --case=config -q")
     assert smoke.returncode == 0 and " passed" in smoke.stdout, smoke.stdout[-2000:]
 
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=900)

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from rentguy_crm.audit import service as audit
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.auth import service as keys
-from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.automation.runs import service as automation
+from rentguy_crm.automation.workflows import service as workflows_service
 from rentguy_crm.cli import app as cli
 from rentguy_crm.kit import clock
 from rentguy_crm.ratelimit import service as ratelimit

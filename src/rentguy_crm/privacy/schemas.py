@@ -45,6 +45,10 @@ class MergeAnswer(BaseModel):
 
 
 class ImportRequest(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "csv": "E-mail;Voornaam;Achternaam;Telefoon\nanna@example.nl;Anna;de Vries;06 12345678\n",
+        "file_name": "beurs-2026.csv", "dry_run": True}]})
+
     csv: CsvText = Field(description="The CSV file's text (semicolon, comma or tab; a header line first)")
     file_name: Annotated[str, Field(min_length=1, max_length=200), SingleLine] = "upload.csv"
     mapping: dict[Short, Short] | None = Field(default=None, description='{"Header in the file": "column"}')

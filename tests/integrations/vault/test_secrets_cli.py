@@ -67,6 +67,7 @@ async def test_check_lists_every_reference_and_fails_when_one_does_not_resolve(
 async def test_check_exits_zero_when_everything_resolves(fake: VaultFake, factory: Factory,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     fake.seed("crm/mrdj/slack", {"sales": "a-value", "ops": "b-value"})
+    fake.seed("crm/mrdj/sso", {"client_secret": "c-value"})
     await factory.tenant("mrdj", channels=CHANNELS, payments={}, monitoring={}, calendar={})
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["secrets", "check", "--tenant", "mrdj"])
     assert result.exit_code == 0, result.output
