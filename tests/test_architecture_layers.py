@@ -17,7 +17,9 @@ LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
 # Where a `TenantScope` may be made: authentication (a principal's proven tenant) and operators' commands (the
 # tenant the operator names). Every other module receives one.
-SCOPE_MAKERS = ("auth/", "cli.py", "provisioning.py", "quickstart.py")
+SCOPE_MAKERS = ("auth/", "cli.py", "provisioning.py", "quickstart.py",
+               # System work on rows it already holds: claimed runs, events, scheduled jobs, workflow sync.
+               "automation/engine/", "automation/runs/", "automation/workflows/service.py")
 CONSTRUCTION = re.compile(r"\bTenantScope\(")
 
 

@@ -177,6 +177,8 @@ async def truncate_write_ahead_log(url: str | None = None) -> None:
         if db.engine.dialect.name == "sqlite":
             async with db.engine.connect() as connection:
                 await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception:
+        pass
     finally:
         await db.dispose()
 

@@ -232,27 +232,7 @@ class TenantConfig(Strict):
             raise ValueError(f"calendar.stages names stage(s) no pipeline has: {', '.join(unknown)}")
         if self.slug in self.aliases:
             raise ValueError("an alias must differ from the slug")
-        self._escalation_agrees_with_channels()
         return self
-
-    def _escalation_agrees_with_channels(self) -> None:
-        # The desk reads the on-call schedule and Jira projects from `support.escalation`; the vendor sections of
-        # `channels` name them too. Two different values would page or file in the wrong place: refuse.
-        escalation = self.support.escalation
-        opsgenie, jira = self.channels.opsgenie, self.channels.jira
-        pairs = []
-        if opsgenie and escalation.pager_schedule:
-            pairs.append(("support.escalation.pager_schedule", escalation.pager_schedule, "channels.opsgenie.schedule",
-                          opsgenie.schedule))
-        if jira and escalation.jira.retro_project:
-            pairs.append(("support.escalation.jira.retro_project", escalation.jira.retro_project,
-                          "channels.jira.retro_project_key", jira.retro_project_key))
-        if jira and escalation.jira.bug_project:
-            pairs.append(("support.escalation.jira.bug_project", escalation.jira.bug_project,
-                          "channels.jira.bug_project_key", jira.bug_project_key))
-        for left, a, right, b in pairs:
-            if a != b:
-                raise ValueError(f"{left} is '{a}' but {right} is '{b}': they must name the same thing")
 
     def contact(self, role: str) -> Contact | None:
         return next((c for c in self.contacts if c.role == role), None)

@@ -27,7 +27,7 @@ RunId = Annotated[RecordId, Path(description="Run id")]
 
 def _scope(principal: Principal) -> TenantScope:
     """The rows a request may touch: its API key's tenant."""
-    return TenantScope(principal.tenant_id)
+    return principal.scope
 
 
 async def _tenant(session: AsyncSession, principal: Principal) -> Tenant:

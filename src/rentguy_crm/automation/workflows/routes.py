@@ -12,7 +12,6 @@ from rentguy_crm.auth.service import Principal
 from rentguy_crm.automation.workflows import repository, service
 from rentguy_crm.automation.workflows.schemas import WorkflowDetail, WorkflowSummary
 from rentguy_crm.kit.inputs import Text
-from rentguy_crm.tenants.scope import TenantScope
 
 router = APIRouter(tags=["automation"])
 
@@ -21,7 +20,7 @@ Reader = Annotated[Principal, Depends(require(Permission.AUTOMATION_READ))]
 
 @router.get("/workflows", response_model=list[WorkflowSummary], summary="Current versions of the tenant's workflows")
 async def list_workflows(session: Session, principal: Reader) -> list[WorkflowSummary]:
-    rows = await repository.current_versions(session, TenantScope(principal.tenant_id))
+    rows = await repository.current_versions(session, principal.scope)
     return [WorkflowSummary.model_validate(service.summary(row)) for row in rows]
 
 
@@ -33,5 +32,5 @@ async def show_workflow(
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1,
                                          description="A stored version; default the current one")] = None,
 ) -> WorkflowDetail:
-    detail = await service.describe_for_tenant(session, TenantScope(principal.tenant_id), key, version)
+    detail = await service.describe_for_tenant(session, principal.scope, key, version)
     return WorkflowDetail.model_validate(detail)
