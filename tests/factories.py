@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from rentguy_crm.tenants.config import parse_config
 from rentguy_crm.tenants.models import Tenant
 
 MRDJ_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tenants" / "mrdj.json"
+
+# Unique suffixes for people the factory makes. Never `id()` of a temporary: CPython hands the same address to the
+# next object once the first is freed, so two contacts made one after another could share an e-mail address.
+_SERIAL = itertools.count(1)
 
 
 def tenant_document(slug: str = "mrdj", **overrides: Any) -> dict[str, Any]:
@@ -54,7 +59,7 @@ class Factory:
     async def session_headers(self, tenant: Tenant, *roles: str) -> dict[str, str]:
         """A signed-in person's session cookie (and its CSRF token) with these roles: a principal like a key."""
         async with self.db.session() as session:
-            user = User(tenant_id=tenant.id, directory_id="test-directory", object_id=f"oid-{id(roles)}-{roles}",
+            user = User(tenant_id=tenant.id, directory_id="test-directory", object_id=f"oid-{next(_SERIAL)}",
                         roles=list(roles or ("admin",)))
             session.add(user)
             await session.flush()
@@ -71,7 +76,7 @@ class Factory:
     async def contact(self, tenant: Tenant, **values: Any) -> Contact:
         values.setdefault("first_name", "Anna")
         values.setdefault("last_name", "de Vries")
-        values.setdefault("email", f"anna{id(values)}@example.nl")
+        values.setdefault("email", f"anna{next(_SERIAL)}@example.nl")
         return await self._add(Contact(tenant_id=tenant.id, **values))
 
     async def lead(self, tenant: Tenant, contact: Contact | None = None, **values: Any) -> Lead:
