@@ -21,18 +21,22 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e .
 	@touch $@
 
-$(TEST_STAMP): $(STAMP) pyproject.toml constraints.txt package.json package-lock.json
+# The web app's assets (htmx, Pico, SortableJS) and the tests' Node tools, exactly as package-lock.json pins them.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "!! npm is missing: the web app has no htmx or styles, and the browser and sign-in tests are SKIPPED" >&2; fi
+
+$(TEST_STAMP): $(STAMP) $(NPM_STAMP) pyproject.toml constraints.txt
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
 	@bash ops/install-test-tools.sh
-	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "!! npm is missing: the sign-in tests with the real OpenID provider will be SKIPPED" >&2; fi
 	@touch $@
 
-install: $(STAMP) ## Create the virtual environment and install the suite
+install: $(STAMP) $(NPM_STAMP) ## Create the virtual environment and install the suite (Python and web assets)
 
 install-test: $(TEST_STAMP) ## Install what the tests need (Python packages, promtool, amtool, chromium, oidc-provider)
 
-run: $(STAMP) ## Run the suite on the embedded default (SQLite, in-process workers, tenant mrdj)
+run: $(STAMP) $(NPM_STAMP) ## Run the suite on the embedded default (SQLite, in-process workers, tenant mrdj)
 	$(BIN)/crm quickstart
 	$(BIN)/crm run
 

@@ -49,6 +49,8 @@ RECORD_ROUTES: list[tuple[str, str, str, Any]] = [
     ("PATCH", "/activities/{activity_id}", "activity", lambda w: {"title": "Hacked", "status": "cancelled"}),
     ("POST", "/activities/{activity_id}/complete", "activity", None),
     ("POST", "/contacts/{contact_id}/merge", "contact", lambda w: {"other_id": w.b["contact"], "reason": "dup"}),
+    ("POST", "/leads/{lead_id}/spam", "lead", None),
+    ("POST", "/leads/{lead_id}/not-spam", "lead", None),
 ]
 
 # Creates that name one of A's records in the body: refused without saying whether the record exists.

@@ -79,7 +79,8 @@ def _broken(mutate: Any) -> dict[str, Any]:
 
 MISTAKES: list[tuple[str, Any, str, str]] = [
     ("bad timezone", lambda d: d.update(timezone="Europe/Amsterdm"), "timezone", "unknown timezone"),
-    ("missing branding", lambda d: d.pop("branding"), "branding", "Field required"),
+    ("bad branding colour", lambda d: d["branding"].update(primary_color="red"), "branding.primary_color",
+     "String should match pattern"),
     ("duplicate stage key", lambda d: d["pipelines"][0]["stages"].append({"key": "new", "name": "Nog eens"}),
      "pipelines.0.stages", "repeated: new"),
     ("bad colour", lambda d: d["branding"].update(primary_color="blue"), "branding.primary_color", "pattern"),

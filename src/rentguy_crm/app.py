@@ -49,6 +49,8 @@ from rentguy_crm.support.inbound import install_webhook_handlers
 from rentguy_crm.support.routes import router as support_router
 from rentguy_crm.support.runbook_actions import register_status_report
 from rentguy_crm.templates.routes import router as templates_router
+from rentguy_crm.web import routes as web_app
+from rentguy_crm.web.live import stop as stop_live_updates
 from rentguy_crm.web.status import collect as collect_status
 from rentguy_crm.web.status import router as status_router
 from rentguy_crm.webhooks.alertmanager.routes import router as alertmanager_router
@@ -61,6 +63,11 @@ from rentguy_crm.webhooks.typeform.routes import router as typeform_router
 # Mollie posts its webhook form-encoded (id=tr_...); the route checks the media type itself.
 # One-click unsubscribe (RFC 8058) posts `List-Unsubscribe=One-Click` form-encoded.
 NON_JSON_PREFIXES: tuple[str, ...] = ("/api/v1/webhooks/mollie/", "/api/v1/unsubscribe/")
+
+
+def json_only(path: str) -> bool:
+    """The API speaks JSON; the web app's pages and fragments post forms (url-encoded)."""
+    return path.startswith("/api/") and not path.startswith(NON_JSON_PREFIXES)
 # Stricter body limits for public routes, by path prefix.
 BODY_LIMITS: dict[str, int] = {"/api/v1/public/": 64 * 1024, "/api/v1/webhooks/mollie/": 4 * 1024,
                                "/api/v1/webhooks/opsgenie/": 256 * 1024, "/api/v1/webhooks/freshdesk/": 16 * 1024,
@@ -84,6 +91,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         try:
             yield
         finally:
+            if getattr(app.state, "live_feed", None) is not None:
+                await stop_live_updates(app.state.live_feed)
             await flush_lead_tally(app.state.db)
             if workers is not None:
                 await _stop_embedded_workers(*workers)
@@ -114,7 +123,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     # Outermost last: the request id is set first, the access line sees the final status (a 500 included).
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for,
-                       json_only=lambda path: not path.startswith(NON_JSON_PREFIXES),
+                       json_only=json_only,
                        on_refused=lambda scope, _status: count_refused(getattr(app.state, "db", None), scope["path"]))
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
@@ -142,6 +151,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(mollie_router, prefix="/api/v1/webhooks")
     app.include_router(opsgenie_router, prefix="/api/v1/webhooks")
     app.include_router(freshdesk_router, prefix="/api/v1/webhooks")
+    web_app.install(app)  # the staff web app: pages under /, fragments under /ui
     return app
 
 

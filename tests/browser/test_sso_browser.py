@@ -19,7 +19,8 @@ async def body_json(page: Any) -> dict[str, Any]:
 
 async def test_person_in_a_mapped_group_signs_in_and_reads_the_crm(page, stack: Stack) -> None:
     await sign_in_at_provider(page, stack, "anna")
-    await page.wait_for_url(f"{stack.app_url}/api/v1/auth/me")
+    await page.wait_for_url(f"{stack.app_url}/")  # the staff web app's Today
+    await page.goto(f"{stack.app_url}/api/v1/auth/me")
     me = await body_json(page)
     assert (me["tenant"], me["roles"], me["kind"]) == ("mrdj", ["sales"], "session")
     cookies = {c["name"]: c for c in await page.context.cookies(stack.app_url)}
@@ -42,7 +43,7 @@ async def test_person_in_no_mapped_group_is_shown_why(page, stack: Stack) -> Non
 
 async def test_sign_out_ends_the_session_and_names_the_provider_logout(page, stack: Stack) -> None:
     await sign_in_at_provider(page, stack, "anna")
-    await page.wait_for_url(f"{stack.app_url}/api/v1/auth/me")
+    await page.wait_for_url(f"{stack.app_url}/")
     answer = await page.evaluate("""async () => {
         const csrf = document.cookie.split('; ').find(c => c.startsWith('crm_csrf=')).split('=')[1];
         const r = await fetch('/api/v1/auth/logout', {method: 'POST', headers: {'X-CSRF-Token': csrf}});

@@ -26,7 +26,7 @@ async def test_login_redirects_with_pkce_s256_state_and_nonce(browser, tenant_a,
 async def test_person_in_mapped_group_gets_a_session_and_reads_crm(browser, tenant_a, idp) -> None:
     callback = await sign_in(browser)
     assert callback.status_code == 303, callback.text
-    assert callback.headers["location"] == "/api/v1/auth/me"
+    assert callback.headers["location"] == "/"  # the staff web app
     set_cookie = callback.headers.get_list("set-cookie")
     session_cookie = next(c for c in set_cookie if c.startswith(f"{SESSION_COOKIE}="))
     assert "HttpOnly" in session_cookie and "Secure" in session_cookie and "SameSite=lax" in session_cookie

@@ -41,7 +41,7 @@ async def get_principal(request: Request, session: Session) -> Principal:
     header = request.headers.get("authorization", "")
     cookie = request.cookies.get(sessions.SESSION_COOKIE)
     if not header and cookie:
-        principal = await _session_principal(request, session, cookie)
+        principal = await session_principal(request, session, cookie, request.headers.get(sessions.CSRF_HEADER))
     else:
         principal = await _key_principal(session, header)
     request.state.principal = principal
@@ -70,13 +70,14 @@ SESSION_REFUSALS = {
 }
 
 
-async def _session_principal(request: Request, session: AsyncSession, cookie: str) -> Principal:
+async def session_principal(request: Request, session: AsyncSession, cookie: str, csrf_sent: str | None) -> Principal:
+    """The signed-in person of a session cookie; a change must come with the session's CSRF token (`csrf_sent`:
+    the header for the API and htmx, a form's hidden field for the web app's plain forms)."""
     check = await sessions.check_session(session, cookie)
     if check.principal is None:
         raise Unauthorized(SESSION_REFUSALS.get(check.reason or "unknown", SESSION_REFUSALS["unknown"]),
                            headers={}, extra={"reason": check.reason})
-    if request.method not in READ_ONLY_METHODS and not sessions.csrf_matches(
-            cookie, request.headers.get(sessions.CSRF_HEADER)):
+    if request.method not in READ_ONLY_METHODS and not sessions.csrf_matches(cookie, csrf_sent):
         raise Forbidden(f"A change made with a session cookie needs the header {sessions.CSRF_HEADER} with the "
                         "session's CSRF token (cookie crm_csrf, or csrf_token in GET /api/v1/auth/me).",
                         extra={"reason": "csrf"})

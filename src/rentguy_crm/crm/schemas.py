@@ -361,16 +361,20 @@ class LeadFilters:
     contact_id: int | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    search: str | None = None  # the contact's name, e-mail address or phone number (any way of writing it)
 
 
 def lead_filters(status: Annotated[LeadStatus | None, Query()] = None, owner: Owner = None,
                  team: Annotated[Text | None, Query(description="e.g. wedding_specialists")] = None,
                  priority: Annotated[Priority | None, Query()] = None,
                  event_type: Annotated[Text | None, Query()] = None, contact_id: LinkedId = None,
-                 created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> LeadFilters:
+                 created_after: CreatedAfter = None, created_before: CreatedBefore = None,
+                 q: Annotated[Text | None, Query(max_length=200, description="Name, e-mail address or phone number "
+                                                 "(06 12345678 and +31 6 1234 5678 find the same lead)")] = None,
+                 ) -> LeadFilters:
     return LeadFilters(status=status, owner=owner, team=team, priority=priority, event_type=event_type,
                        contact_id=contact_id, created_after=as_utc(created_after),
-                       created_before=as_utc(created_before))
+                       created_before=as_utc(created_before), search=(q or "").strip() or None)
 
 
 @dataclass(frozen=True)

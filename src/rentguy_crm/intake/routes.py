@@ -1,16 +1,24 @@
-"""Lead capture routes: the public form and the website backend (Typeform: `webhooks.typeform`). Wiring only."""
+"""Lead capture routes: the public form, the website backend (Typeform: `webhooks.typeform`), and staff judging a
+lead spam or not. Wiring only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from rentguy_crm.intake import http_capture
+from rentguy_crm.auth.dependencies import Session, require
+from rentguy_crm.auth.permissions import Permission
+from rentguy_crm.auth.service import Principal
+from rentguy_crm.crm.schemas import Lead
+from rentguy_crm.intake import http_capture, spam
 from rentguy_crm.intake.schemas import LeadCaptured, LeadSubmission, PublicLeadSubmission
+from rentguy_crm.kit import inputs
 
 router = APIRouter(tags=["lead capture"])
+Writer = Annotated[Principal, Depends(require(Permission.CRM_WRITE))]
+RecordId = Annotated[inputs.RecordId, Path(description="Record id")]
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}} for code, text in {
@@ -42,3 +50,15 @@ async def preflight_public_lead(request: Request) -> JSONResponse:
 async def capture_server_lead(request: Request) -> JSONResponse:
     return await http_capture.server_lead(request)
 
+
+
+@router.post("/crm/leads/{lead_id}/spam", response_model=Lead, summary="Mark a lead as spam (crm:write)")
+async def mark_spam(lead_id: RecordId, session: Session, principal: Writer) -> object:
+    return await spam.mark_spam(session, principal, lead_id)
+
+
+@router.post("/crm/leads/{lead_id}/not-spam", response_model=Lead,
+             summary="A lead taken for spam is real: status new, and its automation starts (lead.created)")
+async def mark_not_spam(lead_id: RecordId, session: Session, principal: Writer) -> object:
+    lead, _runs = await spam.mark_not_spam(session, principal, lead_id)
+    return lead

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
@@ -148,3 +148,34 @@ async def breached_ticket_ids(session: AsyncSession, scope: TenantScope, ticket_
         return set()
     return set((await session.scalars(select(SlaMark.ticket_id).where(
         SlaMark.tenant_id == scope.tenant_id, SlaMark.level == "breach", SlaMark.ticket_id.in_(ticket_ids)))).all())
+
+
+async def latest_timeline_id(session: AsyncSession, scope: TenantScope) -> int:
+    """The newest timeline entry of the tenant (0 when none): where a live reader of ticket changes starts."""
+    found = await session.scalar(select(func.max(TimelineEntry.id)).where(TimelineEntry.tenant_id == scope.tenant_id))
+    return int(found or 0)
+
+
+async def timeline_after(session: AsyncSession, scope: TenantScope, after_id: int,
+                         limit: int = 100) -> list[tuple[int, int, int]]:
+    """(entry id, ticket id, ticket number) of the tenant's timeline entries above `after_id`: tickets that changed."""
+    rows = await session.execute(
+        select(TimelineEntry.id, TimelineEntry.ticket_id, Ticket.number)
+        .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
+        .where(TimelineEntry.tenant_id == scope.tenant_id, TimelineEntry.id > after_id)
+        .order_by(TimelineEntry.id).limit(limit))
+    return [(int(a), int(b), int(c)) for a, b, c in rows.all()]
+
+
+async def tickets_about(session: AsyncSession, scope: TenantScope, contact_id: int, lead_ids: list[int],
+                        deal_ids: list[int], limit: int = 50) -> list[Ticket]:
+    """The tenant's tickets a person asked (requester) or that are linked to one of their leads or deals."""
+    refs = [("lead", str(i)) for i in lead_ids] + [("deal", str(i)) for i in deal_ids]
+    linked = select(TicketLink.ticket_id).where(TicketLink.tenant_id == scope.tenant_id, or_(
+        *[(TicketLink.target_type == kind) & (TicketLink.target_ref == ref) for kind, ref in refs])) if refs else None
+    condition = Ticket.requester_contact_id == contact_id
+    if linked is not None:
+        condition = or_(condition, Ticket.id.in_(linked))
+    rows = await session.scalars(select(Ticket).where(Ticket.tenant_id == scope.tenant_id, condition)
+                                 .order_by(Ticket.id.desc()).limit(limit))
+    return list(rows)

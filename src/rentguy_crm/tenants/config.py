@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from rentguy_crm.kit.secrets import SecretRef, SecretSource
+from rentguy_crm.tenants.sections.branding import Branding
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 from rentguy_crm.tenants.sections.channels import ChannelsConfig
 from rentguy_crm.tenants.sections.privacy import PrivacySettings
@@ -24,13 +25,6 @@ KEY = re.compile(r"^[a-z0-9_]{1,64}$")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Branding(Strict):
-    primary_color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
-    secondary_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
-    logo_url: str
-    website: str | None = None
 
 
 class Contact(Strict):
@@ -183,7 +177,7 @@ class TenantConfig(Strict):
     timezone: str = "Europe/Amsterdam"
     locale: Literal["nl", "en"] = "nl"
     languages: list[Literal["nl", "en"]] = Field(default_factory=lambda: ["nl", "en"])  # type: ignore[arg-type]
-    branding: Branding
+    branding: Branding = Field(default_factory=Branding)  # name, logo, colours of the web app and messages
     contacts: list[Contact] = Field(default_factory=list)
     pipelines: list[PipelineConfig] = Field(min_length=1)
     assignment: Assignment = Assignment()

@@ -36,7 +36,7 @@ from rentguy_crm.tenants.sections.sso import SsoSettings
 
 STATE_COOKIE = "crm_sso_state"
 STATE_LIFETIME = dt.timedelta(minutes=10)
-DEFAULT_NEXT = "/api/v1/auth/me"
+DEFAULT_NEXT = "/"  # the staff web app
 
 
 def safe_next(value: str | None) -> str:

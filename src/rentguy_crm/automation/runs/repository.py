@@ -330,3 +330,15 @@ async def workers_seen_since(session: AsyncSession, since: dt.datetime) -> list[
 
 async def worker_heartbeat(session: AsyncSession, name: str, values: dict[str, Any]) -> None:
     await session.execute(update(WorkerRecord).where(WorkerRecord.name == name).values(**values))
+
+
+# -- live updates of the web app ----------------------------------------------------------------------------------
+
+
+async def finished_after(session: AsyncSession, scope: TenantScope, after: dt.datetime,
+                         limit: int = 100) -> list[AutomationRun]:
+    """The tenant's runs that finished (completed_at set) after `after`, oldest first."""
+    rows = await session.scalars(
+        select(AutomationRun).where(AutomationRun.tenant_id == scope.tenant_id, AutomationRun.completed_at > after)
+        .order_by(AutomationRun.completed_at, AutomationRun.id).limit(limit))
+    return list(rows)
