@@ -314,10 +314,18 @@ async def real_context(session: AsyncSession, tenant: Tenant, scope: TenantScope
 
 
 async def preview(session: AsyncSession, tenant: Tenant, scope: TenantScope, version_id: int,
-                  body: schemas.PreviewRequest) -> schemas.Preview:
-    """`scope`: the caller's (the principal's, or an operator's command's for `tenant`)."""
+                  body: schemas.PreviewRequest, unsaved: schemas.TemplateUpdate | None = None) -> schemas.Preview:
+    """`scope`: the caller's (the principal's, or an operator's command's for `tenant`). `unsaved`: the editor's
+    text laid over the version, so a person sees their change before saving it."""
     version = await repository.version(session, tenant.id, version_id)
     content = content_of(version)
+    if unsaved is not None:
+        changes = unsaved.model_dump(exclude_unset=True)
+        content = TemplateContent(subject=changes.get("subject", content.subject),
+                                  text_body=changes.get("text_body") or content.text_body,
+                                  html_body=changes.get("html_body", content.html_body),
+                                  variables=content.variables, meta=content.meta)
+        _check_syntax(content)
     real = body.lead_id is not None or body.deal_id is not None
     if real:
         context = build_context(tenant, {**await real_context(session, tenant, scope, body.lead_id, body.deal_id),

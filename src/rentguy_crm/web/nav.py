@@ -20,6 +20,8 @@ class NavEntry:
 NAVIGATION: list[NavEntry] = [
     NavEntry("today", "/", "Today", Permission.CRM_READ),
     NavEntry("leads", "/leads", "Leads", Permission.CRM_READ),
+    NavEntry("automations", "/automations", "Automations", Permission.AUTOMATION_READ),
+    NavEntry("templates", "/templates", "Templates", Permission.TEMPLATES_READ),
 ]
 
 

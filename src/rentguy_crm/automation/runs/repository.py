@@ -92,6 +92,16 @@ async def has_runs_of(session: AsyncSession, scope: TenantScope, workflow_key: s
         AutomationRun.tenant_id == scope.tenant_id, AutomationRun.workflow_key == workflow_key).limit(1)) is not None
 
 
+async def finished_run_ids(session: AsyncSession, scope: TenantScope, workflow_key: str, statuses: Sequence[str],
+                           since: dt.datetime, limit: int) -> list[int]:
+    """Ids of a workflow's runs in these statuses that finished at or after `since`, oldest first."""
+    rows = await session.scalars(select(AutomationRun.id).where(
+        AutomationRun.tenant_id == scope.tenant_id, AutomationRun.workflow_key == workflow_key,
+        AutomationRun.status.in_(list(statuses)), AutomationRun.completed_at >= since,
+    ).order_by(AutomationRun.id).limit(limit))
+    return list(rows.all())
+
+
 # -- pauses ------------------------------------------------------------------------------------------------------
 
 

@@ -77,6 +77,23 @@ async def retry_run(session: AsyncSession, scope: Scope, run_id: int, *, actor: 
     return run
 
 
+# One press retries at most this many; a larger backlog is a worker or vendor fault to fix first.
+RETRY_ALL_LIMIT = 500
+
+
+async def retry_failed_since(session: AsyncSession, scope: TenantScope, workflow_key: str, since: dt.datetime, *,
+                             actor: str, now: dt.datetime) -> list[AutomationRun]:
+    """Retry every failed or dead run of one workflow that finished since `since`; each retry is audited."""
+    if since > now:
+        raise ValidationFailed("'since' lies in the future; choose a moment in the past.",
+                               errors=[{"field": "since", "message": "in the future"}])
+    if not (await workflows.has_workflow(session, scope, workflow_key)
+            or await repository.has_runs_of(session, scope, workflow_key)):
+        raise NotFound(f"No workflow '{workflow_key}' in this tenant.")
+    ids = await repository.finished_run_ids(session, scope, workflow_key, ("failed", "dead"), since, RETRY_ALL_LIMIT)
+    return [await retry_run(session, scope, run_id, actor=actor, now=now) for run_id in ids]
+
+
 async def cancel_run(session: AsyncSession, scope: Scope, run_id: int, *, actor: str,
                      now: dt.datetime) -> AutomationRun:
     """Cancel a run that has not finished. A worker executing it loses its fence and stops at the next step."""
