@@ -274,7 +274,8 @@ async def diff(session: AsyncSession, tenant: Tenant, template_id: int) -> schem
                 import json
 
                 value = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
-            return (value or "").splitlines(keepends=True)
+            # Every line ends in a newline, so a last line without one does not run into the next in the diff.
+            return [line + "\n" for line in (value or "").splitlines()]
 
         old_name = f"live v{live.version}" if live else "live (none)"
         new_name = f"draft v{draft.version}" if draft else "draft (none)"

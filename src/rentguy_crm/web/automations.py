@@ -157,7 +157,7 @@ def _reason_of(form: dict[str, str]) -> str | None:
 async def pause(request: Request, key: WorkflowKey, principal: Operator, session: Session) -> HTMLResponse:
     reason = _reason_of(await form_of(request))
     if reason is None:
-        raise ValidationFailed("Say why the workflow is paused: colleagues read the reason on Today.",
+        raise ValidationFailed("A reason is needed to pause a workflow: colleagues read it on Today.",
                                errors=[{"field": "reason", "message": "required"}])
     await runs.pause_workflow(session, await _tenant(session, principal), key, actor=principal.actor,
                               reason=reason, now=utcnow())
@@ -175,7 +175,7 @@ def since_of(value: str, zone: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationFailed(f"'{value[:40]}' is not a date and time such as 2026-12-01T09:30.",
+        raise ValidationFailed(f"'since' must be a date and time such as 2026-12-01T09:30; got '{value[:40]}'.",
                                errors=[{"field": "since", "message": "not a date and time"}]) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
