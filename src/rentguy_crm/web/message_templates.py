@@ -24,7 +24,7 @@ from rentguy_crm.templates import cloning, schemas, service
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.web.access import form_of, require_page
-from rentguy_crm.web.rendering import render
+from rentguy_crm.web.rendering import PAGE_HEADERS, render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require_page(Permission.TEMPLATES_READ))]
@@ -149,7 +149,7 @@ async def preview(request: Request, version_id: inputs.RecordId, principal: Read
 def _redirect_to(template_id: int, notice: str) -> Response:
     """After a change the editor reloads (htmx follows HX-Redirect; a plain form follows the 303)."""
     location = f"/templates/{template_id}?{urlencode({'notice': notice})}"
-    return Response(status_code=303, headers={"Location": location, "HX-Redirect": location})
+    return Response(status_code=303, headers={**PAGE_HEADERS, "Location": location, "HX-Redirect": location})
 
 
 @router.post("/ui/templates/versions/{version_id}/save")
