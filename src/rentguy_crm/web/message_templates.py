@@ -57,7 +57,7 @@ async def templates_page(request: Request, principal: Reader,
     filters = {"channel": _choice(channel, CHANNELS, "channel"), "language": _choice(language, LANGUAGES, "language")}
     query = {name: value for name, value in filters.items() if value}
     return render(request, "message_templates/index.html", {
-        "active": "templates", "filters": filters, "channels": CHANNELS, "languages": LANGUAGES,
+        "active": "templates", "filters": filters, "channels": CHANNELS, "template_languages": LANGUAGES,
         "can_write": principal.can(Permission.TEMPLATES_WRITE),
         "list_url": "/ui/templates/list" + (f"?{urlencode(query)}" if query else "")})
 
