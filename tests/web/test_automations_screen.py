@@ -144,3 +144,10 @@ async def test_the_page_lists_the_tenants_workflows_in_the_filter(client, db, fa
     page = await client.get("/automations?status=dead", headers=headers)
     assert page.status_code == 200
     assert '<option value="lead_intake"' in page.text and 'hx-get="/ui/automations/runs?status=dead"' in page.text
+
+
+async def test_a_garbled_look_back_is_a_422_naming_since(client, db, factory) -> None:  # type: ignore[no-untyped-def]
+    world = await build(db, factory)
+    headers = {**await factory.session_headers(world.tenant, "support"), **FRAGMENT}
+    response = await client.get("/ui/automations/runs?since=eergisteren", headers=headers)
+    assert response.status_code == 422 and "since" in response.text
