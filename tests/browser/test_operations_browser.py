@@ -98,6 +98,7 @@ async def test_edit_a_template_with_live_preview_and_publish_it(page, stack: Sta
     await page.click(f"#template-{world.template} a")
     await page.wait_for_selector("#preview .preview-text")
     await page.select_option("#subject-record", f"lead:{world.lead}")
+    await reach_by_keyboard(page, "textarea[name=text_body]")
     await page.fill("textarea[name=text_body]", "Beste {{ contact.first_name }}, tot snel!")
     await page.wait_for_function(
         "() => document.querySelector('#preview .preview-text')?.textContent.includes('Beste Anouk, tot snel!')")
@@ -118,3 +119,4 @@ async def test_clone_dry_run_table(page, stack: Stack, db, factory) -> None:  # 
     await page.wait_for_url(f"{stack.app_url}/templates/clone")
     await page.wait_for_selector(".clone-table")
     await check_screen(page, "templates-clone")
+    await reach_by_keyboard(page, "form[hx-post='/ui/templates/clone'] button")
