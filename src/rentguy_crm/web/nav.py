@@ -20,6 +20,8 @@ class NavEntry:
 NAVIGATION: list[NavEntry] = [
     NavEntry("today", "/", "Today", Permission.CRM_READ),
     NavEntry("leads", "/leads", "Leads", Permission.CRM_READ),
+    NavEntry("pipelines", "/pipelines", "Pipelines", Permission.CRM_READ),
+    NavEntry("tasks", "/tasks", "Tasks", Permission.CRM_READ),
 ]
 
 
