@@ -66,6 +66,7 @@ async def waiting_leads(session: AsyncSession, principal: Principal, shape: Pipe
 async def deal_from_lead(session: AsyncSession, principal: Principal, shape: PipelineShape, lead_id: int) -> Deal:
     """A deal in the pipeline's first stage for a lead without one: titled after the event and the person, with the
     lead's owner and event date (the same create as the API's, audited, `deal.created`)."""
+    await repository.get_referenced(session, Lead, principal.scope, lead_id, "lead_id")  # a 422 naming the field
     lead = await repository.get_scoped(session, Lead, principal.scope, lead_id, "lead", lock=True)
     existing = await repository.deal_of_lead(session, principal.scope, lead.id)
     if existing is not None:

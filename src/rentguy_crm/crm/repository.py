@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
@@ -190,7 +190,7 @@ async def leads_without_deal(session: AsyncSession, scope: TenantScope, event_ty
     stmt = scoped(Lead, scope).where(Lead.status.in_(OPEN_LEAD_STATUSES),
                                      ~select(Deal.id).where(Deal.tenant_id == scope.tenant_id,
                                                             Deal.lead_id == Lead.id).exists())
-    matching = Lead.event_type.in_(list(event_types))
+    matching: ColumnElement[bool] = Lead.event_type.in_(list(event_types))
     if other_types is not None:
         matching = or_(matching, Lead.event_type.is_(None), Lead.event_type.not_in(list(other_types)))
     stmt = stmt.where(matching)
