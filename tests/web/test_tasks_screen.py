@@ -71,6 +71,20 @@ async def test_my_teams_tasks_are_those_of_the_team_chosen_mine_first(client, db
     assert "Offerte festival" in sections_of(festivals.text)["today"]
 
 
+@pytest.mark.parametrize(("role", "email", "expected"), [
+    ("support", "Bart@mr-dj.nl", ["operations", "support"]),  # listed in operations' members; the role's team
+    ("support", "someone@mr-dj.nl", ["support"]),
+    ("sales", ME, ["corporate", "festivals", "general", "sales", "wedding_specialists"]),
+    ("engineering", None, ["engineering"]),
+])
+async def test_my_teams_come_from_the_desks_teams_and_for_sales_the_lead_assignment(
+        client, db, mrdj, role: str, email: str | None, expected: list[str]) -> None:
+    me = await signed_in(db, mrdj, role, email=email)
+    page = (await client.get("/tasks?view=team", headers={**me, **PAGE})).text
+    marked = re.findall(r'<option value="([a-z_]+)"[^>]*>[a-z_]+ \(mijn team\)', page)
+    assert marked == expected
+
+
 async def test_an_unknown_team_is_refused_naming_the_teams(client, db, mrdj) -> None:
     me = await signed_in(db, mrdj, "sales", email=ME)
     response = await client.get("/ui/tasks/list?view=team&team=kantine", headers=me)
