@@ -80,6 +80,7 @@ class Product:
     env: dict[str, str] = field(default_factory=dict)
     base: str = ""
     api_key: str = ""
+    port: int = 0  # 0: a free port when it starts; preset when something must know the address beforehand
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     # -- setup --------------------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class Product:
         await self.cli("templates", "clone", "--tenant", "mrdj", "--publish")
         key = await self.cli_json("apikeys", "create", "--tenant", "mrdj", "--role", "admin", "--name", "acceptance")
         self.api_key = key["key"]
-        port = free_port()
+        port = self.port or free_port()
         self.base = f"http://127.0.0.1:{port}"
         if self.postgres:
             self.spawn("api", [CRM, "serve", "--port", str(port)])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
@@ -174,6 +175,30 @@ async def list_deals(session: AsyncSession, scope: TenantScope, filters: schemas
     return [(row[0], row[1], row[2]) for row in rows], total
 
 
+async def deal_of_lead(session: AsyncSession, scope: TenantScope, lead_id: int) -> Deal | None:
+    """The first deal that names this lead, if any."""
+    return await session.scalar(scoped(Deal, scope).where(Deal.lead_id == lead_id).order_by(Deal.id).limit(1))
+
+
+OPEN_LEAD_STATUSES = ("new", "contacted", "qualified")
+
+
+async def leads_without_deal(session: AsyncSession, scope: TenantScope, event_types: Sequence[str],
+                             other_types: Sequence[str] | None, limit: int) -> tuple[list[Lead], int]:
+    """Open leads no deal names yet, newest first, and how many there are: those of `event_types`, and when
+    `other_types` is given (the catch-all pipeline) also those of any other type (or none) not among them."""
+    stmt = scoped(Lead, scope).where(Lead.status.in_(OPEN_LEAD_STATUSES),
+                                     ~select(Deal.id).where(Deal.tenant_id == scope.tenant_id,
+                                                            Deal.lead_id == Lead.id).exists())
+    matching: ColumnElement[bool] = Lead.event_type.in_(list(event_types))
+    if other_types is not None:
+        matching = or_(matching, Lead.event_type.is_(None), Lead.event_type.not_in(list(other_types)))
+    stmt = stmt.where(matching)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit))
+    return list(rows), int(total)
+
+
 async def list_activities(session: AsyncSession, scope: TenantScope, filters: schemas.ActivityFilters, sort: str | None,
                           page: PageParams) -> tuple[list[Activity], int]:
     stmt = scoped(Activity, scope)
@@ -185,6 +210,8 @@ async def list_activities(session: AsyncSession, scope: TenantScope, filters: sc
             stmt = stmt.where(column == value)
     if filters.due_before is not None:
         stmt = stmt.where(Activity.due_at < filters.due_before)
+    if filters.due_after is not None:
+        stmt = stmt.where(Activity.due_at >= filters.due_after)
     stmt = _created_range(stmt, Activity.created_at, filters)
     rows, total = await fetch_page(session, stmt, ACTIVITY_SORT.order_by(sort), page)
     return [row[0] for row in rows], total

@@ -404,6 +404,7 @@ class ActivityFilters:
     owner: str | None = None
     team: str | None = None
     due_before: dt.datetime | None = None
+    due_after: dt.datetime | None = None
     contact_id: int | None = None
     lead_id: int | None = None
     deal_id: int | None = None
@@ -415,9 +416,12 @@ def activity_filters(status: Annotated[ActivityStatus | None, Query()] = None,
                      kind: Annotated[ActivityKind | None, Query()] = None, owner: Owner = None,
                      team: Annotated[Text | None, Query()] = None,
                      due_before: Annotated[FilterDatetime | None, Query(description="ISO datetime; due before")] = None,
+                     due_after: Annotated[FilterDatetime | None,
+                                          Query(description="ISO datetime; due at or after")] = None,
                      contact_id: LinkedId = None, lead_id: LinkedId = None,
                      deal_id: LinkedId = None,
                      created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ActivityFilters:
     return ActivityFilters(status=status, kind=kind, owner=owner, team=team, due_before=as_utc(due_before),
+                           due_after=as_utc(due_after),
                            contact_id=contact_id, lead_id=lead_id, deal_id=deal_id,
                            created_after=as_utc(created_after), created_before=as_utc(created_before))

@@ -17,6 +17,7 @@ from rentguy_crm.crm import assignment, repository, schemas
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, PipelineStage
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import Conflict, ValidationFailed
+from rentguy_crm.events import repository as event_records
 from rentguy_crm.events import service as events
 from rentguy_crm.kit import rows
 from rentguy_crm.kit.pagination import Page, PageParams
@@ -268,6 +269,39 @@ async def move_deal(session: AsyncSession, principal: Principal, deal_id: int, b
     await events.emit(session, principal.tenant_id, f"deal.stage.{target.key}", subject_type="deal",
                       subject_id=deal.id, payload=payload, change=f"event:{changed.id}")
     return deal
+
+
+async def undo_stage_move(session: AsyncSession, principal: Principal, deal_id: int,
+                          move_id: int) -> tuple[Deal, list[int]]:
+    """Take a deal back to the stage a move (its `deal.stage.changed` event `move_id`) took it from: the undo of an
+    accidental drop on the board. Audited; reported as `deal.updated`, so the stage left starts no automation again.
+
+    Only the deal's last move can be undone, and only while the deal is still where that move put it. Answers the
+    deal and the ids of the move's events, so the caller can stop what the move set off."""
+    deal = await repository.get_scoped(session, Deal, principal.scope, deal_id, "deal", lock=True)
+    found = await event_records.stage_moves_since(session, principal.scope, deal.id, move_id)
+    move = found[0] if found and found[0].id == move_id and found[0].type == "deal.stage.changed" else None
+    if move is None:
+        raise _field_error("move", f"deal {deal.id} has no stage move {move_id}")
+    later = [e for e in found[1:] if e.type == "deal.stage.changed"]
+    _pipeline_key, current_key = await repository.deal_keys(session, deal)
+    if later or current_key != move.payload.get("to"):
+        raise Conflict(f"Deal {deal.id} has moved since (it is in '{current_key}' now); only its last move can be "
+                       "undone, while the deal is still where that move put it.")
+    stages = await repository.stages_of(session, principal.scope, deal.pipeline_id)
+    target = next((s for s in stages if s.key == move.payload.get("from")), None)
+    if target is None:
+        raise Conflict(f"The stage deal {deal.id} came from no longer exists in its pipeline.")
+    before = audit.snapshot(deal)
+    deal.stage_id = target.id
+    deal.status = _status_for(target, deal.status)
+    deal.stage_changed_at = utcnow()
+    await session.flush()
+    await _audit(session, principal, "deal.stage_move_undone", deal, before, reason=f"undo of stage move {move_id}")
+    await events.emit(session, principal.tenant_id, "deal.updated", subject_type="deal", subject_id=deal.id,
+                      payload={"deal_id": deal.id, "changed": ["stage_id", "status"], "undone_move": move_id})
+    change = f"event:{move_id}"
+    return deal, [e.id for e in found if e.id == move_id or (e.payload or {}).get("change") == change]
 
 
 # ---- activities ----

@@ -24,3 +24,22 @@ async def after(session: AsyncSession, scope: TenantScope, after_id: int, types:
         select(Event).where(Event.tenant_id == scope.tenant_id, Event.id > after_id, Event.type.in_(types))
         .order_by(Event.id).limit(limit))
     return list(rows)
+
+
+async def stage_moves_since(session: AsyncSession, scope: TenantScope, deal_id: int, from_id: int,
+                            limit: int = 50) -> list[Event]:
+    """The deal's stage events (`deal.stage.*`) from event `from_id` on, oldest first: a move and what came after."""
+    rows = await session.scalars(
+        select(Event).where(Event.tenant_id == scope.tenant_id, Event.subject_type == "deal",
+                            Event.subject_id == deal_id, Event.id >= from_id, Event.type.startswith("deal.stage."))
+        .order_by(Event.id).limit(limit))
+    return list(rows)
+
+
+async def latest_of_subject(session: AsyncSession, scope: TenantScope, subject_type: str, subject_id: int,
+                            type_: str) -> Event | None:
+    """The newest event of this type about one record of the tenant."""
+    return await session.scalar(
+        select(Event).where(Event.tenant_id == scope.tenant_id, Event.subject_type == subject_type,
+                            Event.subject_id == subject_id, Event.type == type_)
+        .order_by(Event.id.desc()).limit(1))

@@ -22,6 +22,8 @@ NAVIGATION: list[NavEntry] = [
     NavEntry("leads", "/leads", "Leads", Permission.CRM_READ),
     NavEntry("automations", "/automations", "Automations", Permission.AUTOMATION_READ),
     NavEntry("templates", "/templates", "Templates", Permission.TEMPLATES_READ),
+    NavEntry("pipelines", "/pipelines", "Pipelines", Permission.CRM_READ),
+    NavEntry("tasks", "/tasks", "Tasks", Permission.CRM_READ),
 ]
 
 

@@ -8,13 +8,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from rentguy_crm.errors import AppError, problem_response
-from rentguy_crm.web import assets, automations, contacts, leads, live, message_templates, shell, today
+from rentguy_crm.web import (assets, automations, contacts, deals, leads, live, message_templates, pipelines, shell,
+                             tasks, today)
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 for screen in (assets.router, shell.router, live.router, today.router, leads.router, contacts.router,
-               automations.router, message_templates.router):
+               automations.router, message_templates.router, pipelines.router, deals.router, tasks.router):
     router.include_router(screen)
 
 API_PREFIXES = ("/api/", "/metrics", "/status", "/health", "/static/", "/docs", "/openapi", "/redoc")

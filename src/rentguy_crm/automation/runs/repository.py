@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.runs.models import AutomationRun, WorkerRecord, WorkflowPause
+from rentguy_crm.automation.runs.models import ACTIVE_RUN_STATUSES, AutomationRun, WorkerRecord, WorkflowPause
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import AllTenants, Scope, TenantScope
@@ -85,6 +85,19 @@ async def get_run(session: AsyncSession, scope: Scope, run_id: int) -> Automatio
     if run is None or (isinstance(scope, TenantScope) and run.tenant_id != scope.tenant_id):
         return None
     return run
+
+
+async def open_runs_started_by(session: AsyncSession, scope: TenantScope, deal_id: int,
+                               event_ids: Sequence[int]) -> list[int]:
+    """Ids of the deal's unfinished runs (queued, waiting, running) that these events started."""
+    if not event_ids:
+        return []
+    rows = await session.scalars(
+        select(AutomationRun.id).where(AutomationRun.tenant_id == scope.tenant_id, AutomationRun.deal_id == deal_id,
+                                       AutomationRun.trigger_event_id.in_(list(event_ids)),
+                                       AutomationRun.status.in_(ACTIVE_RUN_STATUSES))
+        .order_by(AutomationRun.id))
+    return list(rows)
 
 
 async def has_runs_of(session: AsyncSession, scope: TenantScope, workflow_key: str) -> bool:

@@ -110,6 +110,13 @@ async def cancel_run(session: AsyncSession, scope: Scope, run_id: int, *, actor:
     return run
 
 
+async def cancel_runs_started_by(session: AsyncSession, scope: TenantScope, deal_id: int, event_ids: list[int], *,
+                                 actor: str, now: dt.datetime) -> list[AutomationRun]:
+    """Cancel (audited, one by one) the deal's unfinished runs these events started: what an undone move set off."""
+    return [await cancel_run(session, scope, run_id, actor=actor, now=now)
+            for run_id in await repository.open_runs_started_by(session, scope, deal_id, event_ids)]
+
+
 async def _known_workflow(session: AsyncSession, tenant: Tenant, key: str) -> None:
     scope = TenantScope(tenant.id)
     if not (await workflows.has_workflow(session, scope, key) or await repository.has_runs_of(session, scope, key)):
