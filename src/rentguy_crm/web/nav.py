@@ -20,6 +20,9 @@ class NavEntry:
 NAVIGATION: list[NavEntry] = [
     NavEntry("today", "/", "Today", Permission.CRM_READ),
     NavEntry("leads", "/leads", "Leads", Permission.CRM_READ),
+    NavEntry("tickets", "/tickets", "Tickets", Permission.TICKETS_READ),
+    NavEntry("reports", "/reports", "Reports", Permission.REPORTS_READ),
+    NavEntry("admin", "/admin", "Admin", Permission.ADMIN),
 ]
 
 
