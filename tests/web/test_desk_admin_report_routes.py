@@ -33,6 +33,7 @@ ROUTES: list[tuple[str, str, dict[str, str] | None, Permission]] = [
     ("GET", "/ui/admin/keys", None, Permission.ADMIN),
     ("POST", "/ui/admin/keys", {"name": "website", "role_sales": "1"}, Permission.ADMIN),
     ("POST", "/ui/admin/keys/{k}/revoke", None, Permission.ADMIN),
+    ("GET", "/ui/admin/settings", None, Permission.ADMIN),
     ("GET", "/ui/admin/rate-limit", None, Permission.ADMIN),
     ("POST", "/ui/admin/rate-limit", {"profile": "strict", "duration": "2h"}, Permission.ADMIN),
 ]

@@ -1,7 +1,7 @@
 """Screen 10, Admin (`/admin`, permission `admin`): the tenant's people and their roles, the SSO group → role
 mapping (read-only: it lives in the tenant's config file and changes with a provisioning), API keys (a new key is
-shown once, never again), and the rate-limit profile switched for a while. Changes go through the same audited
-services as `crm apikeys` and `crm ratelimit`."""
+shown once, never again), the rate-limit profile switched for a while, and the organisation's settings. Changes go
+through the same audited services as `crm apikeys` and `crm ratelimit`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from rentguy_crm.ratelimit import service as rate_limits
 from rentguy_crm.ratelimit.profiles import PROFILES
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.service import tenant_config
 from rentguy_crm.web.access import form_of, require_page
 from rentguy_crm.web.desk_view import form_model
 from rentguy_crm.web.rendering import render
@@ -111,6 +112,19 @@ async def _rate_limit(request: Request, session: Session, principal: Principal,
     return render(request, "admin/fragments/rate_limit.html", {
         "current": await rate_limits.current(session, tenant), "profiles": PROFILES, "problem": problem},
         status=problem.status if problem else 200)
+
+
+@router.get("/ui/admin/settings")
+async def organisation_settings(request: Request, principal: Admin, session: Session) -> HTMLResponse:
+    """Shown, not edited. Every setting of the tenant row is provisioned from `configs/tenants/<slug>.json`
+    (`crm tenants provision`), reviewed like code and kept true by tests (auth/sso_mrdj.md): an edit here would be
+    undone silently by the next provisioning. What staff may change while the suite runs has its own audited,
+    timed switch: the rate-limit profile above, and pausing a workflow on the automation screens."""
+    tenant = await _tenant(session, principal)
+    config = tenant_config(tenant)
+    return render(request, "admin/fragments/settings.html", {
+        "tenant": tenant, "working_hours": config.support.working_hours, "sla": config.support.sla,
+        "default_profile": config.rate_limit.default_profile})
 
 
 @router.get("/ui/admin/rate-limit")
