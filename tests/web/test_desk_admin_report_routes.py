@@ -10,13 +10,15 @@ from sqlalchemy import func, select
 
 from rentguy_crm.auth.permissions import ROLES, Permission
 from rentguy_crm.ratelimit.models import RateLimitSwitch
-from rentguy_crm.support.models import TimelineEntry
+from rentguy_crm.support.models import Ticket, TimelineEntry
 from tests.web.screen_support import FRAGMENT, PAGE, archived_report, key_ids, open_ticket
 
 # (method, path template, form fields, permission): every route of the three screens.
 ROUTES: list[tuple[str, str, dict[str, str] | None, Permission]] = [
     ("GET", "/tickets", None, Permission.TICKETS_READ),
     ("GET", "/ui/tickets/list", None, Permission.TICKETS_READ),
+    ("POST", "/ui/tickets", {"subject": "Vraag", "activity": "first_line_triage", "priority": "P3"},
+     Permission.TICKETS_WRITE),
     ("GET", "/tickets/{n}", None, Permission.TICKETS_READ),
     ("GET", "/ui/tickets/{n}", None, Permission.TICKETS_READ),
     ("POST", "/ui/tickets/{n}/replies", {"body": "We kijken ernaar."}, Permission.TICKETS_WRITE),
@@ -55,9 +57,10 @@ async def _world(client: Any, factory: Any, db: Any, tenant: Any) -> dict[str, i
             "k": max(keys)}
 
 
-async def _changes(db: Any) -> tuple[int, int]:
+async def _changes(db: Any) -> tuple[int, int, int]:
     async with db.session() as session:
-        return (int(await session.scalar(select(func.count()).select_from(TimelineEntry)) or 0),
+        return (int(await session.scalar(select(func.count()).select_from(Ticket)) or 0),
+                int(await session.scalar(select(func.count()).select_from(TimelineEntry)) or 0),
                 int(await session.scalar(select(func.count()).select_from(RateLimitSwitch)) or 0))
 
 

@@ -18,6 +18,7 @@ from rentguy_crm.errors import AppError
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.pagination import PageParams, page_params
 from rentguy_crm.support import repository as desk_records
+from rentguy_crm.support import runbooks
 from rentguy_crm.support import schemas as desk_schemas
 from rentguy_crm.support import service as desk
 from rentguy_crm.support.sla import calendar_for, support_settings
@@ -58,7 +59,30 @@ async def queues(request: Request, principal: Reader, session: Session, team: Te
     query = _query(team, priority, status)
     return render(request, "desk/queues.html", {
         "active": "tickets", "teams": sorted(settings.teams), "team": team, "priority": priority,
-        "status": status, "list_url": "/ui/tickets/list" + (f"?{urlencode(query)}" if query else "")})
+        "status": status, "list_url": "/ui/tickets/list" + (f"?{urlencode(query)}" if query else ""),
+        **_new_ticket_choices(settings, principal)})
+
+
+def _new_ticket_choices(settings: SupportSettings, principal: Principal) -> dict[str, object]:
+    return {"can_write": principal.can(Permission.TICKETS_WRITE), "activities": sorted(settings.raci),
+            "runbooks": [(book.key, book.title) for book in runbooks.runbooks().values()]}
+
+
+@router.post("/ui/tickets")
+async def open_ticket(request: Request, principal: Writer, session: Session) -> HTMLResponse:
+    """Open a ticket as the API does (routed by the RACI, its escalation queued); then go to its page."""
+    fields = await form_of(request)
+    try:
+        body = desk_view.form_model(desk_schemas.TicketCreate, {
+            name: fields[name] for name in ("subject", "description", "activity", "priority", "runbook_key")
+            if fields.get(name)})
+        ticket = await desk.create_ticket(session, principal.scope, body, actor=principal.actor)
+    except AppError as exc:
+        await session.rollback()
+        settings, _calendar = await _desk(session, principal.scope)
+        return render(request, "desk/fragments/new_ticket.html", {
+            "problem": exc, "form": fields, **_new_ticket_choices(settings, principal)}, status=exc.status)
+    return HTMLResponse("", headers={"HX-Redirect": f"/tickets/{ticket.number}"})
 
 
 @router.get("/ui/tickets/list")
