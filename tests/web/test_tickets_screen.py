@@ -124,3 +124,23 @@ async def test_a_priority_the_desk_does_not_know_is_a_422(client, factory) -> No
     response = await client.post(f"/ui/tickets/{number}/priority", headers={**staff, **FRAGMENT},
                                  data={"priority": "P9"})
     assert response.status_code == 422 and "priority" in response.text
+
+
+async def test_opening_a_ticket_routes_it_and_goes_to_its_page(client, factory) -> None:
+    _tenant, api, staff = await _desk(client, factory)
+    response = await client.post("/ui/tickets", headers={**staff, **FRAGMENT}, data={
+        "subject": "Typeform stuurt niets door", "activity": "lead_capture_issue", "priority": "P3",
+        "runbook_key": "2.1"})
+    assert response.status_code == 200
+    number = int(response.headers["HX-Redirect"].rsplit("/", 1)[-1])
+    ticket = (await client.get(f"/api/v1/support/tickets/{number}", headers=api)).json()
+    assert (ticket["subject"], ticket["runbook_key"]) == ("Typeform stuurt niets door", "2.1")
+    assert ticket["queue"] and ticket["accountable_team"]
+
+
+async def test_a_ticket_for_an_unknown_activity_is_refused_and_not_opened(client, factory) -> None:
+    _tenant, api, staff = await _desk(client, factory)
+    response = await client.post("/ui/tickets", headers={**staff, **FRAGMENT}, data={
+        "subject": "Iets", "activity": "canteen_menu", "priority": "P3"})
+    assert response.status_code == 422 and "activity" in response.text and 'id="new-ticket"' in response.text
+    assert (await client.get("/api/v1/support/tickets", headers=api)).json()["total"] == 0
