@@ -70,11 +70,11 @@ async def _keys(request: Request, session: Session, principal: Principal, *, new
 
 async def _refusable(session: Session, change: Callable[[], Awaitable[Any]],
                      shown: Callable[[AppError | None], Awaitable[HTMLResponse]]) -> HTMLResponse:
-    """A refused change is rolled back and named above the section, which stays on screen."""
+    """A refused change is undone (a savepoint) and named above the section, which stays on screen."""
     try:
-        await change()
+        async with session.begin_nested():
+            await change()
     except AppError as exc:
-        await session.rollback()
         return await shown(exc)
     return await shown(None)
 

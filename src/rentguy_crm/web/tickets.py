@@ -73,12 +73,12 @@ async def open_ticket(request: Request, principal: Writer, session: Session) -> 
     """Open a ticket as the API does (routed by the RACI, its escalation queued); then go to its page."""
     fields = await form_of(request)
     try:
-        body = desk_view.form_model(desk_schemas.TicketCreate, {
-            name: fields[name] for name in ("subject", "description", "activity", "priority", "runbook_key")
-            if fields.get(name)})
-        ticket = await desk.create_ticket(session, principal.scope, body, actor=principal.actor)
+        async with session.begin_nested():
+            body = desk_view.form_model(desk_schemas.TicketCreate, {
+                name: fields[name] for name in ("subject", "description", "activity", "priority", "runbook_key")
+                if fields.get(name)})
+            ticket = await desk.create_ticket(session, principal.scope, body, actor=principal.actor)
     except AppError as exc:
-        await session.rollback()
         settings, _calendar = await _desk(session, principal.scope)
         return render(request, "desk/fragments/new_ticket.html", {
             "problem": exc, "form": fields, **_new_ticket_choices(settings, principal)}, status=exc.status)
@@ -122,11 +122,11 @@ async def _detail(request: Request, session: Session, principal: Principal, numb
 async def _act(request: Request, session: Session, principal: Principal, number: int, change: Change,
                notice: str) -> HTMLResponse:
     """Run one desk change and show the ticket again; a refused change (closed ticket, step already ticked, an
-    empty reply) is rolled back and shown above the ticket, which stays on screen."""
+    empty reply) is undone (a savepoint) and shown above the ticket, which stays on screen."""
     try:
-        await change()
+        async with session.begin_nested():
+            await change()
     except AppError as exc:
-        await session.rollback()
         return await _detail(request, session, principal, number, problem=exc)
     return await _detail(request, session, principal, number, notice=notice)
 
