@@ -101,6 +101,7 @@ async def test_a_p3_ticket_is_worked_to_resolution(page, stack: Stack, factory) 
     await page.goto(f"{stack.app_url}/tickets?status=resolved")
     await page.wait_for_selector(f"#ticket-{number}")
     await check_screen(page, "tickets")
+    assert await tab_reaches(page, f"#ticket-{number} a")
     assert violations == []
 
 
@@ -141,5 +142,6 @@ async def test_the_reports_screen_shows_a_chart(page, stack: Stack, factory) -> 
     assert await chart.evaluate("(img) => img.naturalWidth") > 100
     await page.wait_for_selector("#report-archive table")
     await check_screen(page, "reports")
+    assert await tab_reaches(page, "#report-archive a")
     assert violations == []
 

@@ -33,6 +33,7 @@ from rentguy_crm.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Principal, Depends(require_page(Permission.ADMIN))]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LONGEST_SWITCH = dt.timedelta(days=7)  # a longer change of limits is a config change, not an incident measure
 
 
@@ -124,6 +125,8 @@ async def organisation_settings(request: Request, principal: Admin, session: Ses
     config = tenant_config(tenant)
     return render(request, "admin/fragments/settings.html", {
         "tenant": tenant, "working_hours": config.support.working_hours, "sla": config.support.sla,
+        "working_days": [(day, config.support.working_hours.days[day]) for day in WEEKDAYS
+                         if day in config.support.working_hours.days],
         "default_profile": config.rate_limit.default_profile})
 
 
