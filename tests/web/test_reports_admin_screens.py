@@ -97,3 +97,14 @@ async def test_a_switch_without_a_unit_or_for_too_long_is_refused_and_nothing_sw
         assert response.status_code == 422 and "uration" in response.text, duration
     async with db.session() as session:
         assert await session.scalar(select(RateLimitSwitch.id)) is None
+
+
+async def test_the_organisation_settings_are_shown_with_the_working_week_in_order(client, factory) -> None:
+    tenant = await factory.tenant("mrdj")
+    admin = await factory.session_headers(tenant, "admin")
+    response = await client.get("/ui/admin/settings", headers={**admin, **FRAGMENT})
+    assert response.status_code == 200
+    assert "Europe/Amsterdam" in response.text and "<form" not in response.text
+    days = re.findall(r"\b(mon|tue|wed|thu|fri|sat|sun) \d\d:\d\d", response.text)
+    order = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert days and days == sorted(days, key=order.index)

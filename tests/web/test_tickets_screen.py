@@ -144,3 +144,19 @@ async def test_a_ticket_for_an_unknown_activity_is_refused_and_not_opened(client
         "subject": "Iets", "activity": "canteen_menu", "priority": "P3"})
     assert response.status_code == 422 and "activity" in response.text and 'id="new-ticket"' in response.text
     assert (await client.get("/api/v1/support/tickets", headers=api)).json()["total"] == 0
+
+
+async def test_the_queue_page_loads_its_list_with_the_chosen_filters(client, factory) -> None:
+    _tenant, _api, staff = await _desk(client, factory)
+    response = await client.get("/tickets?team=support&priority=P2", headers={**staff, **PAGE})
+    assert response.status_code == 200
+    assert 'hx-get="/ui/tickets/list?team=support&amp;priority=P2&amp;status=active"' in response.text
+    assert 'class="state state-loading"' in response.text
+
+
+async def test_the_ticket_reads_in_english_when_the_person_chose_english(client, factory) -> None:
+    _tenant, api, staff = await _desk(client, factory)
+    number = await open_ticket(client, api)
+    cookie = {"Cookie": staff["Cookie"] + "; crm_lang=en"}
+    response = await client.get(f"/tickets/{number}", headers={**staff, **cookie, **PAGE})
+    assert "Internal note (staff only)" in response.text and "Interne notitie" not in response.text
