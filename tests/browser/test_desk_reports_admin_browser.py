@@ -82,10 +82,11 @@ async def test_a_p3_ticket_is_worked_to_resolution(page, stack: Stack, factory) 
 
     await page.fill("#reply-body", "Dank voor je melding, we kijken ernaar.")
     await page.click("form[hx-post$='/replies'] button")
-    await page.wait_for_selector("li[data-kind=reply]")
+    await page.wait_for_selector("li[data-kind=reply]:has-text('we kijken ernaar')")
     await page.fill("#note-body", "Formulier logt een 500 bij de captcha.")
     await page.click("form[hx-post$='/notes'] button")
-    await page.wait_for_selector("li[data-kind=note]")
+    # The desk's own routing note is there from the start: wait for this one.
+    await page.wait_for_selector("li[data-kind=note]:has-text('bij de captcha')")
     await page.click("#runbook-step-1 button")
     await page.wait_for_selector("#runbook-step-1.ticked")
     await page.click("form[hx-post$='/status']:has(input[value=resolved]) button")
