@@ -20,10 +20,13 @@ class NavEntry:
 NAVIGATION: list[NavEntry] = [
     NavEntry("today", "/", "Today", Permission.CRM_READ),
     NavEntry("leads", "/leads", "Leads", Permission.CRM_READ),
-    NavEntry("automations", "/automations", "Automations", Permission.AUTOMATION_READ),
-    NavEntry("templates", "/templates", "Templates", Permission.TEMPLATES_READ),
     NavEntry("pipelines", "/pipelines", "Pipelines", Permission.CRM_READ),
     NavEntry("tasks", "/tasks", "Tasks", Permission.CRM_READ),
+    NavEntry("automations", "/automations", "Automations", Permission.AUTOMATION_READ),
+    NavEntry("templates", "/templates", "Templates", Permission.TEMPLATES_READ),
+    NavEntry("tickets", "/tickets", "Tickets", Permission.TICKETS_READ),
+    NavEntry("reports", "/reports", "Reports", Permission.REPORTS_READ),
+    NavEntry("admin", "/admin", "Admin", Permission.ADMIN),
 ]
 
 

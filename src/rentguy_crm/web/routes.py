@@ -8,14 +8,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from rentguy_crm.errors import AppError, problem_response
-from rentguy_crm.web import (assets, automations, contacts, deals, leads, live, message_templates, pipelines, shell,
-                             tasks, today)
+from rentguy_crm.web import (admin, assets, automations, contacts, deals, leads, live, message_templates, pipelines,
+                             reports, shell, tasks, tickets, today)
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 for screen in (assets.router, shell.router, live.router, today.router, leads.router, contacts.router,
-               automations.router, message_templates.router, pipelines.router, deals.router, tasks.router):
+               automations.router, message_templates.router, pipelines.router, deals.router, tasks.router,
+               tickets.router, reports.router, admin.router):
     router.include_router(screen)
 
 API_PREFIXES = ("/api/", "/metrics", "/status", "/health", "/static/", "/docs", "/openapi", "/redoc")
