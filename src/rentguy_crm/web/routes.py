@@ -12,8 +12,10 @@ from rentguy_crm.web import assets, contacts, leads, live, shell, today
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
 
+# Every router of the web app; a new screen adds its own here (and its entry in `nav.NAVIGATION`).
+SCREENS: list[APIRouter] = [assets.router, shell.router, live.router, today.router, leads.router, contacts.router]
 router = APIRouter(include_in_schema=False)
-for screen in (assets.router, shell.router, live.router, today.router, leads.router, contacts.router):
+for screen in SCREENS:
     router.include_router(screen)
 
 API_PREFIXES = ("/api/", "/metrics", "/status", "/health", "/static/", "/docs", "/openapi", "/redoc")
