@@ -4,6 +4,7 @@ Every screen: axe-core, Tab reachability, no CSP violation, a screenshot."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -107,3 +108,24 @@ async def test_the_language_switch_to_english_persists(page, stack: Stack) -> No
     await page.reload()
     assert await page.get_attribute("html", "lang") == "en"
     await save_screenshot(page, "leads-english")
+
+
+async def test_a_region_shows_its_loading_state_then_its_error_state(page, stack: Stack) -> None:
+    held: list[Any] = []
+    arrived = asyncio.Event()
+
+    async def hold(route: Any) -> None:
+        held.append(route)
+        arrived.set()
+
+    await page.route("**/ui/today/new-leads", hold)
+    await sign_in_at_provider(page, stack, "bart")
+    await page.wait_for_url(f"{stack.app_url}/")
+    await arrived.wait()  # the card asked for its content and is waiting for it
+    assert await page.locator("#card-new-leads .state-loading").inner_text() == "Laden…"
+    await held[0].fulfill(status=500, body="boom")
+    error = page.locator("#card-new-leads .state-error")
+    await error.wait_for()
+    assert await error.get_attribute("role") == "alert"
+    assert "Er ging iets mis" in await error.inner_text()
+    await save_screenshot(page, "today-error")
