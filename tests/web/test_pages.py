@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from rentguy_crm.auth import sessions
 from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.automation.workflows import service as workflows
 from rentguy_crm.crm.models import Lead
@@ -202,3 +203,15 @@ async def test_the_contact_page_shows_form_data_consent_and_the_runs_with_their_
     assert "Graag een offerte" in page.text and "Toestemming gegeven" in page.text
     timeline = await client.get(f"/ui/contacts/{lead.contact_id}/timeline", headers=web_headers(signed_in, htmx=True))
     assert "Automatisering lead_intake" in timeline.text and "Lead ontvangen" in timeline.text
+
+
+async def test_the_one_time_sign_in_link_lands_on_the_web_app(client: httpx.AsyncClient, db: Database,
+                                                              mrdj) -> None:
+    async with db.session() as session:
+        _link, raw = await sessions.create_link(session, mrdj, email="bart@example.nl", roles=["admin"],
+                                                actor="test")
+    signed_in = await client.get(f"/api/v1/auth/link/{raw}")
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
+    cookie = signed_in.cookies.get("crm_session")
+    today = await client.get("/", headers={"Accept": "text/html", "Cookie": f"crm_session={cookie}"})
+    assert today.status_code == 200 and "<h1>Vandaag</h1>" in today.text
