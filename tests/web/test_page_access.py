@@ -117,3 +117,28 @@ async def test_lists_show_only_the_persons_tenant(client, factory, records) -> N
     assert "bob@other.example" in listed.text
     for answer in (listed, new):
         assert "anna@example.nl" not in answer.text and f'id="lead-{ids["lead"]}"' not in answer.text
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.record], ids=[f"{p.method} {p.template}"
+                                                                       for p in PAGES if p.record])
+async def test_an_id_no_database_can_hold_is_a_4xx_naming_it(client, factory, db, records, page: PageRoute) -> None:
+    tenant, _ids = records
+    headers = web_headers(await factory.session_headers(tenant, "admin"), htmx=True)
+    before = await row_counts(db)
+    response = await _call(client, page, {"contact": 2**63, "lead": 2**63}, headers)
+    assert response.status_code == 422, response.text
+    assert "text/html" in response.headers["content-type"] and "_id" in response.text
+    api = await _call(client, page, {"contact": 2**63, "lead": 2**63}, {**headers, "Accept": "application/json",
+                                                                       "HX-Request": ""})
+    assert (api.status_code, api.headers["content-type"]) == (422, "application/problem+json")
+    assert await row_counts(db) == before
+
+
+@pytest.mark.parametrize("field", ["q", "status", "priority", "event_type", "team", "owner"])
+async def test_a_filter_no_database_can_hold_is_a_4xx_naming_it(client, factory, records, field: str) -> None:
+    tenant, _ids = records
+    headers = web_headers(await factory.session_headers(tenant, "admin"), htmx=True)
+    for url in ("/leads", "/ui/leads/list"):
+        response = await client.get(url, params={field: "bad\x00text"}, headers=headers)
+        assert response.status_code == 422, (url, response.text)
+        assert field in response.text

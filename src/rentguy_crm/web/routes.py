@@ -5,9 +5,10 @@ with a page (or fragment) that says what is wrong, where the API answers problem
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from rentguy_crm.errors import AppError, problem_response
+from rentguy_crm.errors import AppError, ValidationFailed, field_errors, problem_response
 from rentguy_crm.web import assets, contacts, leads, live, shell, today
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     """Mount the web app and its answers to signed-out, refused and mistaken requests."""
     app.include_router(router)
     api_error_handler = app.exception_handlers.get(AppError)
+    api_validation_handler = app.exception_handlers.get(RequestValidationError)
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
@@ -61,3 +63,11 @@ def install(app: FastAPI) -> None:
             return problem_response(exc, request)
         template = "fragments/problem.html" if fragment_of(request) else "problem.html"
         return render(request, template, {"problem": exc}, status=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not is_page_request(request) and api_validation_handler is not None:
+            return await api_validation_handler(request, exc)  # type: ignore[misc]
+        errors = field_errors(list(exc.errors()))
+        return await _mistake(request, ValidationFailed(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors))
