@@ -10,14 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from rentguy_crm.app import create_app
+from rentguy_crm.automation.runs.models import AutomationRun
+from rentguy_crm.automation.workflows import service as workflows
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import Database
+from rentguy_crm.kit import clock
 from rentguy_crm.support import service as support
 from rentguy_crm.support.schemas import TicketCreate
 from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.web.live import LiveFeed
+from rentguy_crm.web.live import stop as stop_feed
 from tests.live_server import LiveServer
 
 # How often the test server's readers look: short, so the suite is quick; the tests wait for events, not time.
@@ -112,3 +117,28 @@ async def test_the_readers_stop_with_their_last_stream(factory, db: Database) ->
     feed.close(reader, queue)
     await asyncio.wait_for(reader.task, timeout=30)  # a ceiling for a hang, not what the test measures
     assert reader.task.done()
+
+
+async def test_a_finished_run_reaches_a_reader_of_its_tenant(client: httpx.AsyncClient, factory,
+                                                             db: Database) -> None:
+    tenant = await factory.tenant("mrdj")
+    async with db.session() as session:
+        await workflows.sync(session, "mrdj", actor="test")
+    captured = await client.post("/api/v1/public/leads", json={
+        "tenant": "mrdj", "first_name": "Fleur", "email": "fleur@example.nl", "event_type": "feest"})
+    feed = LiveFeed(db, every=READ_EVERY)
+    reader, queue = await feed.open(TenantScope(tenant.id))
+    try:
+        async with db.session() as session:
+            run = (await session.scalars(select(AutomationRun).where(
+                AutomationRun.lead_id == captured.json()["lead_id"]))).first()
+            assert run is not None
+            run.status, run.completed_at = "succeeded", clock.now()
+        heard = await queue.get()
+        while heard.name != "run-finished":  # the lead's own events may come first
+            heard = await queue.get()
+        assert heard.data == {"run_id": run.id, "workflow": run.workflow_key, "status": "succeeded",
+                              "lead_id": captured.json()["lead_id"], "deal_id": None}
+    finally:
+        feed.close(reader, queue)
+        await stop_feed(feed)
