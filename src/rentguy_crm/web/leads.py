@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rentguy_crm.auth import repository as users
 from rentguy_crm.auth.dependencies import Session
@@ -18,7 +19,7 @@ from rentguy_crm.crm import repository as crm_records
 from rentguy_crm.crm import schemas as crm_schemas
 from rentguy_crm.crm import service as crm
 from rentguy_crm.crm.models import LEAD_STATUSES
-from rentguy_crm.errors import ValidationFailed
+from rentguy_crm.errors import ValidationFailed, field_errors
 from rentguy_crm.intake import spam
 from rentguy_crm.kit import inputs
 from rentguy_crm.kit.pagination import PageParams, page_params
@@ -28,10 +29,40 @@ from rentguy_crm.web.rendering import render
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require_page(Permission.CRM_READ))]
 Writer = Annotated[Principal, Depends(require_page(Permission.CRM_WRITE))]
-Filters = Annotated[crm_schemas.LeadFilters, Depends(crm_schemas.lead_filters)]
 Paging = Annotated[PageParams, Depends(page_params)]
 PRIORITIES = ("high", "medium", "normal", "low")
 PAGE_SIZE = 25
+
+
+class LeadFilterForm(BaseModel):
+    """The inbox's filter form as the browser sends it: a field left empty filters nothing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: inputs.Text | None = Field(default=None, max_length=200)
+    status: crm_schemas.LeadStatus | None = None
+    priority: crm_schemas.Priority | None = None
+    event_type: inputs.Text | None = Field(default=None, max_length=32)
+    team: inputs.Text | None = Field(default=None, max_length=64)
+    owner: inputs.Text | None = Field(default=None, max_length=200)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def lead_filters(request: Request) -> crm_schemas.LeadFilters:
+    try:
+        form = LeadFilterForm.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = field_errors(list(exc.errors()))
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None
+    return crm_schemas.LeadFilters(status=form.status, priority=form.priority, event_type=form.event_type,
+                                   team=form.team, owner=form.owner, search=form.q.strip() if form.q else None)
+
+
+Filters = Annotated[crm_schemas.LeadFilters, Depends(lead_filters)]
 
 
 def _query_of(filters: crm_schemas.LeadFilters) -> dict[str, str]:

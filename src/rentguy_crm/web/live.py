@@ -70,9 +70,9 @@ async def _runs_start(_session: AsyncSession, _scope: TenantScope) -> dt.datetim
 
 async def _runs_read(session: AsyncSession, scope: TenantScope,
                      mark: dt.datetime) -> tuple[dt.datetime, list[LiveEvent]]:
-    found = await runs.finished_after(session, scope, mark)
-    done = [r for r in found if r.completed_at is not None]
-    return (done[-1].completed_at or mark if done else mark), [
+    done = [r for r in await runs.finished_after(session, scope, mark) if r.completed_at is not None]
+    last = done[-1].completed_at if done else None
+    return (last or mark), [
         LiveEvent("run-finished", Permission.AUTOMATION_READ,
                   {"run_id": r.id, "workflow": r.workflow_key, "status": r.status, "lead_id": r.lead_id,
                    "deal_id": r.deal_id}) for r in done]

@@ -5,18 +5,21 @@ with a page (or fragment) that says what is wrong, where the API answers problem
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from rentguy_crm.errors import AppError, problem_response
+from rentguy_crm.errors import AppError, ValidationFailed, field_errors, problem_response
 from rentguy_crm.web import (admin, assets, automations, contacts, deals, leads, live, message_templates, pipelines,
                              reports, shell, tasks, tickets, today)
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
 
+# Every router of the web app; a new screen adds its own here (and its entry in `nav.NAVIGATION`).
+SCREENS: list[APIRouter] = [assets.router, shell.router, live.router, today.router, leads.router, contacts.router,
+                            pipelines.router, deals.router, tasks.router, automations.router,
+                            message_templates.router, tickets.router, reports.router, admin.router]
 router = APIRouter(include_in_schema=False)
-for screen in (assets.router, shell.router, live.router, today.router, leads.router, contacts.router,
-               automations.router, message_templates.router, pipelines.router, deals.router, tasks.router,
-               tickets.router, reports.router, admin.router):
+for screen in SCREENS:
     router.include_router(screen)
 
 API_PREFIXES = ("/api/", "/metrics", "/status", "/health", "/static/", "/docs", "/openapi", "/redoc")
@@ -38,6 +41,7 @@ def install(app: FastAPI) -> None:
     """Mount the web app and its answers to signed-out, refused and mistaken requests."""
     app.include_router(router)
     api_error_handler = app.exception_handlers.get(AppError)
+    api_validation_handler = app.exception_handlers.get(RequestValidationError)
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
@@ -62,3 +66,11 @@ def install(app: FastAPI) -> None:
             return problem_response(exc, request)
         template = "fragments/problem.html" if fragment_of(request) else "problem.html"
         return render(request, template, {"problem": exc}, status=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not is_page_request(request) and api_validation_handler is not None:
+            return await api_validation_handler(request, exc)  # type: ignore[misc]
+        errors = field_errors(list(exc.errors()))
+        return await _mistake(request, ValidationFailed(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors))
