@@ -9,8 +9,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from rentguy_crm.errors import AppError, ValidationFailed, field_errors, problem_response
-from rentguy_crm.web import (admin, assets, automations, contacts, deals, leads, live, message_templates, pipelines,
-                             reports, shell, tasks, tickets, today)
+from rentguy_crm.web import (
+    admin,
+    assets,
+    automations,
+    contacts,
+    deals,
+    leads,
+    live,
+    message_templates,
+    pipelines,
+    reports,
+    shell,
+    tasks,
+    tickets,
+    today,
+)
 from rentguy_crm.web.access import PageNotAllowed, SignInNeeded, sign_in_location
 from rentguy_crm.web.rendering import render
 
