@@ -8,7 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 from rentguy_crm.tenants.scope import TenantScope
@@ -91,6 +91,29 @@ async def contact_by_phone_without_email(session: AsyncSession, scope: TenantSco
 
 async def lead_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Lead | None:
     return await session.scalar(scoped(Lead, scope).where(Lead.external_id == external_id))
+
+
+async def lead_by_submission(session: AsyncSession, scope: TenantScope, contact_id: int,
+                             fingerprint: str) -> Lead | None:
+    """The contact's lead stored from a submission with this fingerprint (`Lead.submission_hash`)."""
+    return await session.scalar(scoped(Lead, scope).where(Lead.contact_id == contact_id,
+                                                          Lead.submission_hash == fingerprint))
+
+
+async def contacts_by_ids(session: AsyncSession, scope: TenantScope, ids: set[int]) -> list[Contact]:
+    if not ids:
+        return []
+    return list((await session.scalars(scoped(Contact, scope).where(Contact.id.in_(ids)))).all())
+
+
+async def contact_by_id(session: AsyncSession, scope: TenantScope, contact_id: int) -> Contact | None:
+    return await session.scalar(scoped(Contact, scope).where(Contact.id == contact_id))
+
+
+async def has_opted_out(session: AsyncSession, scope: TenantScope, contact_id: int) -> bool:
+    """Whether the contact objected to marketing (a `MarketingOptOut` row outweighs any consent)."""
+    return await session.scalar(select(MarketingOptOut.id).where(
+        MarketingOptOut.tenant_id == scope.tenant_id, MarketingOptOut.contact_id == contact_id).limit(1)) is not None
 
 
 def _created_range(stmt: S, column: Any, filters: Any) -> S:
