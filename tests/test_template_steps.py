@@ -120,9 +120,10 @@ async def test_english_fallback_when_no_dutch_version_is_live(db, factory, smtp)
     async with db.session() as session:
         await cloning.clone(session, "mrdj", only=["invoice-reminder"], publish=True, actor="test")
         from rentguy_crm.templates import repository, service
+        from rentguy_crm.tenants.scope import TenantScope
 
-        nl = await repository.find_template(session, tenant.id, "invoice-reminder", "email", "nl")
-        live = await repository.live_version(session, tenant.id, nl.id)
+        nl = await repository.find_template(session, TenantScope(tenant.id), "invoice-reminder", "email", "nl")
+        live = await repository.live_version(session, TenantScope(tenant.id), nl.id)
         await service.archive(session, tenant, live.id, "test")
     await run_step(db, tenant, SendEmail(type="send_email", template="invoice-reminder"), subject())
     assert smtp.messages[0]["Subject"] == "Reminder: invoice for Bruiloft Anna & Tom"
