@@ -20,7 +20,7 @@ from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import job_scope, signed_link_scope
 from rentguy_crm.config import get_settings
 from rentguy_crm.crm import repository
-from rentguy_crm.crm.models import Contact, MarketingOptOut
+from rentguy_crm.crm.models import MarketingOptOut
 from rentguy_crm.errors import NotFound
 from rentguy_crm.kit import clock
 from rentguy_crm.tenants.config import TenantConfig

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from rentguy_crm import __version__
-from rentguy_crm.automation.runs import status as automation_status
 from rentguy_crm.automation.runs import repository as runs
+from rentguy_crm.automation.runs import status as automation_status
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import recent_outcomes, tally
 from rentguy_crm.kit import clock
