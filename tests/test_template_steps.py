@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from rentguy_crm.automation.engine import channel_steps
 from rentguy_crm.automation.engine.step_registry import StepContext
 from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.config import get_settings
@@ -17,7 +18,6 @@ from rentguy_crm.integrations.base import ChannelNotConfigured, PermanentDeliver
 from rentguy_crm.integrations.channels import Channels
 from rentguy_crm.integrations.registry import UnavailableChannel, build_channels
 from rentguy_crm.templates import cloning
-from rentguy_crm.templates import steps as channel_steps
 from rentguy_crm.templates.models import Delivery
 from tests.vendor_fakes import HttpFake, Reply, SmtpFake, WhatsappFake
 

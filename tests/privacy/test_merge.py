@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.automation.runs.models import AutomationRun
-from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.privacy.merge import resolve_contact_id
 from rentguy_crm.privacy.models import ContactRedirect
 from rentguy_crm.tenants.scope import TenantScope

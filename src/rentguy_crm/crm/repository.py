@@ -14,6 +14,7 @@ from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
+R = TypeVar("R", Lead, Deal, Contact, PipelineStage)
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 CONTACT_SORT = SortOrder({"created_at": Contact.created_at, "updated_at": Contact.updated_at,
@@ -54,6 +55,12 @@ async def get_referenced(session: AsyncSession, model: type[M], scope: TenantSco
                                errors=[{"field": field, "message": f"no {label} with id {record_id}",
                                         "type": "not_found"}])
     return obj
+
+
+async def subject_row(session: AsyncSession, model: type[R], record_id: int) -> R | None:
+    """A run's subject row (lead, deal, contact, stage) by id, from the session's identity map when it holds it.
+    The caller checks the row's tenant against the run's."""
+    return await session.get(model, record_id)
 
 
 async def pipelines_with_stages(session: AsyncSession,

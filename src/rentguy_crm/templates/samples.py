@@ -19,8 +19,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.auth.service import job_scope
-from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.kit import rows
 from rentguy_crm.templates import repository
 from rentguy_crm.templates.rendering import BRAND_TOKENS

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import job_scope
-from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from rentguy_crm.kit import rows
