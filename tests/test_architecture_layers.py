@@ -1,9 +1,10 @@
 """The shape of the code, checked: layers import downward only and no packages import each other in a circle
-(`[tool.importlinter]` in pyproject.toml, run by `lint-imports`), and tenant scopes are made only where a tenant
-is proven (authentication) or an operator names one (commands)."""
+(`[tool.importlinter]` in pyproject.toml, run by `lint-imports`), tenant scopes are made only where a tenant
+is proven (authentication) or an operator names one (commands), and every query lives in a `repository.py`."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -60,3 +61,71 @@ def test_tenant_scopes_are_made_only_by_authentication_and_operators_commands() 
                           for allowed in SCOPE_MAKERS)]
     assert makers, "no module makes a TenantScope: the check would pass whatever the code does"
     assert outside == []
+
+
+# SQL that stays outside a repository, per file: (how many query calls, why it stays). A new query in any other
+# file, or one more in these, fails below: it belongs in its package's repository.py, taking a TenantScope.
+QUERIES_OUTSIDE_REPOSITORIES = {
+    # The claim, lease renewal and release: hand-written per dialect (FOR UPDATE SKIP LOCKED, BEGIN IMMEDIATE),
+    # the hot path of every worker, fenced by the lease owner, and across tenants by design; plus NOTIFY.
+    "automation/runs/queue.py": (9, "the run queue's claim SQL"),
+    # Counts and pages whatever statement a repository built; knows no table and no tenant.
+    "kit/pagination.py": (3, "runs a repository's statement, one page at a time"),
+    # Engine set-up: SQLite pragmas, BEGIN IMMEDIATE, the WAL checkpoint; no rows.
+    "db.py": (7, "connection set-up"),
+    # The migration head of the database (alembic_version), no tenant data.
+    "health.py": (3, "the schema revision"),
+    # The status page's database probe (SELECT 1).
+    "web/status.py": (2, "the database probe"),
+    # LISTEN on the raw connection: a worker waits for wake-ups; it reads no rows.
+    "automation/engine/worker.py": (1, "LISTEN for new runs"),
+}
+_STATEMENTS = {"select", "insert", "update", "delete", "exists", "text", "union", "union_all"}
+_RUNS = {"execute", "scalar", "scalars", "stream", "stream_scalars", "exec_driver_sql"}
+
+
+def query_calls(source: str) -> list[int]:
+    """Lines of the calls that build a SQL statement (SQLAlchemy's `select`, `update`, `text`, ... as imported in
+    the module) or run one on a session or connection (`execute`, `scalars`, `get(Model, id)`, ...)."""
+    tree = ast.parse(source)
+    from_sqlalchemy = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                       and (node.module or "").startswith("sqlalchemy") for alias in node.names}
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in from_sqlalchemy and \
+                (func.id in _STATEMENTS or func.id.endswith("_insert")):
+            lines.append(node.lineno)
+        elif isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Attribute) and (
+                func.attr in _RUNS or (func.attr == "get" and node.args and isinstance(node.args[0], ast.Name)
+                                       and node.args[0].id[:1].isupper())):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_query_scan_finds_queries() -> None:
+    """The scan below is not vacuous: a statement built and run, and a row fetched by primary key, are found."""
+    source = ("from sqlalchemy import select\n"
+              "async def f(session):\n"
+              "    await session.scalar(select(Contact).where(Contact.id == 1))\n"
+              "    await session.get(Tenant, 1)\n"
+              "    os.environ.get('X')\n")
+    assert query_calls(source) == [3, 3, 4]
+
+
+def test_no_query_outside_a_repository() -> None:
+    found: dict[str, list[int]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC).as_posix()
+        if relative.endswith("repository.py") or relative.endswith("models.py"):  # models: index conditions only
+            continue
+        lines = query_calls(path.read_text())
+        if lines:
+            found[relative] = lines
+    unexpected = {file: lines for file, lines in found.items()
+                  if len(lines) > QUERIES_OUTSIDE_REPOSITORIES.get(file, (0, ""))[0]}
+    assert unexpected == {}, "move these queries into the package's repository.py (taking a TenantScope)"
+    stale = [file for file, (count, _why) in QUERIES_OUTSIDE_REPOSITORIES.items() if len(found.get(file, [])) < count]
+    assert stale == [], "fewer queries than allowed: lower the count in QUERIES_OUTSIDE_REPOSITORIES"

@@ -14,9 +14,9 @@ from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.automation.workflows.definitions import SendEmail, WorkflowDefinition
 from rentguy_crm.crm.models import Activity
 from rentguy_crm.integrations.base import PermanentDeliveryError
+from tests.automation.engine.test_channel_steps import channels_doc, run_step, smtp, subject
 from tests.automation_support import install_workflow, workflow_doc
 from tests.templates_support import DeliveryFakes, run_worker, working_tenant
-from tests.test_template_steps import channels_doc, run_step, smtp, subject
 
 __all__ = ["smtp"]  # the SMTP fake fixture, shared with the channel step tests
 

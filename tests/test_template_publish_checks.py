@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rentguy_crm.automation.workflows.variables import subject_variables
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.templates.samples import sample_records
 
 BASE = "/api/v1/templates"

@@ -20,6 +20,7 @@ from rentguy_crm.templates import service as template_service
 from rentguy_crm.templates.models import Template, TemplateVersion
 from rentguy_crm.templates.schemas import TemplateUpdate
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import TenantScope
 from tests.factories import tenant_document
 from tests.templates_support import run_worker
 from tests.vendor_fakes import HttpFake, SmtpFake
@@ -100,9 +101,9 @@ async def test_provisioning_never_overwrites_a_template_the_tenant_edited(db, sm
     await asyncio.to_thread(provision, config)
     async with db.session() as session:
         tenant = (await session.scalars(select(Tenant).where(Tenant.slug == SLUG))).one()
-        welcome = await templates.find_template(session, tenant.id, "lead-welcome", "email", "nl")
+        welcome = await templates.find_template(session, TenantScope(tenant.id), "lead-welcome", "email", "nl")
         assert welcome is not None
-        live = await templates.live_version(session, tenant.id, welcome.id)
+        live = await templates.live_version(session, TenantScope(tenant.id), welcome.id)
         assert live is not None
         _template, draft = await template_service.edit(
             session, tenant, live.id, TemplateUpdate(subject="Welkom bij de Feestband!"), "bart")
@@ -111,7 +112,7 @@ async def test_provisioning_never_overwrites_a_template_the_tenant_edited(db, sm
     body = json.loads(result.stdout)
     assert "lead-welcome (email, nl)" in body["templates"]["kept"] and not body["changed"]
     async with db.session() as session:
-        live = await templates.live_version(session, tenant.id, welcome.id)
+        live = await templates.live_version(session, TenantScope(tenant.id), welcome.id)
         assert live is not None and live.subject == "Welkom bij de Feestband!"
 
 

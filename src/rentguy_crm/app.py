@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from rentguy_crm import (
     __version__,
@@ -15,7 +15,9 @@ from rentguy_crm import (
     openapi,
 )
 from rentguy_crm import jobs as domain_jobs
-from rentguy_crm.audit.routes import router as audit_router
+from rentguy_crm.audit.routes import audit_router
+from rentguy_crm.auth.dependencies import require, session_dependency
+from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.routes import admin_router as users_admin_router
 from rentguy_crm.auth.routes import router as auth_router
 from rentguy_crm.automation.engine import hooks as automation_hooks
@@ -138,7 +140,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(users_admin_router, prefix="/api/v1/admin")
     app.include_router(crm_router, prefix="/api/v1/crm")
     app.include_router(workflow_router, prefix="/api/v1/automation")
-    app.include_router(audit_router, prefix="/api/v1/audit")
+    app.include_router(audit_router(session_dependency, Depends(require(Permission.AUDIT_READ))),
+                       prefix="/api/v1/audit")
     app.include_router(intake_router, prefix="/api/v1")
     app.include_router(typeform_router, prefix="/api/v1")
     app.include_router(status_router)

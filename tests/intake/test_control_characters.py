@@ -84,8 +84,8 @@ async def test_stored_name_with_a_line_break_cannot_add_a_mail_header(db: Databa
     from rentguy_crm.automation.engine.executor import RunExecutor
     from rentguy_crm.automation.runs.queue import QueueDatabase
     from rentguy_crm.integrations.registry import build_channels
+    from tests.automation.engine.test_channel_steps import channels_doc, tenant_with_library
     from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
-    from tests.test_template_steps import channels_doc, tenant_with_library
 
     tenant = await tenant_with_library(db, factory, **channels_doc(smtp.port))
     contact = await factory.contact(tenant, first_name=INJECTION, email="eve@example.nl")

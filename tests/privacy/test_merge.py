@@ -11,11 +11,12 @@ from typer.testing import CliRunner
 
 from rentguy_crm.audit.models import AuditEntry
 from rentguy_crm.automation.runs.models import AutomationRun
-from rentguy_crm.automation.workflows.variables import subject_variables
 from rentguy_crm.cli import app as cli
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.privacy.merge import resolve_contact_id
 from rentguy_crm.privacy.models import ContactRedirect
+from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.webhooks.mollie.models import Payment
 from tests.privacy.support import person_with_everything
 from tests.table_counts import row_counts
@@ -104,8 +105,8 @@ async def test_the_merged_away_contact_is_404_and_resolves_to_the_kept_one_in_th
     assert merged_away["after"] == {"merged_into": keep.id} and merged_away["reason"] == "same person"
     assert merged_away["actor"].startswith("apikey:")
     async with db.session() as session:
-        assert await resolve_contact_id(session, tenant.id, other.contact) == keep.id
-        assert await resolve_contact_id(session, tenant.id, 10_000 + other.contact) == keep.id
+        assert await resolve_contact_id(session, TenantScope(tenant.id), other.contact) == keep.id
+        assert await resolve_contact_id(session, TenantScope(tenant.id), 10_000 + other.contact) == keep.id
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "contact.merged"))
     assert entry.before["merged"]["email"] == "anna.werk@example.nl"
     assert entry.after["kept"]["email"] == "anna@example.nl" and entry.reason == "same person"

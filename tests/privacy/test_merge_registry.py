@@ -9,14 +9,15 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.model_registry import metadata
 from rentguy_crm.privacy import merge
+from rentguy_crm.privacy import references as registry
 
 
 def test_every_table_that_references_contacts_is_registered() -> None:
-    references = merge.contact_references(metadata)
+    references = registry.contact_references(metadata)
     assert ("leads", "contact_id") in references and ("deals", "contact_id") in references
-    assert merge.unregistered(metadata) == [], (
-        "register these in privacy/merge.py (one line each, e.g. register('tickets')): "
-        f"{merge.unregistered(metadata)}")
+    assert registry.unregistered(metadata) == [], (
+        "register these in privacy/references.py (one line each, e.g. register('tickets')): "
+        f"{registry.unregistered(metadata)}")
 
 
 def _copy_with(name: str = "tickets") -> MetaData:
@@ -29,7 +30,7 @@ def _copy_with(name: str = "tickets") -> MetaData:
 
 
 def test_a_new_table_with_a_foreign_key_to_contacts_is_reported() -> None:
-    assert merge.unregistered(_copy_with()) == [("tickets", "requester_id")]
+    assert registry.unregistered(_copy_with()) == [("tickets", "requester_id")]
 
 
 def test_a_contact_id_column_without_a_foreign_key_is_reported_too() -> None:
@@ -37,7 +38,7 @@ def test_a_contact_id_column_without_a_foreign_key_is_reported_too() -> None:
     for table in metadata.tables.values():
         table.to_metadata(copy)
     Table("call_logs", copy, Column("id", Integer, primary_key=True), Column("contact_id", Integer))
-    assert merge.unregistered(copy) == [("call_logs", "contact_id")]
+    assert registry.unregistered(copy) == [("call_logs", "contact_id")]
 
 
 async def test_a_merge_refuses_while_a_referencing_table_is_unregistered(db, factory) -> None:
@@ -54,8 +55,8 @@ async def test_a_merge_refuses_while_a_referencing_table_is_unregistered(db, fac
 
 def test_registering_a_table_is_one_line() -> None:
     copy = _copy_with(name="loyalty_cards")
-    merge.register("loyalty_cards", "requester_id")
+    registry.register("loyalty_cards", "requester_id")
     try:
-        assert merge.unregistered(copy) == []
+        assert registry.unregistered(copy) == []
     finally:
-        merge._REGISTRY.pop(("loyalty_cards", "requester_id"))
+        registry._REGISTRY.pop(("loyalty_cards", "requester_id"))

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from rentguy_crm import provisioning
+from rentguy_crm.automation.engine import channel_steps
 from rentguy_crm.automation.engine.step_registry import StepContext
 from rentguy_crm.automation.engine.worker import load_plugins
 from rentguy_crm.automation.runs.models import AutomationRun
@@ -18,7 +19,6 @@ from rentguy_crm.automation.workflows.definitions import SendWhatsapp
 from rentguy_crm.crm import optout
 from rentguy_crm.crm.models import Contact, MarketingOptOut
 from rentguy_crm.integrations.registry import build_channels
-from rentguy_crm.templates import steps as channel_steps
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import parse_config
 from tests.automation_support import Clock, install_workflow, queued_run, run_due, workflow_doc

@@ -13,21 +13,12 @@ from rentguy_crm.auth.permissions import ROLES
 from rentguy_crm.config import get_settings
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit import clock
-from rentguy_crm.kit.console import JsonOption, console, emit, fail, format_time, run_async, use_zone
+from rentguy_crm.kit.console import JsonOption, cli_actor, console, emit, fail, format_time, run_async, use_zone
 from rentguy_crm.kit.inputs import MAX_ID
 from rentguy_crm.tenants import repository
 from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-
-
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
 
 
 @app.command("create")
@@ -86,7 +77,7 @@ def revoke(
             key = await service.get_key(session, key_id, AllTenants())
             already = key.revoked_at is not None
             if not already:
-                key = await service.revoke_key(session, key_id, actor=_actor())
+                key = await service.revoke_key(session, key_id, actor=cli_actor())
             return {"id": key.id, "name": key.name, "revoked_at": key.revoked_at, "already_revoked": already}
 
     data = run_async(go)
@@ -148,7 +139,7 @@ def _set_disabled(user_id: int, tenant: str, disabled: bool, as_json: bool) -> N
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             t = await repository.get(session, tenant)
-            user, revoked = await sessions.set_disabled(session, t, user_id, disabled=disabled, actor=_actor())
+            user, revoked = await sessions.set_disabled(session, t, user_id, disabled=disabled, actor=cli_actor())
             return {"id": user.id, "status": "disabled" if user.disabled_at else "active",
                     "sessions_revoked": revoked}
 
@@ -210,7 +201,7 @@ def sessions_revoke(tenant: str = TenantOption,
     async def go() -> int:
         async with one_off_session() as session:
             t = await repository.get(session, tenant)
-            return await sessions.revoke(session, t, user_id=user_id, session_id=session_id, actor=_actor())
+            return await sessions.revoke(session, t, user_id=user_id, session_id=session_id, actor=cli_actor())
 
     count = run_async(go)
     if as_json:
@@ -227,7 +218,7 @@ def login_link(
     as_json: bool = JsonOption,
 ) -> None:
     """Break-glass (runbook 2.3): a one-time sign-in link, valid 15 minutes, announced to the security officer."""
-    data = run_async(lambda: issue_login_link(tenant, email, role, actor=_actor()))
+    data = run_async(lambda: issue_login_link(tenant, email, role, actor=cli_actor()))
     if as_json:
         emit(data, as_json=True)
         return

@@ -32,7 +32,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is never answered with a 2xx.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+session_dependency = Depends(get_session, scope="function")
+Session = Annotated[AsyncSession, session_dependency]
 
 
 async def get_principal(request: Request, session: Session) -> Principal:

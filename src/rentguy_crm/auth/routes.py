@@ -21,7 +21,7 @@ from rentguy_crm.config import get_settings
 from rentguy_crm.db import Database
 from rentguy_crm.errors import problem_response
 from rentguy_crm.kit.inputs import Text
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants import repository as tenants
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["auth"])
@@ -126,7 +126,7 @@ async def logout(request: Request, principal: CurrentPrincipal, session: Session
     end_url = None
     if principal.user_id is not None:
         await sessions.end_session(session, principal)
-        tenant = await session.get(Tenant, principal.tenant_id)
+        tenant = await tenants.by_scope(session, principal.scope)
         if tenant is not None:
             end_url = await signin.end_session_url(session, tenant, get_settings().public_url + "/")
     response: Response = JSONResponse({"signed_out": principal.user_id is not None, "end_session_url": end_url})

@@ -75,6 +75,12 @@ def lead_door_scope(tenant_id: int) -> TenantScope:
     return TenantScope(tenant_id)
 
 
+def signed_link_scope(tenant_id: int) -> TenantScope:
+    """The scope of a link we signed with our own key for one tenant's contact (the unsubscribe link): the
+    signature, checked before this is called, proves the tenant."""
+    return TenantScope(tenant_id)
+
+
 def job_scope(tenant_id: int) -> TenantScope:
     """The scope of system work on rows it already holds: a scheduled job that reads every tenant's events and
     acts on each one's own tenant, or a step that continues on a row read within a proven scope."""

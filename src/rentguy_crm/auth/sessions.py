@@ -18,6 +18,7 @@ from rentguy_crm.auth.service import Principal, hash_key, validate_roles
 from rentguy_crm.config import get_settings
 from rentguy_crm.errors import AppError, BadRequest, NotFound
 from rentguy_crm.kit import clock
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.sections.sso import SsoSettings
 
@@ -245,7 +246,7 @@ async def redeem_link(session: AsyncSession, raw: str) -> tuple[UserSession, str
                                              "Ask an administrator for a new one.")
         raise SignInRefused("link_expired", "This sign-in link has expired (links are valid for 15 minutes). "
                                             "Ask an administrator for a new one.")
-    tenant = await session.get(Tenant, link.tenant_id)
+    tenant = await tenants.by_id(session, link.tenant_id)
     user = await repository.get_user(session, link.tenant_id, link.user_id)
     assert tenant is not None and user is not None  # foreign keys with ON DELETE CASCADE
     if user.disabled_at is not None:

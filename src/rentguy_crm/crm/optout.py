@@ -14,12 +14,13 @@ import hmac
 import re
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
+from rentguy_crm.auth.service import job_scope, signed_link_scope
 from rentguy_crm.config import get_settings
-from rentguy_crm.crm.models import Contact, MarketingOptOut
+from rentguy_crm.crm import repository
+from rentguy_crm.crm.models import MarketingOptOut
 from rentguy_crm.errors import NotFound
 from rentguy_crm.kit import clock
 from rentguy_crm.tenants.config import TenantConfig
@@ -79,17 +80,13 @@ def ip_hash(ip: str | None) -> str | None:
     return _mac(f"ip:{ip}")[:32] if ip else None
 
 
-async def has_opted_out(session: AsyncSession, tenant_id: int, contact_id: int) -> bool:
-    return await session.scalar(select(MarketingOptOut.id).where(
-        MarketingOptOut.tenant_id == tenant_id, MarketingOptOut.contact_id == contact_id).limit(1)) is not None
-
-
 async def record_optout(session: AsyncSession, token: str, *, ip: str | None, user_agent: str | None) -> bool:
     """Record the objection of the token's contact. True when recorded now, False when it was already (or the
     contact is gone: an erased person's old link changes nothing and says so without an error)."""
     tenant_id, contact_id = parse_token(token)
-    contact = await session.scalar(select(Contact).where(Contact.tenant_id == tenant_id, Contact.id == contact_id))
-    if contact is None or await has_opted_out(session, tenant_id, contact_id):
+    scope = signed_link_scope(tenant_id)
+    contact = await repository.contact_by_id(session, scope, contact_id)
+    if contact is None or await repository.has_opted_out(session, scope, contact_id):
         return False
     now = clock.now()
     before = {"marketing_opt_in": contact.marketing_opt_in}
@@ -123,7 +120,7 @@ async def marketing_refusal(session: AsyncSession, tenant: Tenant, contact: dict
     if not is_marketing(tenant, step_marketing=step_marketing, workflow=workflow, template=template):
         return None
     contact_id = contact.get("id")
-    if contact_id is not None and await has_opted_out(session, tenant.id, int(contact_id)):
+    if contact_id is not None and await repository.has_opted_out(session, job_scope(tenant.id), int(contact_id)):
         return "the contact objected to marketing"
     if not contact.get("marketing_opt_in"):
         return "no marketing consent"

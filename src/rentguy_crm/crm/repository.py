@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
 from rentguy_crm.crm.contact_details import normalise_phone
-from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
+R = TypeVar("R", Lead, Deal, Contact, PipelineStage)
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 CONTACT_SORT = SortOrder({"created_at": Contact.created_at, "updated_at": Contact.updated_at,
@@ -58,6 +59,12 @@ async def get_referenced(session: AsyncSession, model: type[M], scope: TenantSco
     return obj
 
 
+async def subject_row(session: AsyncSession, model: type[R], record_id: int) -> R | None:
+    """A run's subject row (lead, deal, contact, stage) by id, from the session's identity map when it holds it.
+    The caller checks the row's tenant against the run's."""
+    return await session.get(model, record_id)
+
+
 async def pipelines_with_stages(session: AsyncSession,
                                 scope: TenantScope) -> list[tuple[Pipeline, list[PipelineStage]]]:
     pipelines = (await session.scalars(scoped(Pipeline, scope).order_by(Pipeline.position, Pipeline.id))).all()
@@ -93,6 +100,23 @@ async def contact_by_phone_without_email(session: AsyncSession, scope: TenantSco
 
 async def lead_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Lead | None:
     return await session.scalar(scoped(Lead, scope).where(Lead.external_id == external_id))
+
+
+async def lead_by_submission(session: AsyncSession, scope: TenantScope, contact_id: int,
+                             fingerprint: str) -> Lead | None:
+    """The contact's lead stored from a submission with this fingerprint (`Lead.submission_hash`)."""
+    return await session.scalar(scoped(Lead, scope).where(Lead.contact_id == contact_id,
+                                                          Lead.submission_hash == fingerprint))
+
+
+async def contact_by_id(session: AsyncSession, scope: TenantScope, contact_id: int) -> Contact | None:
+    return await session.scalar(scoped(Contact, scope).where(Contact.id == contact_id))
+
+
+async def has_opted_out(session: AsyncSession, scope: TenantScope, contact_id: int) -> bool:
+    """Whether the contact objected to marketing (a `MarketingOptOut` row outweighs any consent)."""
+    return await session.scalar(select(MarketingOptOut.id).where(
+        MarketingOptOut.tenant_id == scope.tenant_id, MarketingOptOut.contact_id == contact_id).limit(1)) is not None
 
 
 def _created_range(stmt: S, column: Any, filters: Any) -> S:
@@ -219,9 +243,10 @@ async def list_activities(session: AsyncSession, scope: TenantScope, filters: sc
 
 
 
-async def contacts_by_ids(session: AsyncSession, scope: TenantScope, ids: list[int]) -> dict[int, Contact]:
+async def contacts_by_ids(session: AsyncSession, scope: TenantScope, ids: Iterable[int]) -> dict[int, Contact]:
     """The tenant's contacts among `ids`, by id (a list page names the people of its leads in one query)."""
-    if not ids:
+    wanted = sorted(set(ids))
+    if not wanted:
         return {}
-    rows = await session.scalars(scoped(Contact, scope).where(Contact.id.in_(sorted(set(ids)))))
+    rows = await session.scalars(scoped(Contact, scope).where(Contact.id.in_(wanted)))
     return {row.id: row for row in rows}

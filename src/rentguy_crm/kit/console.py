@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import getpass
 import json
 import os
 import sys
@@ -38,6 +39,16 @@ def _default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def cli_actor(by: str | None = None) -> str:
+    """Who runs a command, for the audit log: `--by` when given, else `cli:<user>` (`cli` for a nameless user)."""
+    if by:
+        return by
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
 
 
 def print_json(data: Any) -> None:

@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.ratelimit.models import RateLimitSwitch
+from rentguy_crm.ratelimit import repository as ratelimits
 from rentguy_crm.ratelimit.profiles import PROFILES
 from rentguy_crm.ratelimit.service import effective
-from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants
 
 FamilySource = Callable[[AsyncSession, dt.datetime], Awaitable[list[Metric]]]
 """Gauge families a higher layer computes from the database at scrape time (automation: queue depth and lag,
@@ -46,10 +45,7 @@ async def rate_limit_family(session: AsyncSession, now: dt.datetime) -> Metric:
     family = GaugeMetricFamily("crm_rate_limit_profile",
                                "1 for the rate-limit profile in force per tenant (strict, standard, relaxed).",
                                labels=["tenant", "profile"])
-    rows = await session.execute(select(Tenant, RateLimitSwitch)
-                                 .outerjoin(RateLimitSwitch, RateLimitSwitch.tenant_id == Tenant.id)
-                                 .order_by(Tenant.slug))
-    for tenant, switch in rows:
+    for tenant, switch in await ratelimits.tenants_with_switches(session, AllTenants()):
         in_force = effective(tenant, switch, now).profile
         for name in PROFILES:
             family.add_metric([tenant.slug, name], 1.0 if name == in_force else 0.0)

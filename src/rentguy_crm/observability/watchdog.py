@@ -18,17 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.integrations.base import ChatNotifier, DeliveryError
 from rentguy_crm.kit.markup import slack_mrkdwn
-from rentguy_crm.observability import metrics
+from rentguy_crm.observability import metrics, repository
 from rentguy_crm.observability.models import WatchdogAlert
 from rentguy_crm.observability.slack_notify import monitoring_of
+from rentguy_crm.tenants import repository as tenants_repository
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 ALERT = "failure_rate"
 WINDOW = dt.timedelta(minutes=10)
@@ -93,21 +92,14 @@ async def _window_counts(session: AsyncSession, now: dt.datetime) -> dict[tuple[
     return await _finished_run_counts[0](session, FINISHED_STATUSES, FAILED_STATUSES, now - WINDOW, now)
 
 
-async def note_alertmanager_webhook(session: AsyncSession, tenant_id: int, now: dt.datetime) -> None:
+async def note_alertmanager_webhook(session: AsyncSession, scope: TenantScope, now: dt.datetime) -> None:
     """Remember that Alertmanager reached the suite for this tenant (one row per tenant, overwritten)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(WatchdogAlert).values(tenant_id=tenant_id, alert=ALERTMANAGER_SEEN, workflow_key="*",
-                                        firing=False, last_checked_at=now, created_at=now, updated_at=now)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "alert", "workflow_key"],
-        set_={"last_checked_at": now, "updated_at": now}))
+    await repository.touch_marker(session, scope, ALERTMANAGER_SEEN, now)
 
 
 async def alertmanager_seen(session: AsyncSession) -> dict[int, dt.datetime]:
     """When Alertmanager last reached the suite, per tenant id."""
-    rows = await session.execute(select(WatchdogAlert.tenant_id, WatchdogAlert.last_checked_at)
-                                 .where(WatchdogAlert.alert == ALERTMANAGER_SEEN))
-    return {tenant_id: at for tenant_id, at in rows}
+    return await repository.marker_times(session, AllTenants(), ALERTMANAGER_SEEN)
 
 
 def alerting_path(tenant: Tenant, seen_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -122,10 +114,7 @@ def alerting_path(tenant: Tenant, seen_at: dt.datetime | None, now: dt.datetime)
 
 async def firing(session: AsyncSession) -> list[tuple[int, str, float]]:
     """(tenant id, workflow, failure rate) of every failure-rate alert the watchdog holds firing."""
-    rows = await session.execute(select(WatchdogAlert.tenant_id, WatchdogAlert.workflow_key,
-                                        WatchdogAlert.failure_rate)
-                                 .where(WatchdogAlert.alert == ALERT, WatchdogAlert.firing.is_(True)))
-    return [(t, w, r) for t, w, r in rows]
+    return await repository.firing(session, AllTenants(), ALERT)
 
 
 async def check_failure_rates(session: AsyncSession, now: dt.datetime,
@@ -137,10 +126,11 @@ async def check_failure_rates(session: AsyncSession, now: dt.datetime,
     """
     counts = await _window_counts(session, now)
     seen = await alertmanager_seen(session)
-    paths = {t.id: (t, alerting_path(t, seen.get(t.id), now)) for t in (await session.scalars(select(Tenant))).all()}
+    every_tenant = await tenants_repository.list_in_order_made(session, AllTenants())
+    paths = {t.id: (t, alerting_path(t, seen.get(t.id), now)) for t in every_tenant}
     tenants = {tenant_id: t for tenant_id, (t, path) in paths.items() if path == "watchdog"}
     states = {}
-    for a in (await session.scalars(select(WatchdogAlert).where(WatchdogAlert.alert == ALERT))).all():
+    for a in await repository.alerts(session, AllTenants(), ALERT):
         if a.tenant_id in tenants:
             states[(a.tenant_id, a.workflow_key)] = a
         elif a.firing or a.pending_notification:

@@ -4,7 +4,6 @@ command line (docs/privacy.md). The command owns the transaction: it commits unl
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from rentguy_crm.crm import schemas as crm_schemas
 from rentguy_crm.db import one_off_session, truncate_write_ahead_log
 from rentguy_crm.errors import ValidationFailed
 from rentguy_crm.kit import clock
-from rentguy_crm.kit.console import JsonOption, console, emit, err_console, print_json, run_async
+from rentguy_crm.kit.console import JsonOption, cli_actor, console, emit, err_console, print_json, run_async
 from rentguy_crm.privacy import access, erasure, export, imports, merge, retention
 from rentguy_crm.privacy.csvfile import CsvFile, load_mapping
 from rentguy_crm.privacy.repository import PersonQuery
@@ -36,17 +35,8 @@ TenantOption = typer.Option(..., "--tenant", help="Tenant slug or alias, e.g. mr
 ByOption = typer.Option(None, "--by", help="Who does this, for the audit log (default cli:<user>).")
 
 
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
-
-
 def _principal(tenant: Tenant, by: str | None, role: str) -> Principal:
-    return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, roles=(role,), api_key_id=None, name=_actor(by))
+    return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, roles=(role,), api_key_id=None, name=cli_actor(by))
 
 
 def _outbox(tenant: Tenant) -> Path:
@@ -345,7 +335,7 @@ def privacy_retention(
         async with one_off_session() as session:
             row = await tenants.get(session, tenant)
             report = await retention.apply_retention(session, row, clock.now(), outbox=_outbox(row),
-                                                     dry_run=dry_run, actor=_actor(by))
+                                                     dry_run=dry_run, actor=cli_actor(by))
             if dry_run:
                 await session.rollback()
         if not dry_run:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
@@ -32,8 +31,10 @@ from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.kit import clock
 from rentguy_crm.privacy import repository, sweep
 from rentguy_crm.privacy.models import ContactRedirect
+from rentguy_crm.privacy.references import registered
 from rentguy_crm.privacy.repository import PersonQuery, PersonRecords, strong_identifiers
 from rentguy_crm.templates.models import Delivery
+from rentguy_crm.tenants.scope import TenantScope
 
 ERASED_REASON = "erased"
 # Step-log fields that say what happened without saying to whom.
@@ -117,8 +118,8 @@ def anonymise_lead(lead: Lead) -> None:
     lead.flags = sorted(set(lead.flags or []) | {"anonymised"})
 
 
-async def erase_records(session: AsyncSession, tenant_id: int, records: PersonRecords, *, anonymise: bool) -> \
-        tuple[int, int]:
+async def erase_records(session: AsyncSession, scope: TenantScope, records: PersonRecords, *,
+                        anonymise: bool) -> tuple[int, int]:
     """Remove (or anonymise) what `records` holds. Returns (runs cancelled, cells scrubbed by the sweep)."""
     metadata = Base.metadata  # complete: the app and the CLI load every model (model_registry)
     needles = strong_identifiers(records.contacts)
@@ -137,20 +138,14 @@ async def erase_records(session: AsyncSession, tenant_id: int, records: PersonRe
     for model, rows in ((Delivery, records.deliveries), (IdempotencyRecord, records.idempotency)):
         row_ids = [r.id for r in rows]
         if row_ids:
-            await session.execute(delete(model).where(model.tenant_id == tenant_id, model.id.in_(row_ids)))
-    await session.execute(delete(MarketingOptOut).where(MarketingOptOut.tenant_id == tenant_id,
-                                                        MarketingOptOut.contact_id.in_(ids)))
-    await session.execute(delete(ContactRedirect).where(ContactRedirect.tenant_id == tenant_id,
-                                                        ContactRedirect.kept_id.in_(ids)))
+            await repository.delete_rows(session, scope, model, model.id, row_ids)
+    await repository.delete_rows(session, scope, MarketingOptOut, MarketingOptOut.contact_id, ids)
+    await repository.delete_rows(session, scope, ContactRedirect, ContactRedirect.kept_id, ids)
     activity_ids = [a.id for a in records.activities]
     if activity_ids:
-        await session.execute(delete(Activity).where(Activity.tenant_id == tenant_id, Activity.id.in_(activity_ids)))
+        await repository.delete_rows(session, scope, Activity, Activity.id, activity_ids)
     for (table_name, column_name), _registration in _other_registrations(metadata, records):
-        table = metadata.tables[table_name]
-        stmt = delete(table).where(table.c[column_name].in_(ids))
-        if "tenant_id" in table.c:
-            stmt = stmt.where(table.c.tenant_id == tenant_id)
-        await session.execute(stmt)
+        await repository.delete_references(session, scope, metadata.tables[table_name], column_name, ids)
     if anonymise:
         for lead in records.leads:
             anonymise_lead(lead)
@@ -158,21 +153,19 @@ async def erase_records(session: AsyncSession, tenant_id: int, records: PersonRe
             anonymise_contact(contact)
     else:
         if deal_ids:
-            await session.execute(delete(Deal).where(Deal.tenant_id == tenant_id, Deal.id.in_(deal_ids)))
+            await repository.delete_rows(session, scope, Deal, Deal.id, deal_ids)
         if lead_ids:
-            await session.execute(delete(Lead).where(Lead.tenant_id == tenant_id, Lead.id.in_(lead_ids)))
-        await session.execute(delete(Contact).where(Contact.tenant_id == tenant_id, Contact.id.in_(ids)))
+            await repository.delete_rows(session, scope, Lead, Lead.id, lead_ids)
+        await repository.delete_rows(session, scope, Contact, Contact.id, ids)
     await session.flush()
     # The last net: copies anywhere else in the tenant's records (another lead's note, an audit entry).
-    hits = [h for h in await sweep.find(session, metadata, tenant_id, needles) if h.table != "contacts"]
-    scrubbed = await sweep.scrub(session, metadata, hits, needles)
+    hits = [h for h in await sweep.find(session, metadata, scope, needles) if h.table != "contacts"]
+    scrubbed = await sweep.scrub(session, metadata, scope, hits, needles)
     await asyncio.to_thread(_delete_files, records.outbox_files)
     return cancelled, scrubbed
 
 
 def _other_registrations(metadata: Any, records: PersonRecords) -> list[tuple[tuple[str, str], Any]]:
-    from rentguy_crm.privacy.merge import registered
-
     return [(key, reg) for key, reg in registered().items()
             if key[0] in records.other_tables and key[0] in metadata.tables]
 
@@ -197,7 +190,7 @@ async def erase(session: AsyncSession, principal: Principal, query: PersonQuery,
     if dry_run:
         report.runs_cancelled = sum(1 for r in records.runs if r.status in ACTIVE_RUN_STATUSES)
         return report
-    report.runs_cancelled, report.scrubbed_cells = await erase_records(session, principal.tenant_id, records,
+    report.runs_cancelled, report.scrubbed_cells = await erase_records(session, principal.scope, records,
                                                                        anonymise=False)
     await audit.record(session, actor=principal.actor, action="privacy.erased", entity_type="privacy_request",
                        entity_id=report.request[:64], tenant_id=principal.tenant_id,

@@ -8,14 +8,12 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.crm import repository as crm_repository
 from rentguy_crm.crm import schemas as crm_schemas
-from rentguy_crm.crm.models import Contact
 from rentguy_crm.kit.pagination import PageParams
 from rentguy_crm.privacy.csvfile import CONTACT_COLUMNS, LEAD_COLUMNS
 from rentguy_crm.tenants.scope import TenantScope
@@ -64,8 +62,7 @@ async def lead_lines(session: AsyncSession, scope: TenantScope, filters: crm_sch
         rows, _total = await crm_repository.list_leads(session, scope, filters, "created_at",
                                                        PageParams(limit=PAGE, offset=offset))
         ids = {lead.contact_id for lead in rows}
-        contacts = {c.id: c for c in (await session.scalars(select(Contact).where(
-            Contact.tenant_id == scope.tenant_id, Contact.id.in_(ids)))).all()} if ids else {}
+        contacts = await crm_repository.contacts_by_ids(session, scope, ids)
         for lead in rows:
             contact = contacts.get(lead.contact_id)
             values = []

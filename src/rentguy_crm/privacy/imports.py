@@ -14,12 +14,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.crm.models import Contact, Lead, MarketingOptOut
+from rentguy_crm.crm import repository as crm_repository
+from rentguy_crm.crm.models import Contact, Lead
 from rentguy_crm.crm.schemas import ContactCreate
 from rentguy_crm.errors import AppError
 from rentguy_crm.events import service as events
@@ -135,11 +135,6 @@ def _fill(contact: Contact, values: dict[str, Any]) -> list[str]:
     return filled
 
 
-async def _opted_out(session: AsyncSession, tenant_id: int, contact_id: int) -> bool:
-    return await session.scalar(select(MarketingOptOut.id).where(
-        MarketingOptOut.tenant_id == tenant_id, MarketingOptOut.contact_id == contact_id).limit(1)) is not None
-
-
 def _consent(file_name: str, now: dt.datetime, text_version: str | None) -> dict[str, Any]:
     return {"marketing_opt_in": True, "text_version": text_version, "at": now.isoformat(), "source": "import",
             "file": file_name[:200]}
@@ -164,7 +159,7 @@ async def _contact(session: AsyncSession, tenant: Tenant, scope: TenantScope, va
         return contact, "created", []
     changed = _fill(existing, values)
     if opt_in and not existing.marketing_opt_in:
-        if await _opted_out(session, tenant.id, existing.id):
+        if await crm_repository.has_opted_out(session, scope, existing.id):
             return existing, "kept", changed  # an objection to marketing outweighs a tick in a spreadsheet
         existing.marketing_opt_in = True
         existing.consent = _consent(file_name, now, version)
@@ -231,11 +226,9 @@ async def _import_lead(session: AsyncSession, principal: Principal, tenant: Tena
     fingerprint = lead.fingerprint(tenant.id)
     config = tenant_config(tenant)
     if lead.external_id:
-        existing = await session.scalar(select(Lead).where(Lead.tenant_id == tenant.id,
-                                                           Lead.external_id == lead.external_id))
+        existing = await crm_repository.lead_by_external_id(session, principal.scope, lead.external_id)
     else:
-        existing = await session.scalar(select(Lead).where(
-            Lead.tenant_id == tenant.id, Lead.contact_id == contact.id, Lead.submission_hash == fingerprint))
+        existing = await crm_repository.lead_by_submission(session, principal.scope, contact.id, fingerprint)
     if existing is not None:
         if existing.submission_hash == fingerprint:
             note = f"already imported (lead {existing.id})"

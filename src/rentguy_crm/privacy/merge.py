@@ -1,9 +1,8 @@
 """Merge two contacts of a tenant: every row that references the merged-away contact moves to the kept one.
 
-Table-driven: `contact_references()` reads every column that points at `contacts` from the SQLAlchemy metadata
-(a foreign key to `contacts.id`, or a column named `contact_id`), and each must have a strategy in the registry.
-A new table is one line: `register("tickets")`. `tests/privacy/test_merge_registry.py` fails for a table that
-references contacts and is not registered, so a merge never silently leaves rows behind.
+Table-driven: `references.contact_references()` reads every column that points at `contacts` from the SQLAlchemy
+metadata (a foreign key to `contacts.id`, or a column named `contact_id`), and each must have a strategy in the
+registry (`references.register`); a merge refuses to run while one has none.
 
 Rows that reach the contact through a lead or a deal (runs, payments, deliveries) follow those rows; runs that
 name the contact in their JSON context are re-pointed, so a waiting run continues for the kept contact.
@@ -11,83 +10,33 @@ name the contact in their JSON context are re-pointed, so a waiting run continue
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Column, MetaData, Table, func, select, update
+from sqlalchemy import Column, MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
 from rentguy_crm.auth.service import Principal
-from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.crm import repository as crm_repository
-from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.crm.models import Contact
 from rentguy_crm.db import Base
 from rentguy_crm.errors import ValidationFailed
+from rentguy_crm.privacy import repository
 from rentguy_crm.privacy.models import ContactRedirect
-from rentguy_crm.webhooks.mollie.models import Payment
+from rentguy_crm.privacy.references import registered, unregistered
+from rentguy_crm.tenants.scope import TenantScope
 
-MergeStrategy = Callable[[AsyncSession, Table, Column[Any], int, int, int], Awaitable[int]]
 Prefer = Literal["keep", "other"]
 
 # The contact's own fields that a merge chooses between; `consent` goes along with `marketing_opt_in`.
 MERGE_FIELDS = ("first_name", "last_name", "email", "phone", "company", "owner", "marketing_opt_in")
 
 
-def _tenant_filter(table: Table, tenant_id: int) -> list[Any]:
-    return [table.c.tenant_id == tenant_id] if "tenant_id" in table.c else []
-
-
-async def move(session: AsyncSession, table: Table, column: Column[Any], tenant_id: int, keep: int,
+async def move(session: AsyncSession, table: Table, column: Column[Any], scope: TenantScope, keep: int,
                other: int) -> int:
     """The default strategy: point the rows at the kept contact."""
-    result = await session.execute(update(table).where(column == other, *_tenant_filter(table, tenant_id))
-                                   .values({column.name: keep}).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Registration:
-    table: str
-    column: str
-    strategy: MergeStrategy
-
-
-_REGISTRY: dict[tuple[str, str], Registration] = {}
-
-
-def register(table: str, column: str = "contact_id", strategy: MergeStrategy = move) -> None:
-    """Say how a merge treats `table.column`, a reference to a contact (default: move the rows)."""
-    _REGISTRY[(table, column)] = Registration(table, column, strategy)
-
-
-def registered() -> dict[tuple[str, str], Registration]:
-    return dict(_REGISTRY)
-
-
-register("leads")
-register("deals")
-register("activities")
-register("marketing_optouts")
-register("support_tickets", "requester_contact_id")  # a ticket raised by the person follows them
-register("contact_redirects", "kept_id")  # a contact merged into `other` earlier now resolves to `keep`
-
-
-def contact_references(metadata: MetaData) -> list[tuple[str, str]]:
-    """Every (table, column) that references a contact: a foreign key to contacts.id or a `contact_id` column."""
-    found: set[tuple[str, str]] = set()
-    for table in metadata.tables.values():
-        if table.name == "contacts":
-            continue
-        for column in table.columns:
-            if column.name == "contact_id" or any(fk.column.table.name == "contacts" for fk in column.foreign_keys):
-                found.add((table.name, column.name))
-    return sorted(found)
-
-
-def unregistered(metadata: MetaData) -> list[tuple[str, str]]:
-    return [ref for ref in contact_references(metadata) if ref not in _REGISTRY]
+    return await repository.repoint_references(session, scope, table, column, keep, other)
 
 
 @dataclass
@@ -149,18 +98,6 @@ def choose_fields(keep: Contact, other: Contact, prefer: dict[str, Prefer]) -> l
     return choices
 
 
-async def _follow_counts(session: AsyncSession, tenant_id: int, other_id: int) -> dict[str, int]:
-    """Rows that reach the contact through its leads and deals: they follow without being changed."""
-    leads = select(Lead.id).where(Lead.tenant_id == tenant_id, Lead.contact_id == other_id)
-    deals = select(Deal.id).where(Deal.tenant_id == tenant_id, Deal.contact_id == other_id)
-    runs = await session.scalar(select(func.count()).select_from(AutomationRun).where(
-        AutomationRun.tenant_id == tenant_id,
-        AutomationRun.lead_id.in_(leads) | AutomationRun.deal_id.in_(deals)))
-    payments = await session.scalar(select(func.count()).select_from(Payment).where(
-        Payment.tenant_id == tenant_id, Payment.deal_id.in_(deals)))
-    return {"crm_automation_runs": int(runs or 0), "payments": int(payments or 0)}
-
-
 def repoint(value: Any, other_id: int, keep_id: int) -> Any:
     """A JSON value with references to the merged-away contact (`contact_id`, `contact.id`) re-pointed."""
     if isinstance(value, dict):
@@ -176,14 +113,9 @@ def repoint(value: Any, other_id: int, keep_id: int) -> Any:
     return value
 
 
-async def _repoint_runs(session: AsyncSession, tenant_id: int, keep_id: int, other_id: int) -> None:
+async def _repoint_runs(session: AsyncSession, scope: TenantScope, keep_id: int, other_id: int) -> None:
     """Active runs of the contact's leads and deals: their context names the kept contact from now on."""
-    leads = select(Lead.id).where(Lead.tenant_id == tenant_id, Lead.contact_id == keep_id)
-    deals = select(Deal.id).where(Deal.tenant_id == tenant_id, Deal.contact_id == keep_id)
-    runs = (await session.scalars(select(AutomationRun).where(
-        AutomationRun.tenant_id == tenant_id, AutomationRun.status.in_(("queued", "waiting", "running")),
-        AutomationRun.lead_id.in_(leads) | AutomationRun.deal_id.in_(deals)))).all()
-    for run in runs:
+    for run in await repository.active_runs_of_contact(session, scope, keep_id):
         context = repoint(run.context, other_id, keep_id)
         if context != run.context:
             run.context = context
@@ -208,31 +140,32 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     missing = unregistered(metadata)
     if missing:  # refuse rather than leave rows pointing at a contact about to be deleted
         raise ValidationFailed("merge: no strategy for " + ", ".join(f"{t}.{c}" for t, c in missing) + ".")
-    tenant_id = principal.tenant_id
+    tenant_id, scope = principal.tenant_id, principal.scope
     keep = await crm_repository.get_scoped(session, Contact, principal.scope, keep_id, "contact", lock=True)
     other = await crm_repository.get_scoped(session, Contact, principal.scope, other_id, "contact", lock=True)
     choices = choose_fields(keep, other, prefer or {})
     moves: dict[str, int] = {}
-    for (table_name, column_name) in sorted(_REGISTRY):
+    for (table_name, column_name) in sorted(registered()):
         if table_name not in metadata.tables:
             continue
         table = metadata.tables[table_name]
         column = table.c[column_name]
-        count = await session.scalar(select(func.count()).select_from(table).where(
-            column == other_id, *_tenant_filter(table, tenant_id)))
-        moves[f"{table_name}.{column_name}"] = int(count or 0)
-    plan = MergePlan(keep_id, other_id, moves, await _follow_counts(session, tenant_id, other_id), choices,
+        moves[f"{table_name}.{column_name}"] = await repository.count_references(session, scope, table, column,
+                                                                                other_id)
+    # Rows that reach the contact through its leads and deals follow without being changed.
+    plan = MergePlan(keep_id, other_id, moves, await repository.follow_counts(session, scope, other_id), choices,
                      dry_run, reason.strip())
     if dry_run:
         plan.result = {f.field: audit.snapshot(keep, [f.field])[f.field] if f.chosen == "keep"
                        else audit.snapshot(other, [f.field])[f.field] for f in choices}
         return plan
     before = {"kept": audit.snapshot(keep), "merged": audit.snapshot(other)}
-    for (table_name, column_name), registration in sorted(_REGISTRY.items()):
+    for (table_name, column_name), registration in sorted(registered().items()):
         if table_name in metadata.tables:
             table = metadata.tables[table_name]
-            await registration.strategy(session, table, table.c[column_name], tenant_id, keep_id, other_id)
-    await _repoint_runs(session, tenant_id, keep_id, other_id)
+            strategy = registration.strategy or move
+            await strategy(session, table, table.c[column_name], scope, keep_id, other_id)
+    await _repoint_runs(session, scope, keep_id, other_id)
     values = {f.field: f.value for f in choices}
     if next(f for f in choices if f.field == "marketing_opt_in").chosen == "other":
         values["consent"] = other.consent  # the consent's provenance goes with the choice
@@ -253,13 +186,12 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     return plan
 
 
-async def resolve_contact_id(session: AsyncSession, tenant_id: int, contact_id: int) -> int:
+async def resolve_contact_id(session: AsyncSession, scope: TenantScope, contact_id: int) -> int:
     """The contact an id stands for now: a merged-away id resolves (through any chain) to the kept contact."""
     seen = {contact_id}
     current = contact_id
     while True:
-        kept = await session.scalar(select(ContactRedirect.kept_id).where(
-            ContactRedirect.tenant_id == tenant_id, ContactRedirect.merged_id == current))
+        kept = await repository.kept_id_of(session, scope, current)
         if kept is None or kept in seen:
             return current
         seen.add(kept)

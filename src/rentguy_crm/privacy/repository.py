@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Column, Table, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit.models import AuditEntry
@@ -20,7 +21,9 @@ from rentguy_crm.events.models import Event
 from rentguy_crm.intake.models import IdempotencyRecord
 from rentguy_crm.integrations.outbox.files import file_name
 from rentguy_crm.privacy.models import ContactRedirect
+from rentguy_crm.privacy.references import registered
 from rentguy_crm.templates.models import Delivery
+from rentguy_crm.tenants.scope import TenantScope
 from rentguy_crm.webhooks.mollie.models import Payment
 
 # Rows of these tables are gathered by name below; other tables that reference contacts (e.g. tickets) are
@@ -120,8 +123,6 @@ def _rows(table: Table, row: Any) -> dict[str, Any]:
 async def gather(session: AsyncSession, tenant_id: int, contacts: list[Contact], outbox: Path | None) -> PersonRecords:
     """Every row stored about these contacts, and the outbox files of the messages sent about them."""
     metadata = Base.metadata  # complete: the app and the CLI load every model (model_registry)
-    from rentguy_crm.privacy.merge import registered
-
     records = PersonRecords(contacts)
     ids = records.contact_ids
     records.leads = list((await session.scalars(select(Lead).where(
@@ -217,3 +218,98 @@ def _readable(path: Path) -> str:
                 parts.append(part.get_content())
         return "\n".join(parts) + data.decode("utf-8", "replace")
     return data.decode("utf-8", "replace")
+
+
+# -- merge, erasure and retention ------------------------------------------------------------------------------
+
+
+def _in_tenant(table: Table, scope: TenantScope) -> list[Any]:
+    """The tenant condition of a table found through the metadata (a few registered tables hold no tenant_id)."""
+    return [table.c.tenant_id == scope.tenant_id] if "tenant_id" in table.c else []
+
+
+async def repoint_references(session: AsyncSession, scope: TenantScope, table: Table, column: Column[Any],
+                             keep: int, other: int) -> int:
+    """Point the rows of `table` that name contact `other` in `column` at `keep`; how many moved."""
+    result = await session.execute(update(table).where(column == other, *_in_tenant(table, scope))
+                                   .values({column.name: keep}).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def count_references(session: AsyncSession, scope: TenantScope, table: Table, column: Column[Any],
+                           contact_id: int) -> int:
+    return int(await session.scalar(select(func.count()).select_from(table).where(
+        column == contact_id, *_in_tenant(table, scope))) or 0)
+
+
+async def follow_counts(session: AsyncSession, scope: TenantScope, contact_id: int) -> dict[str, int]:
+    """Rows that reach the contact through its leads and deals (runs, payments)."""
+    leads = select(Lead.id).where(Lead.tenant_id == scope.tenant_id, Lead.contact_id == contact_id)
+    deals = select(Deal.id).where(Deal.tenant_id == scope.tenant_id, Deal.contact_id == contact_id)
+    runs = await session.scalar(select(func.count()).select_from(AutomationRun).where(
+        AutomationRun.tenant_id == scope.tenant_id,
+        AutomationRun.lead_id.in_(leads) | AutomationRun.deal_id.in_(deals)))
+    payments = await session.scalar(select(func.count()).select_from(Payment).where(
+        Payment.tenant_id == scope.tenant_id, Payment.deal_id.in_(deals)))
+    return {"crm_automation_runs": int(runs or 0), "payments": int(payments or 0)}
+
+
+async def active_runs_of_contact(session: AsyncSession, scope: TenantScope, contact_id: int) -> list[AutomationRun]:
+    """Queued, waiting and running runs of the contact's leads and deals."""
+    leads = select(Lead.id).where(Lead.tenant_id == scope.tenant_id, Lead.contact_id == contact_id)
+    deals = select(Deal.id).where(Deal.tenant_id == scope.tenant_id, Deal.contact_id == contact_id)
+    return list((await session.scalars(select(AutomationRun).where(
+        AutomationRun.tenant_id == scope.tenant_id, AutomationRun.status.in_(("queued", "waiting", "running")),
+        AutomationRun.lead_id.in_(leads) | AutomationRun.deal_id.in_(deals)))).all())
+
+
+async def kept_id_of(session: AsyncSession, scope: TenantScope, merged_id: int) -> int | None:
+    """The contact a merged-away contact went into (None: it was not merged away)."""
+    return await session.scalar(select(ContactRedirect.kept_id).where(
+        ContactRedirect.tenant_id == scope.tenant_id, ContactRedirect.merged_id == merged_id))
+
+
+async def delete_rows(session: AsyncSession, scope: TenantScope, model: Any, column: Any, values: list[Any]) -> None:
+    """Delete the tenant's rows of `model` whose `column` is one of `values`."""
+    await session.execute(delete(model).where(model.tenant_id == scope.tenant_id, column.in_(values)))
+
+
+async def delete_references(session: AsyncSession, scope: TenantScope, table: Table, column_name: str,
+                            contact_ids: list[int]) -> None:
+    """Delete the rows of a registered table (see `privacy.merge`) that name these contacts."""
+    await session.execute(delete(table).where(table.c[column_name].in_(contact_ids), *_in_tenant(table, scope)))
+
+
+async def ids_matching(session: AsyncSession, scope: TenantScope, table: Table, condition: Any) -> list[Any]:
+    """Ids of the tenant's rows of `table` that meet `condition` (the sweep's search)."""
+    return [row[0] for row in (await session.execute(select(table.c.id).where(
+        table.c.tenant_id == scope.tenant_id, condition))).all()]
+
+
+async def cell(session: AsyncSession, scope: TenantScope, table: Table, column: str, row_id: Any) -> Any:
+    return await session.scalar(select(table.c[column]).where(table.c.tenant_id == scope.tenant_id,
+                                                              table.c.id == row_id))
+
+
+async def set_cell(session: AsyncSession, scope: TenantScope, table: Table, column: str, row_id: Any,
+                   value: Any) -> None:
+    await session.execute(update(table).where(table.c.tenant_id == scope.tenant_id, table.c.id == row_id)
+                          .values({column: value}).execution_options(synchronize_session=False))
+
+
+async def old_leads_without_deal(session: AsyncSession, scope: TenantScope, cutoff: dt.datetime) -> list[Lead]:
+    """The tenant's leads created before `cutoff` that never became a deal, oldest first."""
+    has_deal = exists().where(Deal.tenant_id == scope.tenant_id, Deal.lead_id == Lead.id)
+    return list((await session.scalars(select(Lead).where(
+        Lead.tenant_id == scope.tenant_id, Lead.created_at < cutoff, ~has_deal).order_by(Lead.id))).all())
+
+
+async def has_lead_since(session: AsyncSession, scope: TenantScope, contact_id: int, since: dt.datetime) -> bool:
+    return await session.scalar(select(Lead.id).where(
+        Lead.tenant_id == scope.tenant_id, Lead.contact_id == contact_id, Lead.created_at >= since).limit(1)) \
+        is not None
+
+
+async def has_deal(session: AsyncSession, scope: TenantScope, contact_id: int) -> bool:
+    return await session.scalar(select(Deal.id).where(Deal.tenant_id == scope.tenant_id,
+                                                      Deal.contact_id == contact_id).limit(1)) is not None

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.auth.service import job_scope
+from rentguy_crm.crm import repository as crm_repository
+from rentguy_crm.crm.models import Lead
 from rentguy_crm.privacy import repository
 from rentguy_crm.privacy.erasure import anonymise_lead, erase_records
 from rentguy_crm.tenants.models import Tenant
@@ -60,31 +61,28 @@ async def apply_retention(session: AsyncSession, tenant: Tenant, now: dt.datetim
     months = tenant_config(tenant).privacy.retention_months
     cutoff = months_before(now, months)
     report = RetentionReport(tenant.slug, cutoff, dry_run)
-    has_deal = exists().where(Deal.tenant_id == tenant.id, Deal.lead_id == Lead.id)
-    old = (await session.scalars(select(Lead).where(
-        Lead.tenant_id == tenant.id, Lead.created_at < cutoff, ~has_deal).order_by(Lead.id))).all()
+    scope = job_scope(tenant.id)
+    old = await repository.old_leads_without_deal(session, scope, cutoff)
     old = [lead for lead in old if "anonymised" not in (lead.flags or [])]
     by_contact: dict[int, list[Lead]] = {}
     for lead in old:
         by_contact.setdefault(lead.contact_id, []).append(lead)
     for contact_id in list(by_contact)[:BATCH]:
         leads = by_contact[contact_id]
-        recent = await session.scalar(select(Lead.id).where(
-            Lead.tenant_id == tenant.id, Lead.contact_id == contact_id, Lead.created_at >= cutoff).limit(1))
-        deal = await session.scalar(select(Deal.id).where(Deal.tenant_id == tenant.id,
-                                                          Deal.contact_id == contact_id).limit(1))
+        recent = await repository.has_lead_since(session, scope, contact_id, cutoff)
+        deal = await repository.has_deal(session, scope, contact_id)
         report.leads_anonymised += len(leads)
         report.lead_ids += [lead.id for lead in leads]
-        whole = recent is None and deal is None
+        whole = not recent and not deal
         report.people_anonymised += int(whole)
         if dry_run:
             continue
         if whole:
-            contact = await session.get(Contact, contact_id)
+            contact = await crm_repository.contact_by_id(session, scope, contact_id)
             if contact is None:
                 continue
             records = await repository.gather(session, tenant.id, [contact], outbox)
-            await erase_records(session, tenant.id, records, anonymise=True)
+            await erase_records(session, scope, records, anonymise=True)
         else:
             for lead in leads:
                 anonymise_lead(lead)

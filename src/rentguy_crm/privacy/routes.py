@@ -23,6 +23,7 @@ from rentguy_crm.kit.clientip import request_client_ip
 from rentguy_crm.privacy import access, erasure, export, imports, merge, retention
 from rentguy_crm.privacy import schemas as s
 from rentguy_crm.privacy.repository import PersonQuery
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 
 router = APIRouter(tags=["privacy"])
@@ -41,7 +42,7 @@ def _outbox(principal: Principal) -> object:
 
 
 async def _tenant(session: Session, principal: Principal) -> Tenant:
-    tenant = await session.get(Tenant, principal.tenant_id)
+    tenant = await tenants.by_scope(session, principal.scope)
     if tenant is None:
         raise NotFound("The key's tenant no longer exists.")
     return tenant

@@ -10,8 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, String, Table, Text, cast, func, or_, select, update
+from sqlalchemy import JSON, Column, MetaData, String, Table, Text, cast, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from rentguy_crm.privacy import repository
+from rentguy_crm.tenants.scope import TenantScope
 
 ERASED = "[erased]"
 # Tables whose text is configuration, not records about people.
@@ -48,7 +51,7 @@ def _match(column: Column[Any], needles: list[str]) -> Any:
     return or_(*[text.contains(v, autoescape=True) for n in needles for v in _variants(n)])
 
 
-async def find(session: AsyncSession, metadata: MetaData, tenant_id: int, needles: list[str]) -> list[Hit]:
+async def find(session: AsyncSession, metadata: MetaData, scope: TenantScope, needles: list[str]) -> list[Hit]:
     hits: list[Hit] = []
     needles = [n for n in needles if n]
     if not needles:
@@ -56,9 +59,8 @@ async def find(session: AsyncSession, metadata: MetaData, tenant_id: int, needle
     for name, columns in searchable_columns(metadata).items():
         table: Table = metadata.tables[name]
         for column in columns:
-            rows = (await session.execute(select(table.c.id).where(
-                table.c.tenant_id == tenant_id, _match(column, needles)))).all()
-            hits += [Hit(name, column.name, row[0]) for row in rows]
+            row_ids = await repository.ids_matching(session, scope, table, _match(column, needles))
+            hits += [Hit(name, column.name, row_id) for row_id in row_ids]
     return hits
 
 
@@ -74,16 +76,15 @@ def scrub_value(value: Any, needles: list[str]) -> Any:
     return value
 
 
-async def scrub(session: AsyncSession, metadata: MetaData, hits: list[Hit], needles: list[str]) -> int:
+async def scrub(session: AsyncSession, metadata: MetaData, scope: TenantScope, hits: list[Hit],
+                needles: list[str]) -> int:
     """Replace the identifying values in the rows found; returns how many cells changed."""
     changed = 0
     for hit in hits:
         table = metadata.tables[hit.table]
-        column = table.c[hit.column]
-        current = await session.scalar(select(column).where(table.c.id == hit.row_id))
+        current = await repository.cell(session, scope, table, hit.column, hit.row_id)
         cleaned = scrub_value(current, needles)
         if cleaned != current:
-            await session.execute(update(table).where(table.c.id == hit.row_id).values({hit.column: cleaned})
-                                  .execution_options(synchronize_session=False))
+            await repository.set_cell(session, scope, table, hit.column, hit.row_id, cleaned)
             changed += 1
     return changed

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 import typer
 
 from rentguy_crm.db import one_off_session
-from rentguy_crm.kit.console import JsonOption, emit, fail, run_async, use_zone
+from rentguy_crm.kit.console import JsonOption, cli_actor, emit, fail, run_async, use_zone
 from rentguy_crm.kit.durations import parse_duration
 from rentguy_crm.ratelimit import service
 from rentguy_crm.ratelimit.profiles import PROFILES, limits_for
@@ -25,15 +24,6 @@ COLUMNS = ["tenant", "profile", "default_profile", "until", "set_by", "per_ip", 
 def _row(tenant: Tenant, current: service.EffectiveProfile) -> dict[str, Any]:
     limits = limits_for(current.profile, TenantConfig.model_validate(tenant.config).rate_limit)
     return current.as_dict() | limits.describe()
-
-
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
 
 
 @app.command("show")
@@ -74,7 +64,7 @@ def set_profile(
             await service.revert_expired(session)
             row = await tenants.get(session, tenant)
             use_zone(row.timezone)
-            current = await service.set_profile(session, row, profile, actor=_actor(by), duration=delta)
+            current = await service.set_profile(session, row, profile, actor=cli_actor(by), duration=delta)
             return _row(row, current)
 
     emit(run_async(work), as_json=as_json, columns=COLUMNS, title="rate-limit profile switched")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.kit import clock
 from rentguy_crm.kit.ttl_cache import Missing, TtlCache
 from rentguy_crm.ratelimit import repository
@@ -19,6 +20,7 @@ from rentguy_crm.ratelimit.models import RateLimitSwitch
 from rentguy_crm.ratelimit.profiles import check_profile_name
 from rentguy_crm.tenants.config import TenantConfig
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants
 
 # How long an API process trusts its copy of a tenant's profile: a switch reaches every process within this.
 CACHE_SECONDS = 2.0
@@ -90,7 +92,7 @@ def effective(tenant: Tenant, switch: RateLimitSwitch | None, now: dt.datetime,
 
 
 async def current(session: AsyncSession, tenant: Tenant, now: dt.datetime | None = None) -> EffectiveProfile:
-    return effective(tenant, await repository.switch(session, tenant.id), now or clock.now())
+    return effective(tenant, await repository.switch(session, job_scope(tenant.id)), now or clock.now())
 
 
 async def set_profile(
@@ -104,7 +106,7 @@ async def set_profile(
     now = now or clock.now()
     if duration is not None and duration.total_seconds() <= 0:
         raise ValueError("--for must be a positive duration such as 30m or 2h")
-    switch = await repository.switch(session, tenant.id)
+    switch = await repository.switch(session, job_scope(tenant.id))
     before = effective(tenant, switch, now)
     until = now + duration if duration is not None else None
     base: str | None = None
@@ -138,7 +140,7 @@ async def revert_expired(session: AsyncSession, now: dt.datetime | None = None) 
     Safe to run any number of times, from a scheduled run or lazily from commands.
     """
     now = now or clock.now()
-    rows = await repository.expired_switches(session, now)
+    rows = await repository.expired_switches(session, AllTenants(), now)
     reverted = []
     for switch, tenant in rows:
         ended = stack(switch)
@@ -184,7 +186,7 @@ async def cached_profile(session: AsyncSession, tenant: Tenant, default: str) ->
     """The effective profile, reading the switch row at most every CACHE_SECONDS per process."""
     switch = _switches.get(tenant.id)
     if isinstance(switch, Missing):
-        switch = await repository.switch(session, tenant.id)
+        switch = await repository.switch(session, job_scope(tenant.id))
         if switch is not None:
             session.expunge(switch)
         _switches.put(tenant.id, switch)

@@ -26,6 +26,7 @@ from rentguy_crm.automation.engine.schedules import scheduled_job
 from rentguy_crm.db import READ_ONLY_OPTION
 from rentguy_crm.integrations.registry import build_channels
 from rentguy_crm.reporting import periods, repository, service
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.sections.reports import ReportsSettings
 
@@ -94,7 +95,7 @@ async def _due_reports(reader: AsyncSession, now: dt.datetime) -> list[tuple[Ten
             existing = await repository.find_report(reader, row.id, kind, period.label)
             if existing is not None and existing.sent_at is not None:
                 continue
-            tenant = await reader.get(Tenant, row.id)
+            tenant = await tenants.by_id(reader, row.id)
             assert tenant is not None
             due.append((tenant, await service.prepare(reader, tenant, kind, period, now=now, isolate=True)))
     return due

@@ -90,10 +90,10 @@ class MetabaseClient:
         raise AssertionError("unreachable")
 
     def login(self, username: str, password: str) -> None:
-        session = self.call("POST", "/api/session", json={"username": username, "password": password})
-        if not isinstance(session, dict) or not session.get("id"):
+        answer = self.call("POST", "/api/session", json={"username": username, "password": password})
+        if not isinstance(answer, dict) or not answer.get("id"):
             raise MetabaseError("Metabase answered the login without a session id")
-        self.http.headers["X-Metabase-Session"] = str(session["id"])
+        self.http.headers["X-Metabase-Session"] = str(answer["id"])
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ priority, tick, breaches, deliver). Same services as the API, audited as `cli:<u
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.db import one_off_session
 from rentguy_crm.kit import clock
-from rentguy_crm.kit.console import JsonOption, emit, fail, run_async, use_zone
+from rentguy_crm.kit.console import JsonOption, cli_actor, emit, fail, run_async, use_zone
 from rentguy_crm.kit.pagination import PageParams
 from rentguy_crm.support import dispatch, repository, schemas, service
 from rentguy_crm.tenants import repository as tenants
@@ -26,15 +25,6 @@ COLUMNS = ["number", "kind", "priority", "status", "activity", "queue", "assigne
            "subject"]
 TenantOption = typer.Option(..., "--tenant", help="Tenant slug or alias, e.g. mrdj.")
 ByOption = typer.Option(None, "--by", help="Who does this (for the timeline and audit log); default cli:<user>.")
-
-
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
 
 
 def _in_tenant(tenant: str, work: Callable[[AsyncSession, TenantScope], Awaitable[T]]) -> T:
@@ -115,7 +105,7 @@ def create(
                  requester_email=requester_email, requester_contact_id=contact, runbook_key=runbook)
 
     async def work(session: AsyncSession, scope: TenantScope) -> schemas.Ticket:
-        return service.view(await service.create_ticket(session, scope, body, actor=_actor(by)))
+        return service.view(await service.create_ticket(session, scope, body, actor=cli_actor(by)))
 
     emit(_row(_in_tenant(tenant, work)), as_json=as_json, columns=COLUMNS, title="ticket opened")
 
@@ -126,7 +116,7 @@ def reply(number: int = typer.Argument(..., help="Ticket number."),
           by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Add a public reply (the first one stops the first-response clock)."""
     body = _body(schemas.Reply, body=text)
-    entry = _in_tenant(tenant, lambda s, scope: service.reply(s, scope, number, body, actor=_actor(by)))
+    entry = _in_tenant(tenant, lambda s, scope: service.reply(s, scope, number, body, actor=cli_actor(by)))
     emit({"id": entry.id, "kind": entry.kind}, as_json=as_json, columns=["id", "kind"], title="reply added")
 
 
@@ -136,7 +126,7 @@ def note(number: int = typer.Argument(..., help="Ticket number."),
          by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Add an internal note."""
     body = _body(schemas.Reply, body=text)
-    entry = _in_tenant(tenant, lambda s, scope: service.note(s, scope, number, body, actor=_actor(by)))
+    entry = _in_tenant(tenant, lambda s, scope: service.note(s, scope, number, body, actor=cli_actor(by)))
     emit({"id": entry.id, "kind": entry.kind}, as_json=as_json, columns=["id", "kind"], title="note added")
 
 
@@ -147,7 +137,7 @@ def assign(number: int = typer.Argument(..., help="Ticket number."), tenant: str
            by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Assign the ticket to a user or a team."""
     body = _body(schemas.Assign, user=user, team=team)
-    ticket = _in_tenant(tenant, lambda s, scope: service.assign(s, scope, number, body, actor=_actor(by)))
+    ticket = _in_tenant(tenant, lambda s, scope: service.assign(s, scope, number, body, actor=cli_actor(by)))
     emit(_row(service.view(ticket)), as_json=as_json, columns=COLUMNS, title="assigned")
 
 
@@ -161,7 +151,7 @@ def status(number: int = typer.Argument(..., help="Ticket number."),
            by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Change the status (pending pauses the SLA clock; closing files the retro of a P1/P2 incident)."""
     body = _body(schemas.StatusChange, status=new_status, note=note_text, structural_problem=structural)
-    ticket = _in_tenant(tenant, lambda s, scope: service.change_status(s, scope, number, body, actor=_actor(by)))
+    ticket = _in_tenant(tenant, lambda s, scope: service.change_status(s, scope, number, body, actor=cli_actor(by)))
     emit(_row(service.view(ticket)), as_json=as_json, columns=COLUMNS, title="status changed")
 
 
@@ -171,7 +161,7 @@ def priority(number: int = typer.Argument(..., help="Ticket number."),
              tenant: str = TenantOption, by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Change the priority (new SLA targets and that priority's escalation path)."""
     body = _body(schemas.PriorityChange, priority=new_priority)
-    ticket = _in_tenant(tenant, lambda s, scope: service.change_priority(s, scope, number, body, actor=_actor(by)))
+    ticket = _in_tenant(tenant, lambda s, scope: service.change_priority(s, scope, number, body, actor=cli_actor(by)))
     emit(_row(service.view(ticket)), as_json=as_json, columns=COLUMNS, title="priority changed")
 
 
@@ -182,7 +172,7 @@ def link(number: int = typer.Argument(..., help="Ticket number."),
          tenant: str = TenantOption, by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Link a lead, deal, run or alert to the ticket."""
     body = _body(schemas.LinkCreate, type=target_type, ref=ref)
-    row = _in_tenant(tenant, lambda s, scope: service.link(s, scope, number, body, actor=_actor(by)))
+    row = _in_tenant(tenant, lambda s, scope: service.link(s, scope, number, body, actor=cli_actor(by)))
     emit({"type": row.target_type, "ref": row.target_ref}, as_json=as_json, columns=["type", "ref"], title="linked")
 
 
@@ -194,7 +184,7 @@ def tick(number: int = typer.Argument(..., help="Ticket number."),
          by: str = ByOption, as_json: bool = JsonOption) -> None:
     """Tick a runbook step on the ticket (who and when are recorded)."""
     body = _body(schemas.RunbookTickCreate, runbook_key=runbook, step=step, output=output)
-    row = _in_tenant(tenant, lambda s, scope: service.tick_step(s, scope, number, body, actor=_actor(by)))
+    row = _in_tenant(tenant, lambda s, scope: service.tick_step(s, scope, number, body, actor=cli_actor(by)))
     emit({"runbook": row.runbook_key, "step": row.step_number, "by": row.ticked_by}, as_json=as_json,
          columns=["runbook", "step", "by"], title="step ticked")
 

@@ -14,18 +14,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.automation.engine.step_registry import Channels
 from rentguy_crm.errors import Conflict, NotFound
 from rentguy_crm.integrations.base import ChannelNotConfigured, EmailMessage, PermanentDeliveryError
 from rentguy_crm.integrations.escalation import Escalation, escalation_for
 from rentguy_crm.integrations.registry import build_channels, channels_config
 from rentguy_crm.kit import clock
+from rentguy_crm.support import repository
 from rentguy_crm.support.models import Dispatch, Ticket, TimelineEntry
 from rentguy_crm.tenants.models import Tenant
-from rentguy_crm.tenants.scope import TenantScope
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 log = structlog.get_logger(__name__)
 
@@ -57,9 +58,7 @@ async def enqueue(session: AsyncSession, ticket: Ticket, action: str, key: str,
                   payload: dict[str, Any]) -> Dispatch | None:
     """Queue `action` for the ticket once per `key` (per ticket); None when it was queued before."""
     dedupe_key = f"{ticket.id}:{key}"
-    exists = await session.scalar(select(Dispatch.id).where(Dispatch.tenant_id == ticket.tenant_id,
-                                                            Dispatch.dedupe_key == dedupe_key))
-    if exists is not None:
+    if await repository.dispatch_exists(session, job_scope(ticket.tenant_id), dedupe_key):
         return None
     row = Dispatch(tenant_id=ticket.tenant_id, ticket_id=ticket.id, action=action, dedupe_key=dedupe_key,
                    payload=payload, status="queued", attempts=0, next_attempt_at=clock.now(), result={})
@@ -82,8 +81,7 @@ async def deliver_due(session: AsyncSession, now: dt.datetime, *,
                       escalation_factory: EscalationFactory = _escalation,
                       channels_factory: ChannelsFactory = build_channels, limit: int = 200) -> dict[str, int]:
     """Perform every due dispatch (all tenants: an operator's job). Returns counts per outcome."""
-    rows = list((await session.scalars(select(Dispatch).where(Dispatch.status == "queued")
-                                       .order_by(Dispatch.id).limit(limit))).all())
+    rows = await repository.queued_dispatches(session, AllTenants(), limit=limit)
     counts = {"done": 0, "skipped": 0, "retry": 0, "dead": 0}
     blocked: set[int] = set()
     tenants: dict[int, Tenant] = {}
@@ -97,13 +95,12 @@ async def deliver_due(session: AsyncSession, now: dt.datetime, *,
             continue
         if ordered and row.ticket_id in blocked:
             continue
-        ticket = await session.get(Ticket, row.ticket_id)
+        scope = job_scope(row.tenant_id)
+        ticket = await repository.ticket_by_id(session, scope, row.ticket_id)
         if ticket is None:
             continue
         if row.tenant_id not in tenants:
-            tenant = await session.get(Tenant, row.tenant_id)
-            assert tenant is not None
-            tenants[row.tenant_id] = tenant
+            tenants[row.tenant_id] = await repository.tenant(session, scope)
         tenant = tenants[row.tenant_id]
         row.attempts += 1
         vendor = VENDOR.get(row.action.split(".")[0], row.action)
@@ -257,8 +254,7 @@ async def _perform(session: AsyncSession, escalation: Escalation, tenant: Tenant
 
 async def requeue(session: AsyncSession, scope: TenantScope, dispatch_id: int) -> Dispatch:
     """Put a dead or skipped dispatch of the tenant back in the queue, due now, with its attempts reset."""
-    row = (await session.scalars(select(Dispatch).where(Dispatch.tenant_id == scope.tenant_id,
-                                                        Dispatch.id == dispatch_id))).first()
+    row = await repository.dispatch_by_id(session, scope, dispatch_id)
     if row is None:
         raise NotFound(f"Dispatch {dispatch_id} was not found.")
     if row.status in ("queued", "done"):

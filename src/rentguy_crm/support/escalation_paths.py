@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.support import dispatch
-from rentguy_crm.support.models import Dispatch, Ticket
+from rentguy_crm.auth.service import job_scope
+from rentguy_crm.support import dispatch, repository
+from rentguy_crm.support.models import Ticket
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.sections.support import SupportSettings, SupportTeam
 
@@ -80,11 +80,8 @@ async def on_status(session: AsyncSession, ticket: Ticket, entry_id: int, *, sou
 
 
 async def _has_helpdesk_ticket(session: AsyncSession, ticket: Ticket) -> bool:
-    found = await session.scalar(select(Dispatch.id).where(Dispatch.tenant_id == ticket.tenant_id,
-                                                           Dispatch.ticket_id == ticket.id,
-                                                           Dispatch.action == "helpdesk.create",
-                                                           Dispatch.status.in_(("queued", "done"))))
-    return found is not None
+    return await repository.has_dispatch(session, job_scope(ticket.tenant_id), ticket, "helpdesk.create",
+                                         ("queued", "done"))
 
 
 async def on_close(session: AsyncSession, tenant: Tenant, settings: SupportSettings, ticket: Ticket,
@@ -116,8 +113,4 @@ async def on_close(session: AsyncSession, tenant: Tenant, settings: SupportSetti
 
 
 async def _queued(session: AsyncSession, ticket: Ticket, action: str) -> bool:
-    found = await session.scalar(select(Dispatch.id).where(Dispatch.tenant_id == ticket.tenant_id,
-                                                           Dispatch.ticket_id == ticket.id,
-                                                           Dispatch.action == action,
-                                                           Dispatch.status == "queued"))
-    return found is not None
+    return await repository.has_dispatch(session, job_scope(ticket.tenant_id), ticket, action, ("queued",))

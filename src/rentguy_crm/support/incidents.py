@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.auth.service import job_scope
@@ -17,7 +16,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.support import repository, schemas, service
 from rentguy_crm.support.alert_routing import priority_for, route_for
 from rentguy_crm.support.models import Ticket, TicketLink, TimelineEntry
-from rentguy_crm.tenants.scope import TenantScope
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 ACTOR = "system:alertmanager"
 # Alertmanager re-sends a firing alert every repeat_interval (4h by default), so a day covers workers that were
@@ -69,18 +68,17 @@ async def handle_new_alert_events(session: AsyncSession, now: dt.datetime, *, ba
 
     A resolved alert without an open incident leaves no trace and is looked at again next time; reading in id
     order past it keeps such events from holding up new ones."""
-    handled = select(TimelineEntry.id).where(TimelineEntry.source_event_id == Event.id).exists()
     counts = {"events": 0, "opened": 0, "updated": 0}
     after = 0
     for _ in range(batches):
-        events = list((await session.scalars(
-            select(Event).where(Event.type.in_(("alert.firing", "alert.resolved")),
-                                Event.occurred_at >= now - LOOKBACK, Event.id > after, ~handled)
-            .order_by(Event.id).limit(batch))).all())
+        events = await repository.unhandled_alert_events(session, AllTenants(), since=now - LOOKBACK, after=after,
+                                                         limit=batch)
         for event in events:
             after = event.id
-            before = await session.scalar(select(func.max(Ticket.id)))
-            ticket = await handle_alert_event(session, job_scope(event.tenant_id), event)
+            scope = job_scope(event.tenant_id)
+            # Ticket ids are shared by all tenants, so a new ticket is above this tenant's newest one too.
+            before = await repository.highest_ticket_id(session, scope)
+            ticket = await handle_alert_event(session, scope, event)
             if ticket is None:
                 continue
             counts["events"] += 1

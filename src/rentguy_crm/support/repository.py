@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.events.models import Event
 from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
 from rentguy_crm.support.models import Dispatch, RunbookTick, SlaMark, Ticket, TicketLink, TimelineEntry
 from rentguy_crm.tenants.models import Tenant
-from rentguy_crm.tenants.scope import TenantScope
+from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 TICKET_SORT = SortOrder({"number": Ticket.number, "created_at": Ticket.created_at, "priority": Ticket.priority,
                          "due": Ticket.first_response_due_at}, Ticket.id, default="-number")
@@ -23,6 +24,11 @@ async def tenant(session: AsyncSession, scope: TenantScope) -> Tenant:
     if row is None:
         raise LookupError(f"tenant {scope.tenant_id} does not exist")
     return row
+
+
+async def record_of(session: AsyncSession, scope: TenantScope, model: Any, record_id: int) -> Any | None:
+    """A row of another domain (contact, lead, deal, run) a ticket names, if it is this tenant's."""
+    return await session.scalar(select(model).where(model.tenant_id == scope.tenant_id, model.id == record_id))
 
 
 async def next_number(session: AsyncSession, scope: TenantScope) -> int:
@@ -55,6 +61,28 @@ async def open_ticket_for_alert(session: AsyncSession, scope: TenantScope, finge
                    Ticket.status != "closed")
             .order_by(Ticket.id.desc()))
     return (await session.scalars(stmt)).first()
+
+
+async def highest_ticket_id(session: AsyncSession, scope: TenantScope) -> int | None:
+    """The newest ticket's id: a ticket with a higher id was opened after this was read."""
+    return await session.scalar(select(func.max(Ticket.id)).where(Ticket.tenant_id == scope.tenant_id))
+
+
+async def active_tickets(session: AsyncSession, scope: AllTenants, *, limit: int = 5000) -> list[Ticket]:
+    """Tickets whose SLA clocks may still run, of every tenant (the periodic SLA check)."""
+    return list((await session.scalars(select(Ticket).where(Ticket.status.in_(("new", "open", "resolved")))
+                                       .order_by(Ticket.tenant_id, Ticket.id).limit(limit))).all())
+
+
+async def unhandled_alert_events(session: AsyncSession, scope: AllTenants, *, since: dt.datetime, after: int,
+                                 limit: int) -> list[Event]:
+    """Alert events of every tenant from `since` with an id above `after` that no timeline entry came from yet,
+    oldest first."""
+    handled = select(TimelineEntry.id).where(TimelineEntry.source_event_id == Event.id).exists()
+    return list((await session.scalars(
+        select(Event).where(Event.type.in_(("alert.firing", "alert.resolved")),
+                            Event.occurred_at >= since, Event.id > after, ~handled)
+        .order_by(Event.id).limit(limit))).all())
 
 
 async def list_tickets(session: AsyncSession, scope: TenantScope, *, status: str | None, priority: str | None,
@@ -114,6 +142,25 @@ async def dispatches(session: AsyncSession, scope: TenantScope, ticket: Ticket) 
 async def dispatch_exists(session: AsyncSession, scope: TenantScope, dedupe_key: str) -> bool:
     return (await session.scalar(select(Dispatch.id).where(Dispatch.tenant_id == scope.tenant_id,
                                                            Dispatch.dedupe_key == dedupe_key))) is not None
+
+
+async def has_dispatch(session: AsyncSession, scope: TenantScope, ticket: Ticket, action: str,
+                       statuses: tuple[str, ...]) -> bool:
+    """Whether the ticket has a dispatch of `action` in one of `statuses`."""
+    return (await session.scalar(select(Dispatch.id).where(
+        Dispatch.tenant_id == scope.tenant_id, Dispatch.ticket_id == ticket.id, Dispatch.action == action,
+        Dispatch.status.in_(statuses)).limit(1))) is not None
+
+
+async def queued_dispatches(session: AsyncSession, scope: AllTenants, *, limit: int) -> list[Dispatch]:
+    """Dispatches still to deliver, of every tenant, in the order they were written (the outbox job)."""
+    return list((await session.scalars(select(Dispatch).where(Dispatch.status == "queued")
+                                       .order_by(Dispatch.id).limit(limit))).all())
+
+
+async def dispatch_by_id(session: AsyncSession, scope: TenantScope, dispatch_id: int) -> Dispatch | None:
+    return (await session.scalars(select(Dispatch).where(Dispatch.tenant_id == scope.tenant_id,
+                                                         Dispatch.id == dispatch_id))).first()
 
 
 async def sla_marks(session: AsyncSession, scope: TenantScope, ticket: Ticket) -> list[SlaMark]:

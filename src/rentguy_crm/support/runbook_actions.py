@@ -27,6 +27,7 @@ from rentguy_crm.kit import clock
 from rentguy_crm.kit.durations import format_duration, parse_duration
 from rentguy_crm.ratelimit import service as ratelimit
 from rentguy_crm.templates import cloning
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import TenantScope
 
@@ -230,7 +231,7 @@ async def run_action(session: AsyncSession, scope: TenantScope, action_key: str,
     if action is None:
         raise ValidationFailed(f"unknown runbook action {action_key!r}; known: {', '.join(sorted(ACTIONS))}",
                                errors=[{"field": "action", "message": "unknown"}])
-    tenant = await session.get(Tenant, scope.tenant_id)
+    tenant = await tenants.by_scope(session, scope)
     if tenant is None:
         raise NotFound("No such tenant.")
     return await action(session, tenant, dict(params))

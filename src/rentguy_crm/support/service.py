@@ -88,8 +88,8 @@ async def create_ticket(session: AsyncSession, scope: TenantScope, body: schemas
         known_runbook(body.runbook_key)
     tenant, settings = await _settings(session, scope)
     if body.requester_contact_id is not None:
-        contact = await session.get(Contact, body.requester_contact_id)
-        if contact is None or contact.tenant_id != scope.tenant_id:
+        contact = await repository.record_of(session, scope, Contact, body.requester_contact_id)
+        if contact is None:
             raise ValidationFailed("requester_contact_id names no contact of this tenant.",
                                    errors=[{"field": "requester_contact_id", "message": "unknown contact"}])
         requester_email = contact.email
@@ -229,8 +229,8 @@ async def _check_target(session: AsyncSession, scope: TenantScope, kind: str, re
     from rentguy_crm.automation.runs.models import AutomationRun
 
     model: Any = {"lead": Lead, "deal": Deal, "run": AutomationRun}[kind]
-    found = await session.get(model, int(ref)) if ref.isdigit() else None
-    if found is None or found.tenant_id != scope.tenant_id:
+    found = await repository.record_of(session, scope, model, int(ref)) if ref.isdigit() else None
+    if found is None:
         raise ValidationFailed(f"{kind} {ref} was not found.", errors=[{"field": "ref", "message": "not found"}])
 
 

@@ -7,25 +7,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.support import escalation_paths
+from rentguy_crm.auth.service import job_scope
+from rentguy_crm.support import escalation_paths, repository
 from rentguy_crm.support.dispatch import enqueue
 from rentguy_crm.support.models import SlaMark, Ticket, TimelineEntry
 from rentguy_crm.support.service import queue_of
 from rentguy_crm.support.sla import Clock, clock_for, support_settings
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants
 from rentguy_crm.tenants.sections.support import SupportSettings
 
 ACTOR = "system:sla"
 
 
 async def _marked(session: AsyncSession, ticket: Ticket) -> set[tuple[str, str]]:
-    rows = await session.execute(select(SlaMark.target, SlaMark.level).where(SlaMark.tenant_id == ticket.tenant_id,
-                                                                             SlaMark.ticket_id == ticket.id))
-    return {(t, level) for t, level in rows.all()}
+    return {(m.target, m.level) for m in await repository.sla_marks(session, job_scope(ticket.tenant_id), ticket)}
 
 
 def _targets(ticket: Ticket, sla: Clock) -> list[tuple[str, dt.timedelta, dt.datetime | None]]:
@@ -97,14 +96,12 @@ async def check_ticket(session: AsyncSession, tenant: Tenant, settings: SupportS
 
 async def check_all(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
     """Every active ticket of every tenant (a scheduled job)."""
-    tickets = list((await session.scalars(select(Ticket).where(Ticket.status.in_(("new", "open", "resolved")))
-                                          .order_by(Ticket.tenant_id, Ticket.id).limit(5000))).all())
+    tickets = await repository.active_tickets(session, AllTenants())
     tenants: dict[int, tuple[Tenant, SupportSettings]] = {}
     marks = 0
     for ticket in tickets:
         if ticket.tenant_id not in tenants:
-            tenant = await session.get(Tenant, ticket.tenant_id)
-            assert tenant is not None
+            tenant = await repository.tenant(session, job_scope(ticket.tenant_id))
             tenants[ticket.tenant_id] = (tenant, support_settings(tenant.config))
         tenant, settings = tenants[ticket.tenant_id]
         marks += len(await check_ticket(session, tenant, settings, ticket, now))

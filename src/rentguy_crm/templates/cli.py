@@ -45,7 +45,7 @@ async def read_only_session() -> AsyncIterator[AsyncSession]:
 
 async def _locate(session: AsyncSession, tenant_id: int, key: str, channel: str | None,
                   language: str) -> Template:
-    matches = await repository.templates(session, tenant_id, key=key, channel=channel, language=language)
+    matches = await repository.templates(session, TenantScope(tenant_id), key=key, channel=channel, language=language)
     if not matches:
         raise NotFound(f"No template '{key}'{f' ({channel})' if channel else ''} in language {language}.")
     if len(matches) > 1:
@@ -57,11 +57,11 @@ async def _locate(session: AsyncSession, tenant_id: int, key: str, channel: str 
 async def _pick_version(session: AsyncSession, template: Template, number: int | None,
                         default: str = "draft") -> TemplateVersion:
     if number is not None:
-        found = await repository.version_by_number(session, template.tenant_id, template.id, number)
+        found = await repository.version_by_number(session, TenantScope(template.tenant_id), template.id, number)
         if found is None:
             raise NotFound(f"Template {template.key} has no version {number}.")
         return found
-    versions = await repository.versions(session, template.tenant_id, [template.id])
+    versions = await repository.versions(session, TenantScope(template.tenant_id), [template.id])
     wanted = [v for v in versions if v.status == default] or [v for v in versions if v.status == "live"]
     if not wanted:
         raise NotFound(f"Template {template.key} has no {default} version; give --version.")

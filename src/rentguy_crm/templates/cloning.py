@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.errors import BadRequest, NotFound, ValidationFailed
 from rentguy_crm.templates import repository, schemas, service
 from rentguy_crm.templates.library import SourceTemplate, content_checksum, load_library
@@ -55,8 +56,8 @@ async def sources(session: AsyncSession, tenant: Tenant, from_tenant: str | None
         return "base", list(load_library())
     other = await sharing_source(session, tenant, from_tenant)
     entries: list[SourceTemplate] = []
-    for template in await repository.templates(session, other.id):
-        live = await repository.live_version(session, other.id, template.id)
+    for template in await repository.templates(session, job_scope(other.id)):
+        live = await repository.live_version(session, job_scope(other.id), template.id)
         if live is not None:
             entries.append(SourceTemplate(key=template.key, channel=template.channel, language=template.language,
                                           content=service.content_of(live), origin=f"tenant:{other.slug}",
@@ -67,8 +68,9 @@ async def sources(session: AsyncSession, tenant: Tenant, from_tenant: str | None
 async def plan(session: AsyncSession, tenant: Tenant, entries: list[SourceTemplate]) -> list[PlannedClone]:
     planned: list[PlannedClone] = []
     for entry in entries:
-        template = await repository.find_template(session, tenant.id, entry.key, entry.channel, entry.language)
-        versions = await repository.versions(session, tenant.id, [template.id]) if template else []
+        scope = job_scope(tenant.id)
+        template = await repository.find_template(session, scope, entry.key, entry.channel, entry.language)
+        versions = await repository.versions(session, scope, [template.id]) if template else []
         live = next((v for v in versions if v.status == "live"), None)
         drafts = [v for v in versions if v.status == "draft"]
         current = live or (max(drafts, key=lambda v: v.version) if drafts else None)
@@ -143,7 +145,7 @@ async def _apply(session: AsyncSession, tenant: Tenant, item: PlannedClone, *, p
     template = await service.ensure_template(session, tenant, entry.key, entry.channel, entry.language,
                                              entry.description)
     # A draft with exactly the source's content (an earlier clone without --publish) is reused, not duplicated.
-    versions = await repository.versions(session, tenant.id, [template.id])
+    versions = await repository.versions(session, job_scope(tenant.id), [template.id])
     version = next((v for v in versions if v.status == "draft" and v.checksum == entry.checksum), None)
     if version is None:
         version = await service.new_version(session, template, entry.content, actor=actor, origin=entry.origin,

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.workflows.variables import subject_variables
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.crm.models import Contact, Deal, Lead
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.kit import rows
 from rentguy_crm.templates import repository
 from rentguy_crm.templates.rendering import BRAND_TOKENS
@@ -92,11 +93,11 @@ async def recent_real(session: AsyncSession, tenant: Tenant, roots: set[str]) ->
     """The tenant's most recent leads and deals as a run would see them (only when the template uses them)."""
     samples: list[Sample] = []
     if roots & {"lead", "contact"}:
-        for lead_id in await repository.recent_lead_ids(session, tenant.id, RECENT_RECORDS):
+        for lead_id in await repository.recent_lead_ids(session, job_scope(tenant.id), RECENT_RECORDS):
             samples.append(Sample(f"lead #{lead_id}",
                                   await subject_variables(session, tenant, lead_id=lead_id, deal_id=None)))
     if roots & {"deal", "contact"}:
-        for deal_id in await repository.recent_deal_ids(session, tenant.id, RECENT_RECORDS):
+        for deal_id in await repository.recent_deal_ids(session, job_scope(tenant.id), RECENT_RECORDS):
             samples.append(Sample(f"deal #{deal_id}",
                                   await subject_variables(session, tenant, lead_id=None, deal_id=deal_id)))
     return samples

@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.audit import service as audit
-from rentguy_crm.automation.workflows.variables import subject_variables
+from rentguy_crm.auth.service import job_scope
 from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.crm.repository import get_scoped
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.db import utcnow
 from rentguy_crm.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from rentguy_crm.kit import rows
@@ -113,7 +114,8 @@ async def new_version(session: AsyncSession, template: Template, content: Templa
                        origin: str = "manual", source_checksum: str | None = None) -> TemplateVersion:
     version = TemplateVersion(
         tenant_id=template.tenant_id, template_id=template.id,
-        version=await repository.next_version_number(session, template.id), status="draft",
+        version=await repository.next_version_number(session, job_scope(template.tenant_id), template.id),
+        status="draft",
         subject=content.subject, text_body=content.text_body, html_body=content.html_body,
         variables=list(content.variables), meta=dict(content.meta), checksum=content_checksum(content),
         origin=origin, source_checksum=source_checksum, created_by=actor)
@@ -124,7 +126,7 @@ async def new_version(session: AsyncSession, template: Template, content: Templa
 
 async def ensure_template(session: AsyncSession, tenant: Tenant, key: str, channel: str, language: str,
                           description: str | None = None) -> Template:
-    template = await repository.find_template(session, tenant.id, key, channel, language)
+    template = await repository.find_template(session, job_scope(tenant.id), key, channel, language)
     if template is None:
         template = Template(tenant_id=tenant.id, key=key, channel=channel, language=language,
                             description=description)
@@ -151,8 +153,8 @@ async def create_draft(session: AsyncSession, tenant: Tenant, body: schemas.Temp
 
 async def edit(session: AsyncSession, tenant: Tenant, version_id: int, body: schemas.TemplateUpdate,
                actor: str) -> tuple[Template, TemplateVersion]:
-    version = await repository.version(session, tenant.id, version_id)
-    template = await repository.template(session, tenant.id, version.template_id)
+    version = await repository.version(session, job_scope(tenant.id), version_id)
+    template = await repository.template(session, job_scope(tenant.id), version.template_id)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise BadRequest("Nothing to change: give at least one of subject, text_body, html_body, variables, "
@@ -187,10 +189,10 @@ async def edit(session: AsyncSession, tenant: Tenant, version_id: int, body: sch
 
 
 async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor: str) -> TemplateVersion:
-    await repository.lock_template_of(session, tenant.id, version_id)
-    version = await repository.version(session, tenant.id, version_id)
+    await repository.lock_template_of(session, job_scope(tenant.id), version_id)
+    version = await repository.version(session, job_scope(tenant.id), version_id)
     await session.refresh(version)
-    template = await repository.template(session, tenant.id, version.template_id)
+    template = await repository.template(session, job_scope(tenant.id), version.template_id)
     if version.status == "live":
         return version
     if version.status == "archived":
@@ -200,8 +202,8 @@ async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor:
     _channel_rules(template.channel, content)
     await check_publishable(session, tenant, template.channel, content)
     now = utcnow()
-    previous = await repository.live_version(session, tenant.id, template.id)
-    await repository.archive_live_versions(session, template.id, keep=version.id, now=now)
+    previous = await repository.live_version(session, job_scope(tenant.id), template.id)
+    await repository.archive_live_versions(session, job_scope(tenant.id), template.id, keep=version.id, now=now)
     version.status, version.published_at = "live", now
     try:
         async with session.begin_nested():
@@ -217,7 +219,7 @@ async def publish(session: AsyncSession, tenant: Tenant, version_id: int, actor:
 
 
 async def archive(session: AsyncSession, tenant: Tenant, version_id: int, actor: str) -> TemplateVersion:
-    version = await repository.version(session, tenant.id, version_id)
+    version = await repository.version(session, job_scope(tenant.id), version_id)
     if version.status == "archived":
         return version
     before = version.status
@@ -239,8 +241,8 @@ def summary(template: Template, versions: list[TemplateVersion]) -> schemas.Temp
 
 
 async def list_summaries(session: AsyncSession, tenant: Tenant, **filters: str | None) -> list[schemas.TemplateSummary]:
-    templates = await repository.templates(session, tenant.id, **filters)
-    versions = await repository.versions(session, tenant.id, [t.id for t in templates])
+    templates = await repository.templates(session, job_scope(tenant.id), **filters)
+    versions = await repository.versions(session, job_scope(tenant.id), [t.id for t in templates])
     by_template: dict[int, list[TemplateVersion]] = {}
     for v in versions:
         by_template.setdefault(v.template_id, []).append(v)
@@ -248,8 +250,8 @@ async def list_summaries(session: AsyncSession, tenant: Tenant, **filters: str |
 
 
 async def detail(session: AsyncSession, tenant: Tenant, template_id: int) -> schemas.Template:
-    template = await repository.template(session, tenant.id, template_id)
-    versions = await repository.versions(session, tenant.id, [template.id])
+    template = await repository.template(session, job_scope(tenant.id), template_id)
+    versions = await repository.versions(session, job_scope(tenant.id), [template.id])
     return schemas.Template(**summary(template, versions).model_dump(),
                             versions=[version_view(v) for v in versions])
 
@@ -260,8 +262,8 @@ def _latest_draft(versions: list[TemplateVersion]) -> TemplateVersion | None:
 
 
 async def diff(session: AsyncSession, tenant: Tenant, template_id: int) -> schemas.Diff:
-    template = await repository.template(session, tenant.id, template_id)
-    versions = await repository.versions(session, tenant.id, [template.id])
+    template = await repository.template(session, job_scope(tenant.id), template_id)
+    versions = await repository.versions(session, job_scope(tenant.id), [template.id])
     live = next((v for v in versions if v.status == "live"), None)
     draft = _latest_draft(versions)
     chunks: list[str] = []
@@ -318,7 +320,7 @@ async def preview(session: AsyncSession, tenant: Tenant, scope: TenantScope, ver
                   body: schemas.PreviewRequest, unsaved: schemas.TemplateUpdate | None = None) -> schemas.Preview:
     """`scope`: the caller's (the principal's, or an operator's command's for `tenant`). `unsaved`: the editor's
     text laid over the version, so a person sees their change before saving it."""
-    version = await repository.version(session, tenant.id, version_id)
+    version = await repository.version(session, job_scope(tenant.id), version_id)
     content = content_of(version)
     if unsaved is not None:
         changes = unsaved.model_dump(exclude_unset=True)
@@ -340,7 +342,7 @@ async def preview(session: AsyncSession, tenant: Tenant, scope: TenantScope, ver
         for name, value in body.variables.items():
             if name not in ("brand", "tenant"):
                 context[name] = value
-    template = await repository.template(session, tenant.id, version.template_id)
+    template = await repository.template(session, job_scope(tenant.id), version.template_id)
     try:
         rendered = render(content, context, chat=chat_markup(template.channel))
     except TemplateProblem as problem:
@@ -376,15 +378,15 @@ async def resolve(session: AsyncSession, tenant: Tenant, key: str, channel: str,
     for candidate in keys:
         for lang, chan in ((lang, chan) for lang in language_order(language, tenant)
                            for chan in CHANNEL_FALLBACK.get(channel, (channel,))):
-            template = await repository.find_template(session, tenant.id, candidate, chan, lang)
+            template = await repository.find_template(session, job_scope(tenant.id), candidate, chan, lang)
             if template is None:
                 continue
             if version is not None and candidate == key:
-                pinned = await repository.version_by_number(session, tenant.id, template.id, version)
+                pinned = await repository.version_by_number(session, job_scope(tenant.id), template.id, version)
                 if pinned is None or pinned.status == "draft":
                     raise NotFound(f"Template {key} ({channel}, {lang}) has no published version {version}.")
                 return ResolvedTemplate(template, pinned)
-            live = await repository.live_version(session, tenant.id, template.id)
+            live = await repository.live_version(session, job_scope(tenant.id), template.id)
             if live is not None:
                 return ResolvedTemplate(template, live)
     raise NotFound(f"Template {key} ({channel}) has no live version in {', '.join(language_order(language, tenant))} "

@@ -47,6 +47,11 @@ async def list_all(session: AsyncSession, scope: AllTenants) -> list[Tenant]:
     return list((await session.scalars(select(Tenant).order_by(Tenant.slug))).all())
 
 
+async def list_in_order_made(session: AsyncSession, scope: AllTenants) -> list[Tenant]:
+    """Every tenant, oldest first: scheduled jobs that work through each one."""
+    return list((await session.scalars(select(Tenant).order_by(Tenant.id))).all())
+
+
 async def by_id(session: AsyncSession, tenant_id: int) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from rentguy_crm import __version__
+from rentguy_crm.automation.runs import repository as runs
 from rentguy_crm.automation.runs import status as automation_status
-from rentguy_crm.automation.runs.models import AutomationRun
 from rentguy_crm.db import Database
 from rentguy_crm.intake.tally import recent_outcomes, tally
 from rentguy_crm.kit import clock
@@ -117,11 +117,7 @@ async def workers_check(db: Database) -> ComponentStatus:
 async def queue_check(db: Database) -> ComponentStatus:
     now = clock.now()
     async with db.read_session() as session:
-        rows = (await session.execute(
-            select(AutomationRun.workflow_key, func.count(), func.min(AutomationRun.run_after))
-            .where(AutomationRun.status == "queued", AutomationRun.run_after <= now)
-            .group_by(AutomationRun.workflow_key)
-        )).all()
+        rows = await runs.due_queued_by_workflow(session, AllTenants(), now)
     per: dict[str, dict[str, Any]] = {}
     for workflow, depth, oldest in rows:
         oldest = oldest if not isinstance(oldest, str) else dt.datetime.fromisoformat(oldest)

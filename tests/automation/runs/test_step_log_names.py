@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from rentguy_crm.automation.engine import step_registry
+from rentguy_crm.automation.engine import channel_steps, step_registry
 from rentguy_crm.automation.engine.executor import RunExecutor
 from rentguy_crm.automation.runs import queue
-from rentguy_crm.templates import steps as channel_steps
 from tests import engine_plugin
 from tests.automation_support import Clock, get_run, install_workflow, queued_run, run_due, workflow_doc
 from tests.worker_support import ROOT, crm

@@ -9,10 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rentguy_crm.automation.engine import executor, hooks, schedules
+from rentguy_crm.automation.engine import (
+    channel_steps,  # noqa: F401  (registers send_email, send_whatsapp, notify, http_webhook)
+    executor,
+    hooks,
+    schedules,
+)
 from rentguy_crm.integrations.registry import build_channels
 from rentguy_crm.ratelimit import service as ratelimits
-from rentguy_crm.templates import steps  # noqa: F401  (registers send_email, send_whatsapp, notify, http_webhook)
 
 _installed = False
 

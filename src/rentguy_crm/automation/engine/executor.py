@@ -35,10 +35,11 @@ from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.automation.workflows import repository as workflows_repository
 from rentguy_crm.automation.workflows.definitions import RetryPolicy, WorkflowDefinition, definition_of
 from rentguy_crm.automation.workflows.program import Instruction, compile_program
-from rentguy_crm.automation.workflows.variables import jsonable, subject_variables
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.db import Database
 from rentguy_crm.integrations.base import DeliveryError
 from rentguy_crm.kit import clock as kit_clock
+from rentguy_crm.kit.rows import jsonable
 from rentguy_crm.observability import metrics
 from rentguy_crm.observability.logging import bind_run
 from rentguy_crm.tenants import repository as tenants

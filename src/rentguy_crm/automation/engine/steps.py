@@ -9,13 +9,13 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import inspect
 
 from rentguy_crm.automation.engine import repository
+from rentguy_crm.automation.engine.step_fields import render_fields
 from rentguy_crm.automation.engine.step_registry import PermanentStepError, StepContext, StepResult, register_step
 from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.automation.workflows.definitions import CreateTask, Stop, UpdateRecord, Wait
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead
 from rentguy_crm.events import service as events
 from rentguy_crm.kit import wallclock
-from rentguy_crm.templates.fields import render_fields
 
 
 def _permanent(message: str) -> Exception:

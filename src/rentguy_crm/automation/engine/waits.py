@@ -18,7 +18,7 @@ from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.automation.workflows import repository as workflows_repository
 from rentguy_crm.automation.workflows.definitions import Wait, WorkflowDefinition
 from rentguy_crm.automation.workflows.program import Instruction, compile_program
-from rentguy_crm.automation.workflows.variables import subject_variables
+from rentguy_crm.crm.variables import subject_variables
 from rentguy_crm.db import utcnow
 from rentguy_crm.events.models import Event
 from rentguy_crm.tenants import repository as tenants

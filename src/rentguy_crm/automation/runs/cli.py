@@ -3,7 +3,6 @@ workflow's runs)."""
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 import typer
@@ -15,6 +14,7 @@ from rentguy_crm.crm.models import Deal, Lead
 from rentguy_crm.db import one_off_session, utcnow
 from rentguy_crm.kit.console import (
     JsonOption,
+    cli_actor,
     console,
     emit,
     fail,
@@ -29,16 +29,6 @@ from rentguy_crm.tenants.scope import AllTenants, TenantScope
 
 runs_app = typer.Typer(help="Automation runs (crm_automation_runs): list, show, start, retry, cancel.",
                        no_args_is_help=True)
-
-CLI_ACTOR = "cli"
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return CLI_ACTOR
-
 
 async def tenant_in_its_zone(session: Any, slug: str) -> Any:
     """The tenant (slug or alias); times in this command's tables are then the tenant's local time."""
@@ -62,7 +52,7 @@ def workflows_pause(
         async with one_off_session() as session:
             t = await tenant_in_its_zone(session, tenant)
             now = utcnow()
-            pause = await service.pause_workflow(session, t, workflow, actor=_actor(), reason=reason, now=now)
+            pause = await service.pause_workflow(session, t, workflow, actor=cli_actor(), reason=reason, now=now)
             return {"tenant": t.slug, "workflow": workflow, "paused": True, "paused_at": pause.paused_at,
                     "paused_by": pause.paused_by, "reason": pause.reason, "already_paused": pause.paused_at != now}
 
@@ -87,7 +77,7 @@ def workflows_resume(
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
             t = await tenant_in_its_zone(session, tenant)
-            was_paused = await service.resume_workflow(session, t, workflow, actor=_actor())
+            was_paused = await service.resume_workflow(session, t, workflow, actor=cli_actor())
             return {"tenant": t.slug, "workflow": workflow, "paused": False, "was_paused": was_paused}
 
     data = run_async(go)
@@ -188,7 +178,7 @@ def runs_start(
             tenant = await tenants.by_id(session, tenant_id)
             assert tenant is not None
             run = await service.start_manual_run(session, tenant, workflow, lead_id=lead, deal_id=deal)
-            await audit.record(session, actor=_actor(), action="automation.run.start", entity_type="automation_run",
+            await audit.record(session, actor=cli_actor(), action="automation.run.start", entity_type="automation_run",
                                entity_id=run.id, tenant_id=tenant_id, after={"workflow": workflow, "lead_id": lead,
                                                                              "deal_id": deal})
             return service.run_summary(run)
@@ -202,7 +192,7 @@ def runs_retry(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run id
     """Queue a failed, dead or cancelled run again; it resumes after its last completed step."""
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            run = await service.retry_run(session, AllTenants(), run_id, actor=_actor(), now=utcnow())
+            run = await service.retry_run(session, AllTenants(), run_id, actor=cli_actor(), now=utcnow())
             return service.run_summary(run)
 
     emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="run queued again")
@@ -214,7 +204,7 @@ def runs_cancel(run_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Run i
     """Cancel a queued, waiting or running run."""
     async def go() -> dict[str, Any]:
         async with one_off_session() as session:
-            run = await service.cancel_run(session, AllTenants(), run_id, actor=_actor(), now=utcnow())
+            run = await service.cancel_run(session, AllTenants(), run_id, actor=cli_actor(), now=utcnow())
             return service.run_summary(run)
 
     emit(run_async(go), as_json=as_json, columns=RUN_COLUMNS, title="run cancelled")

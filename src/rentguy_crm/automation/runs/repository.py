@@ -172,6 +172,16 @@ async def due_counts(session: AsyncSession, statuses: Sequence[str], now: dt.dat
     return [(slug, key, count, oldest) for slug, key, count, oldest in rows]
 
 
+async def due_queued_by_workflow(session: AsyncSession, scope: Scope, now: dt.datetime,
+                                 ) -> list[tuple[str, int, Any]]:
+    """Per workflow: queued runs due by `now`, and the oldest due time (the status page's queue check)."""
+    rows = await session.execute(_scoped(
+        select(AutomationRun.workflow_key, func.count(), func.min(AutomationRun.run_after))
+        .where(AutomationRun.status == "queued", AutomationRun.run_after <= now), scope)
+        .group_by(AutomationRun.workflow_key))
+    return [(key, count, oldest) for key, count, oldest in rows]
+
+
 async def finished_counts_by_slug(session: AsyncSession, scope: Scope, finished: Sequence[str],
                                   failed: Sequence[str], since: dt.datetime, until: dt.datetime,
                                   ) -> list[tuple[str, str, int, int | None]]:

@@ -41,7 +41,7 @@ def _template_syntax(value: Any, name: str) -> None:
 
 class StepModel(Strict):
     """A step type. Its text fields named in `template_fields` are templates (`{{ lead.team }}`), rendered for
-    the run's subject when the step runs (`templates/fields.py`), each escaped for where the text goes."""
+    the run's subject when the step runs (`automation/engine/step_fields.py`), each escaped for where the text goes."""
 
     template_fields: ClassVar[dict[str, Markup]] = {}
 

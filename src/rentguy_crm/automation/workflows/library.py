@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from rentguy_crm.automation.workflows import expressions
 from rentguy_crm.automation.workflows.definitions import WorkflowDefinition
+from rentguy_crm.automation.workflows.template_fields import sample_failures
 from rentguy_crm.config import PROJECT_ROOT
-from rentguy_crm.templates.fields import sample_failures
 
 LIBRARY_DIR = PROJECT_ROOT / "automation" / "workflows"
 FIXED_EVENTS = ("lead.created", "lead.status_changed", "deal.stage.changed", "payment.received",

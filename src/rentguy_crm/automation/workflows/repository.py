@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.automation.workflows.models import Workflow
-from rentguy_crm.crm.models import Contact, Deal, Lead, Pipeline, PipelineStage
+from rentguy_crm.crm.models import Pipeline, PipelineStage
 from rentguy_crm.tenants.models import Tenant
 from rentguy_crm.tenants.scope import TenantScope
 
@@ -95,11 +95,3 @@ async def stage_keys(session: AsyncSession, scope: TenantScope) -> list[str]:
                  .where(Pipeline.tenant_id == scope.tenant_id).distinct())
     return sorted((await session.scalars(statement)).all())
 
-
-R = TypeVar("R", Lead, Deal, Contact, PipelineStage)
-
-
-async def record(session: AsyncSession, model: type[R], record_id: int) -> R | None:
-    """A run's subject row (lead, deal, contact, stage) by id, from the session's identity map when it holds it.
-    The caller checks the row's tenant against the run's."""
-    return await session.get(model, record_id)

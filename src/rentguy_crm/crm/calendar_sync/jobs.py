@@ -10,14 +10,15 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm.calendar_sync.service import SyncReport, sync_calendar
 from rentguy_crm.errors import AppError
 from rentguy_crm.integrations.graph.client import GraphCalendar, Sleep
 from rentguy_crm.kit import secrets
+from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.models import Tenant
+from rentguy_crm.tenants.scope import AllTenants
 from rentguy_crm.tenants.sections.calendar import CalendarSettings
 
 log = structlog.get_logger(__name__)
@@ -63,11 +64,11 @@ async def sync_all_tenants(session: AsyncSession, now: dt.datetime) -> dict[str,
     the tick's session stays unused until the tick is recorded and a cut-off round resumes where it stopped."""
     results: dict[str, Any] = {}
     async with AsyncSession(session.bind, expire_on_commit=False) as listing:
-        tenant_ids = [t.id for t in (await listing.scalars(select(Tenant).order_by(Tenant.id))).all()
+        tenant_ids = [t.id for t in await tenants.list_in_order_made(listing, AllTenants())
                       if ((t.config or {}).get("calendar") or {}).get("enabled")]
     for tenant_id in tenant_ids:
         async with AsyncSession(session.bind, expire_on_commit=False) as own:
-            tenant = await own.get(Tenant, tenant_id)
+            tenant = await tenants.by_id(own, tenant_id)
             assert tenant is not None
             try:
                 report = await sync_tenant(own, tenant, now=now, checkpoint=own.commit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import typer
@@ -12,7 +11,7 @@ from rentguy_crm.audit import service as audit
 from rentguy_crm.db import one_off_session
 from rentguy_crm.integrations.vault import client as vault
 from rentguy_crm.kit import secrets
-from rentguy_crm.kit.console import JsonOption, emit, fail, run_async
+from rentguy_crm.kit.console import JsonOption, cli_actor, emit, fail, run_async
 from rentguy_crm.tenants import repository as tenants
 from rentguy_crm.tenants.config import parse_config
 
@@ -56,15 +55,6 @@ def check(
         raise fail(f"{failed} of {len(rows)} secret reference(s) of {slug} do not resolve", code=1)
 
 
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
-
-
 @app.command("put")
 def put(
     reference: str = typer.Argument(..., help="Where to write, e.g. vault:crm/mrdj/azure#client_secret."),
@@ -94,7 +84,7 @@ def put(
     async def record() -> None:
         async with one_off_session() as session:
             tenant_id = (await tenants.get(session, tenant)).id if tenant else None
-            await audit.record(session, actor=_actor(by), action="secret.written", entity_type="secret",
+            await audit.record(session, actor=cli_actor(by), action="secret.written", entity_type="secret",
                                entity_id=reference, tenant_id=tenant_id, after={"version": version})
 
     run_async(record)

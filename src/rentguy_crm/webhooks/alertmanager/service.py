@@ -46,7 +46,7 @@ async def record_alerts(session: AsyncSession, principal: Principal,
 
     Every notification also tells the watchdog that Alertmanager watches this tenant; the heartbeat alert
     does only that (it would otherwise be an event every few minutes)."""
-    await watchdog.note_alertmanager_webhook(session, principal.tenant_id, clock.now())
+    await watchdog.note_alertmanager_webhook(session, principal.scope, clock.now())
     ids = []
     for alert in notification.alerts:
         if alert.labels.get("alertname") == watchdog.HEARTBEAT_ALERT:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rentguy_crm.automation.engine.step_fields import render_fields
 from rentguy_crm.automation.engine.step_registry import StepContext, StepResult, register_step
 from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.crm import optout
@@ -22,7 +23,6 @@ from rentguy_crm.integrations.registry import channels_config
 from rentguy_crm.kit import rows, secrets
 from rentguy_crm.kit.markup import header
 from rentguy_crm.templates import repository, service
-from rentguy_crm.templates.fields import render_fields
 from rentguy_crm.templates.models import Delivery
 from rentguy_crm.templates.rendering import RenderedMessage, TemplateProblem
 from rentguy_crm.tenants.config import TenantConfig

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from rentguy_crm.automation.engine import channel_steps
 from rentguy_crm.automation.engine.step_registry import StepContext
 from rentguy_crm.automation.workflows.definitions import HttpWebhook, Notify, SendEmail, SendWhatsapp
 from rentguy_crm.config import get_settings
@@ -17,7 +18,6 @@ from rentguy_crm.integrations.base import ChannelNotConfigured, PermanentDeliver
 from rentguy_crm.integrations.channels import Channels
 from rentguy_crm.integrations.registry import UnavailableChannel, build_channels
 from rentguy_crm.templates import cloning
-from rentguy_crm.templates import steps as channel_steps
 from rentguy_crm.templates.models import Delivery
 from tests.vendor_fakes import HttpFake, Reply, SmtpFake, WhatsappFake
 
@@ -120,9 +120,10 @@ async def test_english_fallback_when_no_dutch_version_is_live(db, factory, smtp)
     async with db.session() as session:
         await cloning.clone(session, "mrdj", only=["invoice-reminder"], publish=True, actor="test")
         from rentguy_crm.templates import repository, service
+        from rentguy_crm.tenants.scope import TenantScope
 
-        nl = await repository.find_template(session, tenant.id, "invoice-reminder", "email", "nl")
-        live = await repository.live_version(session, tenant.id, nl.id)
+        nl = await repository.find_template(session, TenantScope(tenant.id), "invoice-reminder", "email", "nl")
+        live = await repository.live_version(session, TenantScope(tenant.id), nl.id)
         await service.archive(session, tenant, live.id, "test")
     await run_step(db, tenant, SendEmail(type="send_email", template="invoice-reminder"), subject())
     assert smtp.messages[0]["Subject"] == "Reminder: invoice for Bruiloft Anna & Tom"
