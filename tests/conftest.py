@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -116,6 +117,9 @@ async def clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         else:
             for table in TABLES_IN_DELETE_ORDER:
                 await conn.execute(text(f"DELETE FROM {table}"))
+    # The outbox folder goes with the tables: run ids start again in the emptied tables, and a file an earlier test
+    # wrote for "its" run 1 would be taken for the next test's run 1 (outbox files are named by run and step).
+    shutil.rmtree(get_settings().var_dir / "outbox", ignore_errors=True)
 
 
 @pytest.fixture
