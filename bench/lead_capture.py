@@ -92,14 +92,14 @@ def prepare_database(url: str) -> str:
 async def _provision() -> str:
     from rentguy_crm.auth import service as keys
     from rentguy_crm.db import one_off_session
+    from rentguy_crm.provisioning import provision_tenant
     from rentguy_crm.tenants import repository
-    from rentguy_crm.tenants import service as tenants
     from rentguy_crm.tenants.config import RateLimitSettings, load_config
 
     config = load_config(ROOT / "configs" / "tenants" / "mrdj.json")
     config = config.model_copy(update={"rate_limit": RateLimitSettings.model_validate(UNLIMITED)})
     async with one_off_session() as session:
-        await tenants.provision(session, config, actor="bench")
+        await provision_tenant(session, config, actor="bench")
         tenant = await repository.get(session, "mrdj")
         _key, raw = await keys.create_key(session, tenant, name="bench", roles=["sales"], actor="bench")
     return raw
@@ -241,7 +241,8 @@ def report(results: list[Measure], names: list[str], args: argparse.Namespace) -
         print(f"{name:<6} peak (c={c}) {' / '.join(f'{m.rate:.0f}' for m in peaks)} req/s, "
               f"p50 {' / '.join(f'{m.p50_ms:.1f}' for m in peaks)} ms, "
               f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in peaks)} ms; at half of peak "
-              f"{' / '.join(f'{m.rate:.0f}' for m in halves)} req/s p99 {' / '.join(f'{m.p99_ms:.1f}' for m in halves)} ms;"
+              f"{' / '.join(f'{m.rate:.0f}' for m in halves)} req/s "
+              f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in halves)} ms;"
               f" by connections {sweep}")
     if "suite" in summary:
         mean_peak = {name: statistics.mean(m.rate for m in of(name, c)) for name in names}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
+from rentguy_crm.crm.contact_search import ContactSearch
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
-from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
+from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page, fetch_window
 from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
@@ -101,20 +102,38 @@ def _created_range(stmt: S, column: Any, filters: Any) -> S:
     return stmt
 
 
+# The expressions the search indexes of migration 2025_03_16_search_indexes are built on (trigram on Postgres):
+# the statement must use them exactly as written there.
+# The space is inline SQL, not a bound value, so Postgres sees the very expression it indexed.
+CONTACT_FULL_NAME = func.lower(Contact.first_name.op("||")(literal_column("' '")).op("||")(Contact.last_name))
+
+
+def _matches(search: ContactSearch) -> ColumnElement[bool]:
+    pattern = search.like_pattern()
+    if search.kind == "phone":
+        # Stored numbers are E.164 (+31612345678): digits and one leading +, so a digit run is found as is.
+        return Contact.phone.like(pattern, escape="\\")
+    if search.kind == "email":
+        return Contact.email.like(pattern, escape="\\")  # stored lower-case
+    return or_(CONTACT_FULL_NAME.like(pattern, escape="\\"), Contact.email.like(pattern, escape="\\"))
+
+
 async def list_contacts(session: AsyncSession, scope: TenantScope, filters: schemas.ContactFilters, sort: str | None,
-                        page: PageParams) -> tuple[list[Contact], int]:
+                        page: PageParams) -> tuple[list[Contact], int, str | None]:
     stmt = scoped(Contact, scope)
     if filters.owner is not None:
         stmt = stmt.where(Contact.owner == filters.owner)
     if filters.email is not None:
         stmt = stmt.where(Contact.email == filters.email)
+    if filters.search is not None:
+        stmt = stmt.where(_matches(filters.search))
     stmt = _created_range(stmt, Contact.created_at, filters)
-    rows, total = await fetch_page(session, stmt, CONTACT_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    rows, total, following = await fetch_window(session, stmt, CONTACT_SORT.resolve(sort), page)
+    return [row[0] for row in rows], total, following
 
 
 async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas.LeadFilters, sort: str | None,
-                     page: PageParams) -> tuple[list[Lead], int]:
+                     page: PageParams) -> tuple[list[Lead], int, str | None]:
     stmt = scoped(Lead, scope)
     for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
                           (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
@@ -122,8 +141,8 @@ async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas
         if value is not None:
             stmt = stmt.where(column == value)
     stmt = _created_range(stmt, Lead.created_at, filters)
-    rows, total = await fetch_page(session, stmt, LEAD_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    rows, total, following = await fetch_window(session, stmt, LEAD_SORT.resolve(sort), page)
+    return [row[0] for row in rows], total, following
 
 
 def deals_with_keys(scope: TenantScope) -> Select[Deal, str, str]:
@@ -155,7 +174,7 @@ async def list_deals(session: AsyncSession, scope: TenantScope, filters: schemas
 
 
 async def list_activities(session: AsyncSession, scope: TenantScope, filters: schemas.ActivityFilters, sort: str | None,
-                          page: PageParams) -> tuple[list[Activity], int]:
+                          page: PageParams) -> tuple[list[Activity], int, str | None]:
     stmt = scoped(Activity, scope)
     for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
                           (Activity.owner, filters.owner), (Activity.team, filters.team),
@@ -166,7 +185,7 @@ async def list_activities(session: AsyncSession, scope: TenantScope, filters: sc
     if filters.due_before is not None:
         stmt = stmt.where(Activity.due_at < filters.due_before)
     stmt = _created_range(stmt, Activity.created_at, filters)
-    rows, total = await fetch_page(session, stmt, ACTIVITY_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    rows, total, following = await fetch_window(session, stmt, ACTIVITY_SORT.resolve(sort), page)
+    return [row[0] for row in rows], total, following
 
 
