@@ -171,6 +171,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def measure(url: str, key: str, queries: dict[str, list[str]]) -> dict[str, list[float]]:
     os.environ["CRM_DATABASE_URL"] = url
+    os.environ["CRM_LOG_LEVEL"] = "WARNING"
     from rentguy_crm.app import create_app
     from rentguy_crm.config import reset_settings_cache
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -142,12 +142,15 @@ class Ordering:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     def after(self, cursor: str) -> ColumnElement[bool]:
-        value, last_id = self._decode(cursor)
+        parsed, last_id = self._decode(cursor)
+        # Typed like the columns, so each database compares like with like (and timestamps stay UTC on SQLite).
+        value = None if parsed is None else literal(parsed, type_=getattr(self.column, "type", None))
         before = (lambda c, v: c < v) if self.descending else (lambda c, v: c > v)
         if value is None:  # in the NULLs at the end: only the ids still to come
             return and_(self.column.is_(None), before(self.id_column, last_id))
         if not _nullable(self.column):
-            return before(tuple_(self.column, self.id_column), tuple_(value, last_id))
+            return before(tuple_(self.column, self.id_column),
+                          tuple_(value, literal(last_id, type_=getattr(self.id_column, "type", None))))
         return or_(before(self.column, value), and_(self.column == value, before(self.id_column, last_id)),
                    self.column.is_(None))
 
@@ -167,7 +170,12 @@ class Ordering:
 
 
 def _parse(column: Sortable, text: str) -> Any:
-    kind = getattr(getattr(column, "type", None), "python_type", str)
+    column_type = getattr(column, "type", None)
+    column_type = getattr(column_type, "impl", column_type)  # a TypeDecorator's own storage type
+    try:
+        kind = column_type.python_type if column_type is not None else str
+    except NotImplementedError:
+        kind = str
     if kind is dt.datetime:
         return as_utc(dt.datetime.fromisoformat(text))
     if kind is dt.date:
