@@ -148,7 +148,7 @@ def sample_queries(url: str, tenant: int, rounds: int) -> dict[str, list[str]]:
         national = "0" + phone[3:]
         queries["name: full name, partial"].append(f"{base}/contacts?q={first} {last[:-2]}")
         queries["name: surname only"].append(f"{base}/contacts?q={last}")
-        queries["name: fragment"].append(f"{base}/contacts?q={last[1:5]}")
+        queries["name: fragment"].append(f"{base}/contacts?q={last[1:5] if len(last) >= 5 else last}")
         queries["phone: +31 6 1234 5678"].append(f"{base}/contacts?q={phone[:3]} {phone[3]} {phone[4:8]} {phone[8:]}")
         queries["phone: 06-12345678"].append(f"{base}/contacts?q={national[:2]}-{national[2:]}")
         queries["phone: 0031612345678"].append(f"{base}/contacts?q=00{phone[1:]}")

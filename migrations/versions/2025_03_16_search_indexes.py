@@ -1,5 +1,6 @@
 """Indexes for search and long lists: trigram indexes for contact search by part of a name, e-mail address or
-phone number (Postgres, pg_trgm), the lead inbox by status and a contact's timeline, both newest first.
+phone number (Postgres, pg_trgm); contacts, activities, the lead inbox by status and a contact's timeline, newest
+first.
 
 Revision ID: 2025_03_16_search_indexes
 Revises: 2025_03_15_calendar_sync
@@ -29,6 +30,8 @@ def upgrade() -> None:
         op.execute(f'CREATE INDEX ix_contacts_full_name_trgm ON contacts ({FULL_NAME})')
         op.create_index('ix_contacts_email_trgm', 'contacts', ['email'])
         op.create_index('ix_contacts_phone_trgm', 'contacts', ['phone'])
+    op.create_index('ix_contacts_tenant_created', 'contacts', ['tenant_id', 'created_at', 'id'])
+    op.create_index('ix_activities_tenant_created', 'activities', ['tenant_id', 'created_at', 'id'])
     op.create_index('ix_leads_tenant_status_created', 'leads', ['tenant_id', 'status', 'created_at', 'id'])
     op.create_index('ix_activities_tenant_contact_created', 'activities',
                     ['tenant_id', 'contact_id', 'created_at', 'id'])
@@ -36,6 +39,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_activities_tenant_contact_created', table_name='activities')
+    op.drop_index('ix_activities_tenant_created', table_name='activities')
+    op.drop_index('ix_contacts_tenant_created', table_name='contacts')
     op.drop_index('ix_leads_tenant_status_created', table_name='leads')
     for name in ('ix_contacts_phone_trgm', 'ix_contacts_email_trgm', 'ix_contacts_full_name_trgm'):
         op.drop_index(name, table_name='contacts')

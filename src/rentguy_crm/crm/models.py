@@ -33,6 +33,8 @@ class Contact(IdMixin, TimestampMixin, Base):
               postgresql_using="gin", postgresql_ops={"full_name": "gin_trgm_ops"}),
         Index("ix_contacts_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}),
         Index("ix_contacts_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"}),
+        # Newest first, the default order: a page (or a search matching many) reads the first rows, sorts none.
+        Index("ix_contacts_tenant_created", "tenant_id", "created_at", "id"),
         NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -129,6 +131,7 @@ class Activity(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_activities_tenant_status_due", "tenant_id", "status", "due_at"),
                       # A contact's timeline, newest first (and the cascade when a contact goes).
                       Index("ix_activities_tenant_contact_created", "tenant_id", "contact_id", "created_at", "id"),
+                      Index("ix_activities_tenant_created", "tenant_id", "created_at", "id"),
                       NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))

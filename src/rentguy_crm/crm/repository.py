@@ -11,7 +11,7 @@ from rentguy_crm.crm import schemas
 from rentguy_crm.crm.contact_search import ContactSearch
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
-from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page, fetch_window
+from rentguy_crm.kit.pagination import PageParams, SortOrder, Window, fetch_page, fetch_window
 from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
@@ -119,7 +119,7 @@ def _matches(search: ContactSearch) -> ColumnElement[bool]:
 
 
 async def list_contacts(session: AsyncSession, scope: TenantScope, filters: schemas.ContactFilters, sort: str | None,
-                        page: PageParams) -> tuple[list[Contact], int, str | None]:
+                        page: PageParams) -> Window:
     stmt = scoped(Contact, scope)
     if filters.owner is not None:
         stmt = stmt.where(Contact.owner == filters.owner)
@@ -128,12 +128,12 @@ async def list_contacts(session: AsyncSession, scope: TenantScope, filters: sche
     if filters.search is not None:
         stmt = stmt.where(_matches(filters.search))
     stmt = _created_range(stmt, Contact.created_at, filters)
-    rows, total, following = await fetch_window(session, stmt, CONTACT_SORT.resolve(sort), page)
-    return [row[0] for row in rows], total, following
+    window = await fetch_window(session, stmt, CONTACT_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 
 async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas.LeadFilters, sort: str | None,
-                     page: PageParams) -> tuple[list[Lead], int, str | None]:
+                     page: PageParams) -> Window:
     stmt = scoped(Lead, scope)
     for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
                           (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
@@ -141,8 +141,8 @@ async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas
         if value is not None:
             stmt = stmt.where(column == value)
     stmt = _created_range(stmt, Lead.created_at, filters)
-    rows, total, following = await fetch_window(session, stmt, LEAD_SORT.resolve(sort), page)
-    return [row[0] for row in rows], total, following
+    window = await fetch_window(session, stmt, LEAD_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 
 def deals_with_keys(scope: TenantScope) -> Select[Deal, str, str]:
@@ -174,7 +174,7 @@ async def list_deals(session: AsyncSession, scope: TenantScope, filters: schemas
 
 
 async def list_activities(session: AsyncSession, scope: TenantScope, filters: schemas.ActivityFilters, sort: str | None,
-                          page: PageParams) -> tuple[list[Activity], int, str | None]:
+                          page: PageParams) -> Window:
     stmt = scoped(Activity, scope)
     for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
                           (Activity.owner, filters.owner), (Activity.team, filters.team),
@@ -185,7 +185,7 @@ async def list_activities(session: AsyncSession, scope: TenantScope, filters: sc
     if filters.due_before is not None:
         stmt = stmt.where(Activity.due_at < filters.due_before)
     stmt = _created_range(stmt, Activity.created_at, filters)
-    rows, total, following = await fetch_window(session, stmt, ACTIVITY_SORT.resolve(sort), page)
-    return [row[0] for row in rows], total, following
+    window = await fetch_window(session, stmt, ACTIVITY_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -28,6 +28,8 @@ Sortable = ColumnElement[Any] | QueryableAttribute[Any]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Lists paged by cursor stop counting here: counting every one of a million matches costs more than the page itself.
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,31 @@ def keyset_page_params(
 KeysetPageQuery = Annotated[PageParams, Depends(keyset_page_params)]
 
 
+class Window(NamedTuple):
+    """The rows of one page of a list paged by cursor, their (capped) count and the next page's cursor."""
+
+    rows: list[Any]
+    total: int
+    total_capped: bool
+    next: str | None
+
+
 class Page(BaseModel, Generic[T]):
-    """One page of an ordered list; `total` counts every item matching the filters. `next`, on lists that page by
-    cursor, is the `after` value of the following page (null on the last one)."""
+    """One page of an ordered list; `total` counts every item matching the filters. On lists that page by cursor,
+    `next` is the `after` value of the following page (null on the last one), and counting stops at COUNT_CAP:
+    `total_capped` is true when more items match than `total` says."""
 
     items: list[T]
     total: int
     limit: int
     offset: int
     next: str | None = None
+    total_capped: bool = False
+
+    @classmethod
+    def of(cls, items: list[T], window: Window, page: PageParams) -> Page[T]:
+        return cls(items=items, total=window.total, total_capped=window.total_capped, limit=page.limit,
+                   offset=page.offset, next=window.next)
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -197,11 +215,15 @@ async def fetch_page(
 
 
 async def fetch_window(session: AsyncSession, stmt: Select[*tuple[Any, ...]], ordering: Ordering,
-                       page: PageParams) -> tuple[list[Any], int, str | None]:
-    """Like fetch_page, from the `after` cursor when there is one; also the cursor of the next page (None on the
-    last). The first column of the statement is the sorted entity."""
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+                       page: PageParams) -> Window:
+    """Like fetch_page, from the `after` cursor when there is one, with the count capped at COUNT_CAP and the
+    cursor of the next page (None on the last). The first column of the statement is the sorted entity."""
     window = stmt.where(ordering.after(page.after)) if page.after is not None else stmt.offset(page.offset)
     rows = list((await session.execute(window.order_by(*ordering.clauses).limit(page.limit))).all())
+    if page.after is None and len(rows) < page.limit and (rows or not page.offset):
+        counted = page.offset + len(rows)  # the last page by offset: the count is known without asking again
+    else:
+        counted = int(await session.scalar(select(func.count()).select_from(
+            stmt.order_by(None).limit(COUNT_CAP + 1).subquery())) or 0)
     following = ordering.cursor_of(rows[-1][0]) if len(rows) == page.limit else None
-    return rows, int(total or 0), following
+    return Window(rows, min(counted, COUNT_CAP), counted > COUNT_CAP, following)

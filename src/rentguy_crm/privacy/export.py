@@ -47,8 +47,8 @@ async def contact_lines(session: AsyncSession, scope: TenantScope, filters: crm_
     yield _line(list(CONTACT_COLUMNS), delimiter)
     after: str | None = None
     while True:  # by cursor: every page as fast as the first, however large the export
-        rows, _total, after = await crm_repository.list_contacts(session, scope, filters, "created_at",
-                                                                 PageParams(limit=PAGE, after=after))
+        rows, _total, _capped, after = await crm_repository.list_contacts(session, scope, filters, "created_at",
+                                                                          PageParams(limit=PAGE, after=after))
         for contact in rows:
             yield _line([_cell(getattr(contact, c)) for c in CONTACT_COLUMNS], delimiter)
         if after is None:
@@ -60,8 +60,8 @@ async def lead_lines(session: AsyncSession, scope: TenantScope, filters: crm_sch
     yield _line(list(LEAD_COLUMNS), delimiter)
     after: str | None = None
     while True:
-        rows, _total, after = await crm_repository.list_leads(session, scope, filters, "created_at",
-                                                              PageParams(limit=PAGE, after=after))
+        rows, _total, _capped, after = await crm_repository.list_leads(session, scope, filters, "created_at",
+                                                                       PageParams(limit=PAGE, after=after))
         ids = {lead.contact_id for lead in rows}
         contacts = {c.id: c for c in (await session.scalars(select(Contact).where(
             Contact.tenant_id == scope.tenant_id, Contact.id.in_(ids)))).all()} if ids else {}
