@@ -49,10 +49,15 @@ class Measure:
     socket_errors: int
     p50_ms: float
     p99_ms: float
+    cpu_seconds: float = 0.0  # the server process's CPU time (user + system) during the run
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.requests if self.requests else float("nan")
 
 
 def free_port() -> int:
@@ -144,23 +149,33 @@ def wait_ready(base: str) -> None:
     raise RuntimeError(f"{base} did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): the server's cost per request, whatever else the
+    machine runs, because time the process waits for a core is not counted."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(server: str, url: str, key: str, connections: int, seconds: float, tag: str,
-        pause_ms: float = 0.0) -> Measure:
+        pause_ms: float = 0.0, pid: int | None = None) -> Measure:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(SCRIPT)]
     if server == "suite":
         command += ["-H", f"Authorization: Bearer {key}"]
     command += [url, "--", tag, f"{pause_ms:.1f}"]
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
     line = next(text for text in output.splitlines() if text.startswith("WRK "))
     figures = json.loads(line[4:])
     return Measure(server, connections, pause_ms, figures["requests"], figures["duration_us"] / 1e6,
-                   figures["non2xx"], figures["socket_errors"], figures["p50_us"] / 1000, figures["p99_us"] / 1000)
+                   figures["non2xx"], figures["socket_errors"], figures["p50_us"] / 1000, figures["p99_us"] / 1000,
+                   cpu)
 
 
 def row(m: Measure, label: str = "") -> str:
     errors = f"  non-2xx {m.non2xx} socket errors {m.socket_errors}" if m.non2xx or m.socket_errors else ""
     return (f"  {m.server:<6} c={m.connections:<3}{label:<22} {m.rate:>8.1f} req/s  p50 {m.p50_ms:>7.1f} ms  "
-            f"p99 {m.p99_ms:>7.1f} ms{errors}")
+            f"p99 {m.p99_ms:>7.1f} ms  server CPU {m.cpu_ms_per_request:>5.2f} ms/req{errors}")
 
 
 def main() -> None:
@@ -179,9 +194,11 @@ def main() -> None:
     asyncio.run(_sync_with_own_database(args.database_url))
     ports = {name: free_port() for name in names}
     processes = [start_server(SERVERS[name][0], ports[name], args.database_url) for name in names]
+    pids = {name: process.pid for name, process in zip(names, processes, strict=True)}
     urls = {name: f"http://127.0.0.1:{ports[name]}{SERVERS[name][1]}" for name in names}
     stamp = int(time.time())
     results: list[Measure] = []
+    sessions_before = postgres_sessions(args.database_url)
     try:
         for name in names:
             wait_ready(f"http://127.0.0.1:{ports[name]}")
@@ -191,7 +208,8 @@ def main() -> None:
             for connections in points:
                 order = names[round_no % len(names):] + names[:round_no % len(names)]
                 for name in order:
-                    m = wrk(name, urls[name], key, connections, args.seconds, f"r{stamp}{round_no}{connections}{name}")
+                    m = wrk(name, urls[name], key, connections, args.seconds, f"r{stamp}{round_no}{connections}{name}",
+                            pid=pids[name])
                     results.append(m)
                     print(row(m), flush=True)
         peak = {name: statistics.mean(m.rate for m in results
@@ -205,7 +223,7 @@ def main() -> None:
                 target = peak[name] / 2
                 pause = max(0.0, 1000 * args.peak_connections / target - calm[name])
                 m = wrk(name, urls[name], key, args.peak_connections, args.seconds * 2,
-                        f"h{stamp}{round_no}{name}", pause)
+                        f"h{stamp}{round_no}{name}", pause, pid=pids[name])
                 results.append(m)
                 print(row(m, f" half ({target:.0f}/s)"), flush=True)
     finally:
@@ -216,7 +234,16 @@ def main() -> None:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+    print(f"Postgres sessions started during the run (all servers; connections opened and closed): "
+          f"{postgres_sessions(args.database_url) - sessions_before}")
     report(results, names, args)
+
+
+def postgres_sessions(url: str) -> int:
+    parsed = make_url(url)
+    with psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (parsed.database,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def report(results: list[Measure], names: list[str], args: argparse.Namespace) -> None:
@@ -232,7 +259,8 @@ def report(results: list[Measure], names: list[str], args: argparse.Namespace) -
     for name in names:
         peaks, halves = of(name, c), of(name, c, half=True)
         sweep = {n: round(statistics.mean(m.rate for m in of(name, n)), 1) for n in sorted({*SWEEP, c})}
-        summary[name] = {"peak_rps": [round(m.rate, 1) for m in peaks],
+        cpu = {n: round(statistics.mean(m.cpu_ms_per_request for m in of(name, n)), 2) for n in sorted({*SWEEP, c})}
+        summary[name] = {"peak_rps": [round(m.rate, 1) for m in peaks], "cpu_ms_per_request_by_connections": cpu,
                          "peak_p50_ms": [round(m.p50_ms, 1) for m in peaks],
                          "peak_p99_ms": [round(m.p99_ms, 1) for m in peaks],
                          "half_rps": [round(m.rate, 1) for m in halves],
@@ -243,7 +271,7 @@ def report(results: list[Measure], names: list[str], args: argparse.Namespace) -
               f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in peaks)} ms; at half of peak "
               f"{' / '.join(f'{m.rate:.0f}' for m in halves)} req/s "
               f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in halves)} ms;"
-              f" by connections {sweep}")
+              f" by connections {sweep}; server CPU ms/request by connections {cpu}")
     if "suite" in summary:
         mean_peak = {name: statistics.mean(m.rate for m in of(name, c)) for name in names}
         for base in ("naive", "bare"):
