@@ -26,6 +26,12 @@ def upgrade() -> None:
         op.execute(f'CREATE INDEX ix_contacts_full_name_trgm ON contacts USING gin (({FULL_NAME}) gin_trgm_ops)')
         op.execute('CREATE INDEX ix_contacts_email_trgm ON contacts USING gin (email gin_trgm_ops)')
         op.execute('CREATE INDEX ix_contacts_phone_trgm ON contacts USING gin (phone gin_trgm_ops)')
+        # The planner's guess of how many contacts a `LIKE '%jansen%'` matches decides between walking the
+        # newest-first index (many matches) and the trigram index (few); the default statistics guess ~15 times
+        # too few for a common surname and sort 14,000 rows where 50 read in order would do.
+        op.execute('ALTER INDEX ix_contacts_full_name_trgm ALTER COLUMN 1 SET STATISTICS 1000')
+        op.execute('ALTER TABLE contacts ALTER COLUMN email SET STATISTICS 1000')
+        op.execute('ALTER TABLE contacts ALTER COLUMN phone SET STATISTICS 1000')
     else:
         op.execute(f'CREATE INDEX ix_contacts_full_name_trgm ON contacts ({FULL_NAME})')
         op.create_index('ix_contacts_email_trgm', 'contacts', ['email'])
@@ -38,6 +44,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('ALTER TABLE contacts ALTER COLUMN email SET STATISTICS -1')
+        op.execute('ALTER TABLE contacts ALTER COLUMN phone SET STATISTICS -1')
     op.drop_index('ix_activities_tenant_contact_created', table_name='activities')
     op.drop_index('ix_activities_tenant_created', table_name='activities')
     op.drop_index('ix_contacts_tenant_created', table_name='contacts')
