@@ -142,7 +142,8 @@ def sample_queries(url: str, tenant: int, rounds: int) -> dict[str, list[str]]:
         "name: full name, partial", "name: surname only", "name: fragment", "phone: +31 6 1234 5678",
         "phone: 06-12345678", "phone: 0031612345678", "phone: last 6 digits", "e-mail: whole address",
         "e-mail: partial", "lead inbox: new", "lead inbox: owner + contacted", "lead inbox: team + qualified",
-        "lead inbox: page 40 (keyset)", "timeline: a contact's activities")}
+        "lead inbox: page 40 (keyset)", "timeline: a contact's activities",
+        "floor: the pipelines (a few rows)")}
     base = "/api/v1/crm"
     for i, (contact_id, first, last, email, phone) in enumerate(people):
         national = "0" + phone[3:]
@@ -161,6 +162,8 @@ def sample_queries(url: str, tenant: int, rounds: int) -> dict[str, list[str]]:
         queries["lead inbox: team + qualified"].append(f"{base}/leads?status=qualified&team={TEAMS[i % 3]}")
         queries["lead inbox: page 40 (keyset)"].append(f"{base}/leads?status=new")  # followed 40 pages deep
         queries["timeline: a contact's activities"].append(f"{base}/activities?contact_id={contact_id}")
+        # What any request costs on this machine right now: the line the others are read against.
+        queries["floor: the pipelines (a few rows)"].append(f"{base}/pipelines")
     return queries
 
 
