@@ -38,7 +38,8 @@ def upgrade() -> None:
         op.create_index('ix_contacts_phone_trgm', 'contacts', ['phone'])
     op.create_index('ix_contacts_tenant_created', 'contacts', ['tenant_id', 'created_at', 'id'])
     op.create_index('ix_activities_tenant_created', 'activities', ['tenant_id', 'created_at', 'id'])
-    op.create_index('ix_leads_tenant_status_created', 'leads', ['tenant_id', 'status', 'created_at', 'id'])
+    op.create_index('ix_leads_tenant_status_created', 'leads', ['tenant_id', 'status', 'created_at', 'id'],
+                    postgresql_include=['owner', 'team'])
     op.create_index('ix_activities_tenant_contact_created', 'activities',
                     ['tenant_id', 'contact_id', 'created_at', 'id'])
 

@@ -55,8 +55,10 @@ class Lead(IdMixin, TimestampMixin, Base):
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_leads_tenant_created", "tenant_id", "created_at"),
         Index("ix_leads_tenant_submission", "tenant_id", "submission_hash"),
-        # The lead inbox: a status, newest first, by cursor.
-        Index("ix_leads_tenant_status_created", "tenant_id", "status", "created_at", "id"), NEVER_REUSED_IDS)
+        # The lead inbox: a status, newest first, by cursor. Owner and team ride along in the index, so counting
+        # "my contacted leads" reads the index alone, not 12,000 table rows.
+        Index("ix_leads_tenant_status_created", "tenant_id", "status", "created_at", "id",
+              postgresql_include=["owner", "team"]), NEVER_REUSED_IDS)
 
     tenant_id: Mapped[int] = mapped_column(IdType, ForeignKey("tenants.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
