@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 
 import pytest
 
@@ -127,3 +129,31 @@ async def test_offset_lists_say_there_is_no_cursor(client, factory) -> None:
     tenant = await factory.tenant("mrdj")
     page = (await client.get(f"{CRM}/deals", headers=await factory.headers(tenant, "sales"))).json()
     assert page["next"] is None
+
+
+def _forged(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(("sort", "cursor"), [
+    ("last_name", _forged("last_name", "Jan\u0000sen", 5)),
+    ("-created_at", _forged("-created_at", "9999-12-31T23:59:59-14:00", 5)),
+    ("-created_at", _forged("-created_at", "2026-01-01T00:00:00+00:00", 2**63)),
+    ("-created_at", _forged("-created_at", "2026-01-01T00:00:00+00:00", 0)),
+    ("-created_at", _forged(["-created_at"], "2026-01-01T00:00:00+00:00", 5)),
+    ("-created_at", _forged("-created_at", "2026-01-01T00:00:00+00:00")),
+])
+async def test_a_forged_cursor_is_refused_by_name_not_answered_with_a_500(client, factory, sort, cursor) -> None:
+    tenant = await factory.tenant("mrdj")
+    response = await client.get(f"{CRM}/contacts", headers=await factory.headers(tenant, "sales"),
+                                params={"sort": sort, "after": cursor})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["after"]
+
+
+async def test_a_forged_budget_cursor_out_of_range_is_refused(client, factory) -> None:
+    tenant = await factory.tenant("mrdj")
+    for value in ("1e999999", "NaN", "Infinity"):
+        response = await client.get(f"{CRM}/leads", headers=await factory.headers(tenant, "sales"),
+                                    params={"sort": "budget", "after": _forged("budget", value, 5)})
+        assert response.status_code == 422, (value, response.text)

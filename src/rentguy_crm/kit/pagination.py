@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from rentguy_crm.errors import ValidationFailed
-from rentguy_crm.kit.inputs import Offset, Text
+from rentguy_crm.kit.inputs import MAX_ID, Offset, Text, storable_text, utc_in_range
 
 T = TypeVar("T")
 # A mapped attribute (`Deal.value`) or any column expression.
@@ -175,10 +175,11 @@ class Ordering:
     def _decode(self, cursor: str) -> tuple[Any, int]:
         try:
             key, text, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            if not isinstance(last_id, int) or not (text is None or isinstance(text, str)):
+            if (not isinstance(key, str) or not isinstance(last_id, int) or not 1 <= last_id <= MAX_ID
+                    or not (text is None or isinstance(text, str))):
                 raise ValueError(cursor)
             value = None if text is None else _parse(self.column, text)
-        except (ValueError, TypeError, binascii.Error, InvalidOperation):
+        except (ValueError, TypeError, OverflowError, binascii.Error, InvalidOperation):
             raise ValidationFailed("after: not a cursor of this list; use the `next` value of a page.", errors=[
                 {"field": "after", "message": "not a cursor of this list", "type": "value_error"}]) from None
         if key != self.key:
@@ -194,15 +195,19 @@ def _parse(column: Sortable, text: str) -> Any:
         kind = column_type.python_type if column_type is not None else str
     except NotImplementedError:
         kind = str
+    # A cursor comes back from the client: every value is held to what the column can compare against.
     if kind is dt.datetime:
-        return as_utc(dt.datetime.fromisoformat(text))
+        return utc_in_range(dt.datetime.fromisoformat(text))
     if kind is dt.date:
         return dt.date.fromisoformat(text)
     if kind is Decimal:
-        return Decimal(text)
+        number = Decimal(text)
+        if not number.is_finite() or abs(number) >= 10**15:
+            raise ValueError(text)
+        return number
     if kind is int:
         return int(text)
-    return text
+    return storable_text(text)
 
 
 async def fetch_page(
