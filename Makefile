@@ -61,8 +61,9 @@ lint: install-test ## ruff and mypy
 	$(BIN)/ruff check src tests bench automation
 	$(BIN)/mypy src
 
-bench: install-test ## Benchmarks (see bench/README.md)
+bench: install-test ## Benchmarks (see bench/README.md); installs wrk for the lead-capture benchmark
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
+	@bash ops/install-bench-tools.sh
 	@echo "see bench/README.md for the individual benchmarks"
 
 alerting-check: install-test ## promtool/amtool checks of the alert rules and Alertmanager routing (also in make test)
@@ -83,11 +84,10 @@ validate-workflows: $(STAMP) ## Check automation/workflows/*.yaml: every mistake
 smoke: install-test ## Tenant smoke tests: make smoke TENANT=mrdj [CASE=config|api|sso]
 	$(BIN)/pytest -m tenant_smoke --tenant=$(or $(TENANT),mrdj) $(if $(CASE),--case=$(CASE))
 
-bench-lead-capture: install-test ## Lead capture vs. a bare one-INSERT endpoint on Postgres (bench/README.md)
+bench-lead-capture: bench ## Lead capture vs. the naive and the bare one-INSERT endpoints, wrk, Postgres
 	$(BIN)/python bench/lead_capture.py $(BENCH_ARGS)
 
-bench-automation: install-test ## Automation benchmarks on Postgres: throughput vs procrastinate, lead latency, claim speed
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[bench]'
+bench-automation: bench ## Automation benchmarks on Postgres: throughput vs procrastinate, lead latency, claim speed
 	$(BIN)/python bench/worker_throughput.py --runs 5000
 	$(BIN)/python bench/lead_to_first_step.py --rate 50 --seconds 20
 	$(BIN)/python bench/claim_speed.py --rows $${ROWS:-10000000}

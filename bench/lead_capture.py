@@ -1,8 +1,9 @@
-"""Lead capture throughput and latency on Postgres, against a bare one-INSERT FastAPI endpoint in the same run.
+"""Lead capture against two one-INSERT endpoints on Postgres, driven by `wrk`, three servers in one run.
 
-Starts both as uvicorn subprocesses with the same settings, drives each with the same async load generator
-on this machine: a closed loop at fixed concurrency for peak throughput, then an open loop at half of that
-peak for latency. Prints accepted leads/s, p50/p99 and the ratio to the bare endpoint. See bench/README.md.
+Servers (one uvicorn worker each, same database): the naive reference (`bench/naive_insert_app.py`: FastAPI,
+Pydantic, sync psycopg pool), the bare async endpoint (`bench/bare_insert_app.py`) and the suite's full
+pipeline (`POST /api/v1/leads`, workflow library loaded). Every request is a new person (bench/new_person.lua).
+Measurements are interleaved server by server, each at least twice. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -11,42 +12,52 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # so the bare app resolves as bench.bare_insert_app
+sys.path.insert(0, str(ROOT))  # so the baseline apps resolve as bench.<name>
+SCRIPT = ROOT / "bench" / "new_person.lua"
 
 UNLIMITED = {"default_profile": "standard",
              "profiles": {"standard": {"per_ip": "10000000/minute", "per_tenant": "10000000/minute"}}}
+SERVERS = {"naive": ("bench.naive_insert_app:create_app", "/leads"),
+           "bare": ("bench.bare_insert_app:create_app", "/leads"),
+           "suite": ("rentguy_crm.app:create_app", "/api/v1/leads")}
+SWEEP = (4, 16, 32, 64)
 
 
 @dataclass
-class Run:
-    name: str
-    sent: int
-    accepted: int
+class Measure:
+    server: str
+    connections: int
+    pause_ms: float
+    requests: int
     seconds: float
-    latencies_ms: list[float]
+    non2xx: int
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+    cpu_seconds: float = 0.0  # the server process's CPU time (user + system) during the run
 
     @property
     def rate(self) -> float:
-        return self.accepted / self.seconds if self.seconds else 0.0
+        return self.requests / self.seconds if self.seconds else 0.0
 
-    def pct(self, p: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.requests if self.requests else float("nan")
 
 
 def free_port() -> int:
@@ -77,20 +88,23 @@ def prepare_database(url: str) -> str:
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_bare_leads (id BIGSERIAL PRIMARY KEY, email VARCHAR(320), "
                      "first_name VARCHAR(200), created_at TIMESTAMPTZ NOT NULL)")
+        conn.execute("CREATE TABLE bench_naive_leads (id BIGSERIAL PRIMARY KEY, email VARCHAR(320), "
+                     "first_name VARCHAR(200), last_name VARCHAR(200), event_type VARCHAR(32), guests INTEGER, "
+                     "message TEXT, created_at TIMESTAMPTZ NOT NULL)")
     return key
 
 
 async def _provision() -> str:
     from rentguy_crm.auth import service as keys
     from rentguy_crm.db import one_off_session
+    from rentguy_crm.provisioning import provision_tenant
     from rentguy_crm.tenants import repository
-    from rentguy_crm.tenants import service as tenants
     from rentguy_crm.tenants.config import RateLimitSettings, load_config
 
     config = load_config(ROOT / "configs" / "tenants" / "mrdj.json")
     config = config.model_copy(update={"rate_limit": RateLimitSettings.model_validate(UNLIMITED)})
     async with one_off_session() as session:
-        await tenants.provision(session, config, actor="bench")
+        await provision_tenant(session, config, actor="bench")
         tenant = await repository.get(session, "mrdj")
         _key, raw = await keys.create_key(session, tenant, name="bench", roles=["sales"], actor="bench")
     return raw
@@ -114,155 +128,164 @@ async def _sync_with_own_database(url: str) -> None:
         await db.dispose()
 
 
-def start_server(target: str, port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
+def start_server(target: str, port: int, url: str) -> subprocess.Popen[bytes]:
     env = os.environ | {"CRM_DATABASE_URL": url, "CRM_LOG_LEVEL": "WARNING", "CRM_ENV": "dev",
                         "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                             "--port", str(port), "--workers", "1", "--log-level", "warning",
                              "--no-access-log"], env=env, cwd=ROOT)
 
 
-async def wait_ready(base: str, path: str) -> None:
+def wait_ready(base: str) -> None:
     deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as c:
-        while time.monotonic() < deadline:
-            try:
-                await c.get(base + path)
-                return
-            except httpx.TransportError:
-                await asyncio.sleep(0.2)
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/docs", timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # any answer means the server is up
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
     raise RuntimeError(f"{base} did not start")
 
 
-class Target:
-    def __init__(self, name: str, base: str, path: str, headers: dict[str, str]) -> None:
-        self.name, self.base, self.path, self.headers = name, base, path, headers
-        self.n = 0
-
-    def body(self) -> dict[str, object]:
-        self.n += 1
-        return {"first_name": "Bench", "last_name": f"Lead {self.n}", "email": f"{self.name}{self.n}@bench.example",
-                "event_type": "bruiloft", "guests": 100, "message": "benchmark"}
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): the server's cost per request, whatever else the
+    machine runs, because time the process waits for a core is not counted."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def one(client: httpx.AsyncClient, target: Target) -> tuple[bool, float]:
-    started = time.perf_counter()
-    try:
-        response = await client.post(target.base + target.path, json=target.body(), headers=target.headers)
-        ok = response.status_code in (200, 201)
-    except httpx.HTTPError:
-        ok = False
-    return ok, (time.perf_counter() - started) * 1000
+def wrk(server: str, url: str, key: str, connections: int, seconds: float, tag: str,
+        pause_ms: float = 0.0, pid: int | None = None) -> Measure:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(SCRIPT)]
+    if server == "suite":
+        command += ["-H", f"Authorization: Bearer {key}"]
+    command += [url, "--", tag, f"{pause_ms:.1f}"]
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
+    line = next(text for text in output.splitlines() if text.startswith("WRK "))
+    figures = json.loads(line[4:])
+    return Measure(server, connections, pause_ms, figures["requests"], figures["duration_us"] / 1e6,
+                   figures["non2xx"], figures["socket_errors"], figures["p50_us"] / 1000, figures["p99_us"] / 1000,
+                   cpu)
 
 
-async def closed_loop(target: Target, total: int, concurrency: int, max_seconds: float) -> Run:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    accepted = sent = 0
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        deadline = started + max_seconds
-
-        async def worker() -> None:
-            nonlocal accepted, sent
-            while sent < total and time.perf_counter() < deadline:
-                sent += 1
-                ok, ms = await one(client, target)
-                accepted += ok
-                latencies.append(ms)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-    return Run(target.name, sent, accepted, seconds, latencies)
+def row(m: Measure, label: str = "") -> str:
+    errors = f"  non-2xx {m.non2xx} socket errors {m.socket_errors}" if m.non2xx or m.socket_errors else ""
+    return (f"  {m.server:<6} c={m.connections:<3}{label:<22} {m.rate:>8.1f} req/s  p50 {m.p50_ms:>7.1f} ms  "
+            f"p99 {m.p99_ms:>7.1f} ms  server CPU {m.cpu_ms_per_request:>5.2f} ms/req{errors}")
 
 
-async def open_loop(target: Target, rate: float, seconds: float) -> Run:
-    """Requests at a fixed rate whatever the answers do; latency counts from the scheduled start."""
-    count = max(1, int(rate * seconds))
-    latencies: list[float] = []
-    accepted = 0
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), timeout=30) as client:
-        t0 = time.perf_counter()
-
-        async def fire(at: float) -> None:
-            nonlocal accepted
-            ok, _ms = await one(client, target)
-            accepted += ok
-            latencies.append((time.perf_counter() - at) * 1000)
-
-        tasks = []
-        for i in range(count):
-            at = t0 + i / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(fire(at)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
-    return Run(target.name, count, accepted, elapsed, latencies)
-
-
-def line(label: str, run: Run) -> str:
-    return (f"{label:<34} {run.rate:>9.1f}/s  accepted {run.accepted:>6}/{run.sent:<6} "
-            f"p50 {run.pct(50):>7.1f} ms  p99 {run.pct(99):>7.1f} ms")
-
-
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench_intake")
-    parser.add_argument("--requests", type=int, default=3000, help="requests per peak run")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--max-seconds", type=float, default=30, help="cap per peak run")
-    parser.add_argument("--half-seconds", type=float, default=10, help="length of the half-of-peak run")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (same for both)")
-    parser.add_argument("--workflows", action="store_true",
-                        help="load the workflow library first, so each lead also queues its lead_intake run")
+    parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="times each server is measured at each point")
+    parser.add_argument("--peak-connections", type=int, default=32)
+    parser.add_argument("--servers", default="naive,bare,suite", help="comma-separated subset of the three")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `make bench` installs it (ops/install-bench-tools.sh)")
+    names = [name for name in args.servers.split(",") if name in SERVERS]
 
-    key = await asyncio.to_thread(prepare_database, args.database_url)
-    if args.workflows:
-        await _sync_with_own_database(args.database_url)
-    ports = {"lead": free_port(), "bare": free_port()}
-    servers = [start_server("rentguy_crm.app:create_app", ports["lead"], args.database_url, args.workers),
-               start_server("bench.bare_insert_app:create_app", ports["bare"], args.database_url, args.workers)]
+    key = prepare_database(args.database_url)
+    asyncio.run(_sync_with_own_database(args.database_url))
+    ports = {name: free_port() for name in names}
+    processes = [start_server(SERVERS[name][0], ports[name], args.database_url) for name in names]
+    pids = {name: process.pid for name, process in zip(names, processes, strict=True)}
+    urls = {name: f"http://127.0.0.1:{ports[name]}{SERVERS[name][1]}" for name in names}
+    stamp = int(time.time())
+    results: list[Measure] = []
+    sessions_before = postgres_sessions(args.database_url)
     try:
-        lead = Target("lead", f"http://127.0.0.1:{ports['lead']}", "/api/v1/leads", {"Authorization": f"Bearer {key}"})
-        bare = Target("bare", f"http://127.0.0.1:{ports['bare']}", "/leads", {})
-        await wait_ready(lead.base, "/healthz")
-        await wait_ready(bare.base, "/docs")
-        for target in (bare, lead):  # warm-up: pools, caches, JIT-free but still first-touch costs
-            await closed_loop(target, 200, args.concurrency, 20)
-        peak_bare = await closed_loop(bare, args.requests, args.concurrency, args.max_seconds)
-        peak_lead = await closed_loop(lead, args.requests, args.concurrency, args.max_seconds)
-        half_bare = await open_loop(bare, peak_bare.rate / 2, args.half_seconds)
-        half_lead = await open_loop(lead, peak_lead.rate / 2, args.half_seconds)
+        for name in names:
+            wait_ready(f"http://127.0.0.1:{ports[name]}")
+            wrk(name, urls[name], key, 8, 3, f"w{stamp}{name}")  # warm-up: pools, caches, first touches
+        points = sorted({*SWEEP, args.peak_connections})
+        for round_no in range(args.rounds):
+            for connections in points:
+                order = names[round_no % len(names):] + names[:round_no % len(names)]
+                for name in order:
+                    m = wrk(name, urls[name], key, connections, args.seconds, f"r{stamp}{round_no}{connections}{name}",
+                            pid=pids[name])
+                    results.append(m)
+                    print(row(m), flush=True)
+        peak = {name: statistics.mean(m.rate for m in results
+                                      if m.server == name and m.connections == args.peak_connections)
+                for name in names}
+        calm = {name: min(m.p50_ms for m in results if m.server == name) for name in names}
+        for round_no in range(args.rounds):
+            for name in names:
+                # wrk has no fixed-rate mode: each connection waits `pause` after an answer, so the rate is
+                # connections / (pause + latency); the pause is set from the calmest p50 seen for that server.
+                target = peak[name] / 2
+                pause = max(0.0, 1000 * args.peak_connections / target - calm[name])
+                m = wrk(name, urls[name], key, args.peak_connections, args.seconds * 2,
+                        f"h{stamp}{round_no}{name}", pause, pid=pids[name])
+                results.append(m)
+                print(row(m, f" half ({target:.0f}/s)"), flush=True)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
+        for process in processes:
+            process.terminate()
+        for process in processes:
             try:
-                server.wait(10)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                server.kill()
+                process.kill()
+    print(f"Postgres sessions started during the run (all servers; connections opened and closed): "
+          f"{postgres_sessions(args.database_url) - sessions_before}")
+    report(results, names, args)
 
-    print(f"lead capture benchmark: Postgres {make_url(args.database_url).render_as_string(hide_password=True)}, "
-          f"uvicorn workers={args.workers}, concurrency={args.concurrency}, cpus={os.cpu_count()}, "
-          f"workflows={'library' if args.workflows else 'none'}")
-    print(line("bare INSERT endpoint, peak", peak_bare))
-    print(line("lead capture (full pipeline), peak", peak_lead))
-    print(line(f"bare, open loop at {peak_bare.rate / 2:.0f}/s", half_bare))
-    print(line(f"lead capture, open loop at {peak_lead.rate / 2:.0f}/s", half_lead))
-    ratio = peak_lead.rate / peak_bare.rate if peak_bare.rate else float("nan")
-    print(f"ratio lead/bare accepted per second: {ratio:.2f} (budget >= 1.0)")
-    print(f"lead capture p99 at half of peak: {half_lead.pct(99):.1f} ms (budget < 25 ms)")
-    print(json.dumps({"peak_bare_rps": round(peak_bare.rate, 1), "peak_lead_rps": round(peak_lead.rate, 1),
-                      "ratio": round(ratio, 3), "lead_p50_ms_peak": round(peak_lead.pct(50), 1),
-                      "lead_p99_ms_peak": round(peak_lead.pct(99), 1),
-                      "lead_p50_ms_half": round(half_lead.pct(50), 1),
-                      "lead_p99_ms_half": round(half_lead.pct(99), 1),
-                      "bare_p99_ms_half": round(half_bare.pct(99), 1),
-                      "median_ms_lead_peak": round(statistics.median(peak_lead.latencies_ms), 1)}))
+
+def postgres_sessions(url: str) -> int:
+    parsed = make_url(url)
+    with psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (parsed.database,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def report(results: list[Measure], names: list[str], args: argparse.Namespace) -> None:
+    def of(name: str, connections: int, half: bool = False) -> list[Measure]:
+        return [m for m in results if m.server == name and m.connections == connections
+                and (m.pause_ms > 0) == half]
+
+    c = args.peak_connections
+    print(f"\nlead capture benchmark: Postgres {make_url(args.database_url).render_as_string(hide_password=True)}, "
+          f"one uvicorn worker each, wrk -t1, {args.seconds:g} s per run, {args.rounds} rounds, "
+          f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+    summary: dict[str, dict[str, object]] = {}
+    for name in names:
+        peaks, halves = of(name, c), of(name, c, half=True)
+        sweep = {n: round(statistics.mean(m.rate for m in of(name, n)), 1) for n in sorted({*SWEEP, c})}
+        cpu = {n: round(statistics.mean(m.cpu_ms_per_request for m in of(name, n)), 2) for n in sorted({*SWEEP, c})}
+        summary[name] = {"peak_rps": [round(m.rate, 1) for m in peaks], "cpu_ms_per_request_by_connections": cpu,
+                         "peak_p50_ms": [round(m.p50_ms, 1) for m in peaks],
+                         "peak_p99_ms": [round(m.p99_ms, 1) for m in peaks],
+                         "half_rps": [round(m.rate, 1) for m in halves],
+                         "half_p99_ms": [round(m.p99_ms, 1) for m in halves],
+                         "rps_by_connections": sweep}
+        print(f"{name:<6} peak (c={c}) {' / '.join(f'{m.rate:.0f}' for m in peaks)} req/s, "
+              f"p50 {' / '.join(f'{m.p50_ms:.1f}' for m in peaks)} ms, "
+              f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in peaks)} ms; at half of peak "
+              f"{' / '.join(f'{m.rate:.0f}' for m in halves)} req/s "
+              f"p99 {' / '.join(f'{m.p99_ms:.1f}' for m in halves)} ms;"
+              f" by connections {sweep}; server CPU ms/request by connections {cpu}")
+    if "suite" in summary:
+        mean_peak = {name: statistics.mean(m.rate for m in of(name, c)) for name in names}
+        for base in ("naive", "bare"):
+            if base in mean_peak:
+                print(f"ratio suite/{base} at c={c}: {mean_peak['suite'] / mean_peak[base]:.2f}"
+                      + (" (budget >= 1.0)" if base == "naive" else ""))
+        half_p99 = max(m.p99_ms for m in of("suite", c, half=True))
+        print(f"suite p99 at half of peak (worst run): {half_p99:.1f} ms (budget < 25 ms)")
+        sweep = summary["suite"]["rps_by_connections"]
+        assert isinstance(sweep, dict)
+        print(f"suite req/s at 16 and 64 vs 4 connections: {sweep[16]:.0f}, {sweep[64]:.0f} vs {sweep[4]:.0f} "
+              "(budget: not below)")
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -131,8 +131,9 @@ def create_engine(url: str | None = None, *, pool: bool = True, **kwargs: Any) -
     if not pool:
         kwargs.setdefault("poolclass", NullPool)
     else:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        settings = get_settings()
+        kwargs.setdefault("pool_size", settings.database_pool_size)
+        kwargs.setdefault("max_overflow", settings.database_max_overflow)
         kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rentguy_crm.crm import schemas
-from rentguy_crm.crm.contact_details import normalise_phone
+from rentguy_crm.crm.contact_search import ContactSearch, contact_search
 from rentguy_crm.crm.models import Activity, Contact, Deal, Lead, MarketingOptOut, Pipeline, PipelineStage
 from rentguy_crm.errors import NotFound, ValidationFailed
-from rentguy_crm.kit.pagination import PageParams, SortOrder, fetch_page
+from rentguy_crm.kit.pagination import PageParams, SortOrder, Window, fetch_page, fetch_window
 from rentguy_crm.tenants.scope import TenantScope
 
 M = TypeVar("M")
@@ -127,37 +127,47 @@ def _created_range(stmt: S, column: Any, filters: Any) -> S:
     return stmt
 
 
+# The expressions the search indexes of migration 2025_03_16_search_indexes are built on (trigram on Postgres):
+# the statement must use them exactly as written there.
+# The space is inline SQL, not a bound value, so Postgres sees the very expression it indexed.
+CONTACT_FULL_NAME = func.lower(Contact.first_name.op("||")(literal_column("' '")).op("||")(Contact.last_name))
+
+
+def _matches(search: ContactSearch) -> ColumnElement[bool]:
+    pattern = search.like_pattern()
+    if search.kind == "phone":
+        # Stored numbers are E.164 (+31612345678): digits and one leading +, so a digit run is found as is.
+        return Contact.phone.like(pattern, escape="\\")
+    if search.kind == "email":
+        return Contact.email.like(pattern, escape="\\")  # stored lower-case
+    name = CONTACT_FULL_NAME.like(pattern, escape="\\")
+    if " " in search.fragment:  # no e-mail address holds a space: asking its index would only cost time
+        return name
+    return or_(name, Contact.email.like(pattern, escape="\\"))
+
+
 async def list_contacts(session: AsyncSession, scope: TenantScope, filters: schemas.ContactFilters, sort: str | None,
-                        page: PageParams) -> tuple[list[Contact], int]:
+                        page: PageParams) -> Window:
     stmt = scoped(Contact, scope)
     if filters.owner is not None:
         stmt = stmt.where(Contact.owner == filters.owner)
     if filters.email is not None:
         stmt = stmt.where(Contact.email == filters.email)
+    if filters.search is not None:
+        stmt = stmt.where(_matches(filters.search))
     stmt = _created_range(stmt, Contact.created_at, filters)
-    rows, total = await fetch_page(session, stmt, CONTACT_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    window = await fetch_window(session, stmt, CONTACT_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 
 def _contacts_matching(scope: TenantScope, term: str) -> Select[int]:
-    """Ids of the tenant's contacts a search term names: a phone number in any notation (compared in E.164, as
-    stored), an e-mail address (or its start), or part of the name."""
-    ids = select(Contact.id).where(Contact.tenant_id == scope.tenant_id)
-    if "@" in term:
-        return ids.where(Contact.email.startswith(term.lower(), autoescape=True))
-    if any(c.isdigit() for c in term):
-        try:
-            return ids.where(Contact.phone == normalise_phone(term))
-        except ValueError:
-            pass  # not a whole phone number: look for it in the name
-    literal = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{literal}%"
-    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-    return ids.where(or_(full_name.like(pattern, escape="\\"), func.lower(Contact.email).like(pattern, escape="\\")))
+    """Ids of the tenant's contacts a search text names, read as the contact search reads it (`contact_search`:
+    part of a name or e-mail address, or a phone number in any notation)."""
+    return select(Contact.id).where(Contact.tenant_id == scope.tenant_id, _matches(contact_search(term)))
 
 
 async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas.LeadFilters, sort: str | None,
-                     page: PageParams) -> tuple[list[Lead], int]:
+                     page: PageParams) -> Window:
     stmt = scoped(Lead, scope)
     for column, value in ((Lead.status, filters.status), (Lead.owner, filters.owner), (Lead.team, filters.team),
                           (Lead.priority, filters.priority), (Lead.event_type, filters.event_type),
@@ -167,8 +177,8 @@ async def list_leads(session: AsyncSession, scope: TenantScope, filters: schemas
     stmt = _created_range(stmt, Lead.created_at, filters)
     if filters.search:
         stmt = stmt.where(Lead.contact_id.in_(_contacts_matching(scope, filters.search)))
-    rows, total = await fetch_page(session, stmt, LEAD_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    window = await fetch_window(session, stmt, LEAD_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 
 def deals_with_keys(scope: TenantScope) -> Select[Deal, str, str]:
@@ -224,7 +234,7 @@ async def leads_without_deal(session: AsyncSession, scope: TenantScope, event_ty
 
 
 async def list_activities(session: AsyncSession, scope: TenantScope, filters: schemas.ActivityFilters, sort: str | None,
-                          page: PageParams) -> tuple[list[Activity], int]:
+                          page: PageParams) -> Window:
     stmt = scoped(Activity, scope)
     for column, value in ((Activity.status, filters.status), (Activity.kind, filters.kind),
                           (Activity.owner, filters.owner), (Activity.team, filters.team),
@@ -237,8 +247,8 @@ async def list_activities(session: AsyncSession, scope: TenantScope, filters: sc
     if filters.due_after is not None:
         stmt = stmt.where(Activity.due_at >= filters.due_after)
     stmt = _created_range(stmt, Activity.created_at, filters)
-    rows, total = await fetch_page(session, stmt, ACTIVITY_SORT.order_by(sort), page)
-    return [row[0] for row in rows], total
+    window = await fetch_window(session, stmt, ACTIVITY_SORT.resolve(sort), page)
+    return window._replace(rows=[row[0] for row in window.rows])
 
 
 

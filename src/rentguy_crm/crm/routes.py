@@ -11,7 +11,7 @@ from rentguy_crm.auth.permissions import Permission
 from rentguy_crm.auth.service import Principal
 from rentguy_crm.crm import repository, schemas, service
 from rentguy_crm.kit import inputs
-from rentguy_crm.kit.pagination import Page, PageQuery, SortOrder
+from rentguy_crm.kit.pagination import KeysetPageQuery, Page, PageQuery, SortOrder
 
 router = APIRouter(tags=["crm"])
 
@@ -44,7 +44,7 @@ async def list_pipelines(session: Session, principal: Reader) -> list[schemas.Pi
 # ---- contacts ----
 
 @router.get("/contacts", response_model=Page[schemas.Contact], summary="List contacts")
-async def list_contacts(session: Session, principal: Reader, page: PageQuery, sort: ContactSort = None,
+async def list_contacts(session: Session, principal: Reader, page: KeysetPageQuery, sort: ContactSort = None,
                         filters: schemas.ContactFilters = Depends(schemas.contact_filters)) -> Page[schemas.Contact]:
     return await service.list_contacts(session, principal, filters, sort, page)
 
@@ -68,7 +68,7 @@ async def update_contact(contact_id: RecordId, body: schemas.ContactUpdate, sess
 # ---- leads ----
 
 @router.get("/leads", response_model=Page[schemas.Lead], summary="List leads")
-async def list_leads(session: Session, principal: Reader, page: PageQuery, sort: LeadSort = None,
+async def list_leads(session: Session, principal: Reader, page: KeysetPageQuery, sort: LeadSort = None,
                      filters: schemas.LeadFilters = Depends(schemas.lead_filters)) -> Page[schemas.Lead]:
     return await service.list_leads(session, principal, filters, sort, page)
 
@@ -122,7 +122,7 @@ async def move_deal(deal_id: RecordId, body: schemas.StageMove, session: Session
 # ---- activities ----
 
 @router.get("/activities", response_model=Page[schemas.Activity], summary="List notes and tasks")
-async def list_activities(session: Session, principal: Reader, page: PageQuery, sort: ActivitySort = None,
+async def list_activities(session: Session, principal: Reader, page: KeysetPageQuery, sort: ActivitySort = None,
                           filters: schemas.ActivityFilters = Depends(schemas.activity_filters),
                           ) -> Page[schemas.Activity]:
     return await service.list_activities(session, principal, filters, sort, page)

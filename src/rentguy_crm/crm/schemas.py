@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from rentguy_crm.crm.contact_details import EmailAddress, PhoneNumber
+from rentguy_crm.crm.contact_search import ContactSearch, contact_search
 from rentguy_crm.kit.inputs import FilterDatetime, MultiLine, RecordId, SingleLine, Text, UtcDatetime
 from rentguy_crm.kit.pagination import as_utc
 
@@ -342,13 +343,19 @@ class ContactFilters:
     email: str | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    search: ContactSearch | None = None
 
 
 def contact_filters(owner: Owner = None,
                     email: Annotated[Text | None, Query(description="Exact e-mail address")] = None,
-                    created_after: CreatedAfter = None, created_before: CreatedBefore = None) -> ContactFilters:
+                    created_after: CreatedAfter = None, created_before: CreatedBefore = None,
+                    q: Annotated[Text | None, Query(max_length=200, description=(
+                        "Search (at least 3 characters): part of a name or e-mail address, or a phone number "
+                        "in any format (06-12345678, +31 6 1234 5678, 0031612345678, or a part of it)"))] = None,
+                    ) -> ContactFilters:
     return ContactFilters(owner=owner, email=email.lower() if email else None,
-                          created_after=as_utc(created_after), created_before=as_utc(created_before))
+                          created_after=as_utc(created_after), created_before=as_utc(created_before),
+                          search=contact_search(q) if q is not None else None)
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,8 @@ async def _check_contact_unique(session: AsyncSession, scope: TenantScope, email
 
 async def list_contacts(session: AsyncSession, principal: Principal, filters: schemas.ContactFilters,
                         sort: str | None, page: PageParams) -> Page[schemas.Contact]:
-    rows, total = await repository.list_contacts(session, principal.scope, filters, sort, page)
-    return Page(items=[schemas.Contact.model_validate(r) for r in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    window = await repository.list_contacts(session, principal.scope, filters, sort, page)
+    return Page.of([schemas.Contact.model_validate(r) for r in window.rows], window, page)
 
 
 async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> Contact:
@@ -112,9 +111,8 @@ async def update_contact(session: AsyncSession, principal: Principal, contact_id
 
 async def list_leads(session: AsyncSession, principal: Principal, filters: schemas.LeadFilters, sort: str | None,
                      page: PageParams) -> Page[schemas.Lead]:
-    rows, total = await repository.list_leads(session, principal.scope, filters, sort, page)
-    return Page(items=[schemas.Lead.model_validate(r) for r in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    window = await repository.list_leads(session, principal.scope, filters, sort, page)
+    return Page.of([schemas.Lead.model_validate(r) for r in window.rows], window, page)
 
 
 async def get_lead(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
@@ -308,9 +306,8 @@ async def undo_stage_move(session: AsyncSession, principal: Principal, deal_id: 
 
 async def list_activities(session: AsyncSession, principal: Principal, filters: schemas.ActivityFilters,
                           sort: str | None, page: PageParams) -> Page[schemas.Activity]:
-    rows, total = await repository.list_activities(session, principal.scope, filters, sort, page)
-    return Page(items=[schemas.Activity.model_validate(r) for r in rows], total=total, limit=page.limit,
-                offset=page.offset)
+    window = await repository.list_activities(session, principal.scope, filters, sort, page)
+    return Page.of([schemas.Activity.model_validate(r) for r in window.rows], window, page)
 
 
 async def get_activity(session: AsyncSession, principal: Principal, activity_id: int) -> Activity:
