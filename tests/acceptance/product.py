@@ -33,7 +33,7 @@ ORIGIN = "https://mr-dj.nl"
 WHATSAPP_TOKEN = "acceptance-whatsapp-token"
 MOLLIE_KEY = "test_acceptanceKeyForMrDj000000"
 # Ceilings for things that normally take well under a second; they only end a test that would otherwise hang.
-EVENTUALLY = 120.0
+EVENTUALLY = 300.0
 START = 120.0
 
 T = TypeVar("T")
