@@ -32,6 +32,12 @@ async def list_users(session: AsyncSession, tenant_id: int) -> list[User]:
     return list((await session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.id))).all())
 
 
+async def assignable_emails(session: AsyncSession, tenant_id: int) -> list[str]:
+    """Who a lead or deal can be given to: the tenant's people with an e-mail address and an active account,
+    sorted."""
+    return sorted({u.email for u in await list_users(session, tenant_id) if u.email and u.disabled_at is None})
+
+
 async def list_sessions(session: AsyncSession, tenant_id: int, user_id: int | None = None,
                         *, live_at: dt.datetime | None = None) -> list[UserSession]:
     stmt = select(UserSession).where(UserSession.tenant_id == tenant_id)

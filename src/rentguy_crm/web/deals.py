@@ -50,12 +50,6 @@ def _parsed(model: type[M], values: dict[str, Any]) -> M:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors) from None
 
 
-async def _owners(session: Session, principal: Principal) -> list[str]:
-    """Who a deal can be given to: the tenant's people with an e-mail address and an active account."""
-    return sorted({u.email for u in await users.list_users(session, principal.tenant_id)
-                   if u.email and u.disabled_at is None})
-
-
 async def _card(request: Request, session: Session, principal: Principal, deal_id: int, *,
                 notice: str | None = None, editing: bool = False) -> HTMLResponse:
     view = await crm.deal_view(session, await crm.get_deal(session, principal, deal_id))
@@ -64,7 +58,7 @@ async def _card(request: Request, session: Session, principal: Principal, deal_i
     context = {"deal": view, "people": people, "stages": shape.stages, "notice": notice,
                "can_write": principal.can(Permission.CRM_WRITE)}
     if editing:
-        owners = await _owners(session, principal)
+        owners = await users.assignable_emails(session, principal.tenant_id)
         context["owners"] = owners if view.owner is None or view.owner in owners else [view.owner, *owners]
         return render(request, "pipelines/fragments/deal_edit.html", context)
     return render(request, "pipelines/fragments/deal_card.html", context)
@@ -89,7 +83,8 @@ async def save_deal(request: Request, deal_id: inputs.RecordId, principal: Write
         raise ValidationFailed("title: a deal needs a title.", errors=[{"field": "title", "message": "required"}])
     current = await crm.get_deal(session, principal, deal_id)
     owner = values["owner"]
-    if owner is not None and owner != current.owner and owner not in await _owners(session, principal):
+    known = await users.assignable_emails(session, principal.tenant_id)
+    if owner is not None and owner != current.owner and owner not in known:
         raise ValidationFailed(f"'{owner[:100]}' is not one of this organisation's active people.",
                                errors=[{"field": "owner", "message": "unknown person"}])
     await crm.update_deal(session, principal, deal_id, _parsed(crm_schemas.DealUpdate, values))

@@ -71,12 +71,6 @@ def _query_of(filters: crm_schemas.LeadFilters) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
-async def _owners(session: Session, principal: Principal) -> list[str]:
-    """Who a lead can be given to: the tenant's people with an e-mail address and an active account."""
-    return sorted({u.email for u in await users.list_users(session, principal.tenant_id)
-                   if u.email and u.disabled_at is None})
-
-
 @router.get("/leads")
 async def inbox(request: Request, principal: Reader, filters: Filters) -> HTMLResponse:
     query = _query_of(filters)
@@ -92,7 +86,7 @@ async def lead_list(request: Request, principal: Reader, session: Session, filte
     page = await crm.list_leads(session, principal, filters, "-created_at",
                                 PageParams(limit=page_size, offset=paging.offset))
     people = await crm_records.contacts_by_ids(session, principal.scope, [lead.contact_id for lead in page.items])
-    owners = await _owners(session, principal) if principal.can(Permission.CRM_WRITE) else []
+    owners = await users.assignable_emails(session, principal.tenant_id) if principal.can(Permission.CRM_WRITE) else []
     query = _query_of(filters)
     return render(request, "fragments/lead_list.html", {
         "page": page, "people": people, "owners": owners, "query": query, "filtered": bool(query),
@@ -107,13 +101,13 @@ async def _row(request: Request, session: Session, principal: Principal, lead_id
     people = await crm_records.contacts_by_ids(session, principal.scope, [lead.contact_id])
     return render(request, "fragments/lead_row.html", {
         "lead": crm_schemas.Lead.model_validate(lead), "people": people, "notice": notice,
-        "owners": await _owners(session, principal), "can_write": True})
+        "owners": await users.assignable_emails(session, principal.tenant_id), "can_write": True})
 
 
 @router.post("/ui/leads/{lead_id}/assign")
 async def assign(request: Request, lead_id: inputs.RecordId, principal: Writer, session: Session) -> HTMLResponse:
     owner = (await form_of(request)).get("owner", "").strip()
-    if owner and owner not in await _owners(session, principal):
+    if owner and owner not in await users.assignable_emails(session, principal.tenant_id):
         raise ValidationFailed(f"'{owner[:100]}' is not one of this organisation's active people.",
                                errors=[{"field": "owner", "message": "unknown person"}])
     await crm.update_lead(session, principal, lead_id, crm_schemas.LeadUpdate(owner=owner or None))
