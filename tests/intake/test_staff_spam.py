@@ -35,6 +35,22 @@ async def test_not_spam_starts_the_leads_automation_and_a_second_call_is_409(cli
     assert again.status_code == 409 and "not marked as spam" in again.json()["detail"]
 
 
+async def test_a_real_lead_marked_spam_and_back_does_not_start_its_automation_again(
+        client: httpx.AsyncClient, db: Database, factory, mrdj) -> None:
+    """Its customer already had the welcome mail when the lead came in: "not spam" must not send it twice."""
+    async with db.session() as session:
+        await workflows.sync(session, "mrdj", actor="test")
+    lead_id = (await client.post(PUBLIC, json=form())).json()["lead_id"]
+    started = await _runs_of(db, lead_id)
+    assert "lead_intake" in started
+    headers = await factory.headers(mrdj, "sales")
+    for _ in range(2):  # spam, not spam, and once more
+        assert (await client.post(f"{CRM}/leads/{lead_id}/spam", headers=headers)).status_code == 200
+        back = await client.post(f"{CRM}/leads/{lead_id}/not-spam", headers=headers)
+        assert back.status_code == 200 and back.json()["status"] == "new"
+    assert await _runs_of(db, lead_id) == started
+
+
 async def test_spam_is_audited_and_a_second_call_changes_nothing(client: httpx.AsyncClient, db: Database, factory,
                                                                  mrdj) -> None:
     lead = await factory.lead(mrdj)
