@@ -84,9 +84,11 @@ async def _tickets_start(session: AsyncSession, scope: TenantScope) -> int:
 
 async def _tickets_read(session: AsyncSession, scope: TenantScope, mark: int) -> tuple[int, list[LiveEvent]]:
     found = await support.timeline_after(session, scope, mark)
+    # One change writes several entries (opened, routed, the RACI's notes): a page refreshes once per ticket.
+    changed = {ticket_id: number for _entry, ticket_id, number in found}
     return (found[-1][0] if found else mark), [
         LiveEvent("ticket-changed", Permission.TICKETS_READ, {"ticket_id": ticket_id, "number": number})
-        for _entry, ticket_id, number in found]
+        for ticket_id, number in changed.items()]
 
 
 SOURCES: dict[str, LiveSource] = {
