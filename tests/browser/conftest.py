@@ -23,7 +23,10 @@ from tests.live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 PROVIDER_SCRIPT = PROJECT_ROOT / "tests" / "identity" / "oidc_provider" / "server.mjs"
-STARTUP_CEILING_SECONDS = 60
+STARTUP_CEILING_SECONDS = 300  # a hang ceiling: the provider prints its port when it listens
+# Playwright gives up on a selector or a navigation after 30 s by default: with both cores busy a page can take
+# longer. The tests wait for what they expect to appear; this only ends a test that would otherwise hang.
+HANG_CEILING_MS = 300_000
 # The people the provider knows, by login name: Entra-like object ids and group object ids.
 PEOPLE = {
     "anna": {"oid": "oid-anna-0001", "groups": [GROUP_SALES], "name": "Anna"},
@@ -75,6 +78,12 @@ async def stack(factory, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack
     forget_provider_cache()
 
 
+def hang_ceiling(context: Any) -> None:
+    """Every wait of this browser context (selectors, clicks, navigations) ends only at the hang ceiling."""
+    context.set_default_timeout(HANG_CEILING_MS)
+    context.set_default_navigation_timeout(HANG_CEILING_MS)
+
+
 @pytest.fixture
 async def page(stack: Stack) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
@@ -84,6 +93,7 @@ async def page(stack: Stack) -> AsyncIterator[Any]:
                                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             context = await browser.new_context()
+            hang_ceiling(context)
             yield await context.new_page()
         finally:
             await browser.close()

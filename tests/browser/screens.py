@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rentguy_crm.config import PROJECT_ROOT
+from tests.browser.conftest import hang_ceiling
 
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts" / "screens"
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -38,6 +39,7 @@ async def assert_accessible(page: Any) -> None:
     of the page in a context that bypasses the CSP (the real page allows no script from elsewhere)."""
     state = await page.context.storage_state()
     twin_context = await page.context.browser.new_context(bypass_csp=True, storage_state=state)
+    hang_ceiling(twin_context)
     try:
         twin = await twin_context.new_page()
         await twin.goto(page.url)
