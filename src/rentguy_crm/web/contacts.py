@@ -40,12 +40,17 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+async def _leads_of(session: Session, principal: Principal, contact_id: int) -> list[Any]:
+    """The person's newest leads, as many as a page shows."""
+    return (await crm.list_leads(session, principal, crm_schemas.LeadFilters(contact_id=contact_id), "-created_at",
+                                 SHOWN)).items
+
+
 @router.get("/contacts/{contact_id}")
 async def contact_page(request: Request, contact_id: inputs.RecordId, principal: Reader,
                        session: Session) -> HTMLResponse:
     contact = await crm.get_contact(session, principal, contact_id)
-    leads = (await crm.list_leads(session, principal, crm_schemas.LeadFilters(contact_id=contact.id),
-                                  "-created_at", SHOWN)).items
+    leads = await _leads_of(session, principal, contact.id)
     return render(request, "contact.html", {
         "active": "leads", "contact": contact, "leads": leads,
         "name": f"{contact.first_name} {contact.last_name}".strip() or f"#{contact.id}"})
@@ -55,8 +60,7 @@ async def contact_page(request: Request, contact_id: inputs.RecordId, principal:
 async def contact_timeline(request: Request, contact_id: inputs.RecordId, principal: Reader,
                            session: Session) -> HTMLResponse:
     contact = await crm.get_contact(session, principal, contact_id)
-    leads = (await crm.list_leads(session, principal, crm_schemas.LeadFilters(contact_id=contact.id),
-                                  "-created_at", SHOWN)).items
+    leads = await _leads_of(session, principal, contact.id)
     deals = (await crm.list_deals(session, principal, crm_schemas.DealFilters(contact_id=contact.id),
                                   "-created_at", SHOWN)).items
     activities = (await crm.list_activities(session, principal,
