@@ -85,7 +85,7 @@ async def test_retry_a_dead_run_from_its_page(page, stack: Stack, db, factory) -
     await check_screen(page, "automation-run")
     await reach_by_keyboard(page, "button[hx-post$='/retry']")
     await page.keyboard.press("Enter")
-    await page.wait_for_selector("#run-detail .notice")
+    await page.wait_for_selector("#run-detail-notice >> text=Run staat weer in de wachtrij")
     assert await run_status(db, world.dead) != "dead"
 
 

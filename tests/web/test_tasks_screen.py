@@ -112,6 +112,8 @@ async def test_completing_a_task_marks_it_done_audited(client, db, factory, mrdj
     response = await client.post(f"/ui/tasks/{todo.id}/complete", headers={**me, **HTMX})
     assert response.status_code == 200, response.text
     assert f'id="task-{todo.id}"' in response.text and "Gedaan" in response.text
+    # The answer also goes next to the list, which a reload empties of done tasks.
+    assert '<div id="task-list-notice"' in response.text and "Taak Bel terug gedaan." in response.text
     saved = (await client.get(f"{CRM}/activities/{todo.id}", headers=me)).json()
     assert saved["status"] == "done" and saved["completed_at"] is not None
     [entry] = await audit_entries(db, "activity.completed")
